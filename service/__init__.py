@@ -1,0 +1,154 @@
+"""Herald: the incident response guide, running by itself.
+
+`create_app` is the only place that wires the domains together.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+from flask_smorest import Api
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from . import clock as clock_module
+from . import db
+from .config import Config
+from .errors import ApiError, error_body
+from .policy import load_policy
+from .policy.business_hours import load_holidays
+from .runtime import runtime
+
+log = logging.getLogger("herald")
+
+JSON_PREFIXES = ("/api", "/v2", "/openapi")
+
+
+class HeraldApi(Api):
+    """flask-smorest with Herald's single error shape {"code", "message", "errors"}."""
+
+    def handle_http_exception(self, error: HTTPException):
+        if not request.path.startswith(JSON_PREFIXES):
+            return error
+        status = error.code or 500
+        errors = {}
+        message = error.description if isinstance(error.description, str) else None
+        data = getattr(error, "data", None) or {}
+        messages = data.get("messages") if isinstance(data, dict) else None
+        if messages:
+            errors = _flatten_locations(messages)
+            if status == 400:
+                message = "malformed request body: " + "; ".join(_leaf_messages(errors)) if errors else message
+            elif status == 422:
+                message = "the request has invalid fields"
+        body = error_body(status, message, errors)
+        return jsonify(body), status, _retry_headers(error)
+
+
+def _flatten_locations(messages: dict) -> dict:
+    """webargs nests errors by location ({"json": {...}, "query": {...}}); clients want fields."""
+    flat: dict = {}
+    for location, value in messages.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[location] = value
+    return flat
+
+
+def _leaf_messages(errors: dict) -> list[str]:
+    out = []
+    for value in errors.values():
+        if isinstance(value, dict):
+            out.extend(_leaf_messages(value))
+        elif isinstance(value, list):
+            out.extend(str(v) for v in value)
+        else:
+            out.append(str(value))
+    return out
+
+
+def _retry_headers(error: HTTPException) -> dict:
+    retry = getattr(error, "retry_after", None)
+    return {"Retry-After": str(retry)} if retry else {}
+
+
+def create_app(config: Config | None = None, *, clock=None) -> Flask:
+    config = config or Config.from_env()
+    if clock is not None:
+        clock_module.install(clock)
+    policy = load_policy(config.policy_path)
+    runtime.config = config
+    runtime.policy = policy
+    runtime.holidays = load_holidays(policy.business_hours.holidays_file)
+
+    app = Flask(__name__, template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
+    app.config.update(
+        HERALD=config,
+        SECRET_KEY=config.resolve_secret_key(),
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        API_TITLE="Herald",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_REDOC_PATH="/docs",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "info": {"description": "Herald: on-call and incident communications over Teams and email."},
+        },
+    )
+    db.init_engine(config.database_url)
+    api = HeraldApi(app)
+    _register_domains(app, api)
+    _register_errors(app)
+
+    @app.get("/api/health")
+    def health():
+        from .worker import scheduler_state
+
+        try:
+            db.session.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception as exc:  # health must answer even when the database does not
+            log.warning("health: database unreachable: %s", exc)
+            database = "unreachable"
+            db.session.rollback()
+        scheduler = scheduler_state(config.tick_seconds) if database == "ok" else {"status": "unknown"}
+        status = "ok" if database == "ok" else "degraded"
+        return jsonify({"status": status, "database": database, "scheduler": scheduler,
+                        "time": clock_module.now().isoformat()}), (200 if database == "ok" else 503)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        db.session.remove()
+
+    return app
+
+
+def _register_domains(app: Flask, api: Api) -> None:
+    from .incidents.views import blp as incidents
+    from .people.views import blp as people
+
+    for blueprint in (people, incidents):
+        api.register_blueprint(blueprint)
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError):
+        db.session.rollback()
+        return jsonify(error.as_json()), error.status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return error
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if request.path.startswith(JSON_PREFIXES):
+            return jsonify(error_body(500, "internal error; it has been logged")), 500
+        return "Internal error; it has been logged.", 500

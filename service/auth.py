@@ -1,0 +1,121 @@
+"""API tokens: scopes, SHA-256 at rest, constant-time comparison, and the `require_scope` decorator."""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from flask import current_app, g, request
+from sqlalchemy import JSON, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from . import clock
+from .db import Base, UTCDateTime, session
+from .errors import ApiError
+
+SCOPES = ("read", "write", "ingest", "admin")
+TOKEN_PREFIX = "hrld_"
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(s: Session, name: str, scopes: list[str]) -> str:
+    """Store a new token (hashed) and return the secret, which is never shown again."""
+    unknown = [sc for sc in scopes if sc not in SCOPES]
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    s.add(ApiToken(name=name, token_hash=hash_token(secret), scopes=sorted(set(scopes)), created_at=clock.now()))
+    return secret
+
+
+def has_scope(granted: list[str] | tuple[str, ...], needed: str) -> bool:
+    return "admin" in granted or needed in granted
+
+
+class Principal:
+    """Who is calling: a token's name and its scopes."""
+
+    def __init__(self, name: str, scopes: list[str], token_id: int | None = None):
+        self.name = name
+        self.scopes = list(scopes)
+        self.token_id = token_id
+
+    def can(self, scope: str) -> bool:
+        return has_scope(self.scopes, scope)
+
+
+def presented_token() -> str | None:
+    """The token from `Authorization: Bearer …`, or the password of HTTP basic auth."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+def authenticate(token: str | None) -> Principal | None:
+    if not token:
+        return None
+    bootstrap = current_app.config["HERALD"].admin_token
+    if bootstrap and hmac.compare_digest(token.encode(), bootstrap.encode()):
+        return Principal("admin (HERALD_ADMIN_TOKEN)", ["admin"])
+    digest = hash_token(token)
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
+    # The lookup is by hash; compare again in constant time so timing says nothing about near misses.
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return Principal(row.name, row.scopes, row.id)
+
+
+def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+def require_scope(scope: str):
+    """Decorator: 401 without a valid token, 403 when the token lacks `scope` (admin implies all)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = authenticate(presented_token())
+            if principal is None:
+                raise ApiError(401, "unauthorized", "a valid API token is required (Authorization: Bearer <token>)")
+            if not principal.can(scope):
+                raise ApiError(403, "forbidden", f"this token lacks the {scope!r} scope")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        doc = wrapper.__dict__.setdefault("_apidoc", {})
+        doc.setdefault("manual_doc", {})["security"] = [{"bearerAuth": []}]
+        return wrapper
+
+    return decorate
+
+
+def actor_name() -> str:
+    principal = current_principal()
+    return f"token:{principal.name}" if principal else "system"

@@ -1,0 +1,171 @@
+"""The `herald` command line (CONTRACT §2)."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import click
+
+from .config import Config
+
+
+def _app():
+    from . import create_app
+
+    return create_app(Config.from_env())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def main(verbose: bool) -> None:
+    """Herald: on-call and incident communications over Teams and email."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# ---- processes -----------------------------------------------------------------------------
+
+def _run_until_signal(app, serve_http: tuple[str, int] | None) -> None:
+    """Start ticker (+ inbound mail) and, with `serve_http`, waitress; stop all cleanly on SIGTERM/SIGINT."""
+    from . import worker
+    from .processes import start_background, stop_background
+
+    background = start_background(app)
+    stopping = {"flag": False}
+
+    def _stop(signum, _frame):
+        if stopping["flag"]:
+            return
+        stopping["flag"] = True
+        click.echo(f"herald: received {signal.Signals(signum).name}, stopping", err=True)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        if serve_http:
+            from waitress import create_server
+
+            host, port = serve_http
+            server = create_server(app, host=host, port=port, threads=16, ident="herald")
+            click.echo(f"herald: serving on http://{host}:{server.effective_port}", err=True)
+            server.run()
+        else:
+            click.echo("herald: worker running (scheduler, dispatcher, inbound mail)", err=True)
+            signal.pause()
+    except SystemExit:
+        pass
+    finally:
+        stop_background(background)
+        worker.install(None)
+        click.echo("herald: stopped", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Web API + scheduler + dispatcher (+ inbound SMTP when configured) in one process."""
+    from .processes import first_start
+
+    app = _app()
+    first_start(app, echo=click.echo)
+    _run_until_signal(app, (host, port))
+
+
+@main.command(name="worker")
+def worker_command() -> None:
+    """Scheduler + dispatcher (+ inbound SMTP) without the web server."""
+    _run_until_signal(_app(), None)
+
+
+# ---- database ------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every migration to HERALD_DATABASE_URL."""
+    from .migrate import upgrade as do_upgrade
+
+    url = Config.from_env().database_url
+    do_upgrade(url)
+    click.echo(f"database at {_safe_url(url)} is up to date")
+
+
+@db.command()
+@click.option("-m", "--message", required=True)
+def revision(message: str) -> None:
+    """(developers) Autogenerate a migration from the models."""
+    from .migrate import revision as do_revision
+
+    do_revision(Config.from_env().database_url, message)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ---- tokens --------------------------------------------------------------------------------
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              type=click.Choice(["read", "write", "ingest", "admin"]), help="Repeat for several scopes.")
+def token_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a token; it is printed once, as the last word of the output."""
+    from . import db as database
+    from .auth import create_token
+
+    app = _app()
+    with app.app_context(), database.transaction() as s:
+        secret = create_token(s, name, list(scopes))
+    click.echo(f"created token {name!r} with scopes {', '.join(sorted(set(scopes)))}; store it now, it is not shown again:")
+    click.echo(secret)
+
+
+# ---- policy --------------------------------------------------------------------------------
+
+@main.group()
+def policy() -> None:
+    """The policy file."""
+
+
+@policy.command("check")
+@click.argument("file", required=False)
+def policy_check(file: str | None) -> None:
+    """Validate a policy file; list every error and exit 1 when there is one."""
+    from .policy import PolicyError, load_policy
+
+    path = file or Config.from_env().policy_path
+    try:
+        loaded = load_policy(path)
+    except PolicyError as exc:
+        click.echo(f"{path}: {len(exc.errors)} error(s)", err=True)
+        for key, message in exc.errors:
+            click.echo(f"  {key or '(file)'}: {message}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{path}: ok — {len(loaded.severities)} severities, {len(loaded.roles)} roles, "
+        f"{len(loaded.contacts)} contacts, {len(loaded.escalations)} escalation rules"
+    )
+
+
+def register(command: click.Command) -> None:
+    """Domains add their commands here (rotation, who, templates)."""
+    main.add_command(command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""Everything that changes an incident, each change written to the timeline and announced by a signal."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..people.models import Person
+from ..policy.business_hours import next_business_day_start
+from ..rotations.oncall import on_call
+from ..runtime import holidays, policy
+from . import events
+from .models import Incident, IncidentCounter, IncidentRole, IncidentUpdate
+from .statemachine import check_transition, is_mitigating_transition
+from .timeline import record
+
+
+class IncidentRuleError(Exception):
+    """A change the rules forbid (surfaced as 409)."""
+
+
+def next_number(s: Session, day: date) -> str:
+    """INC-YYYYMMDD-N, N counting from 1 per UTC day; atomic under concurrent creates."""
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(IncidentCounter)
+        .values(day=day, last=1)
+        .on_conflict_do_update(index_elements=["day"], set_={"last": IncidentCounter.last + 1})
+        .returning(IncidentCounter.last)
+    )
+    n = s.execute(stmt).scalar_one()
+    return f"INC-{day:%Y%m%d}-{n}"
+
+
+def respond_by(severity_key: str, started_at: datetime) -> datetime | None:
+    sev = policy().severities[severity_key]
+    if sev.respond_next_business_day:
+        return next_business_day_start(started_at, policy(), holidays())
+    return started_at + sev.respond_within if sev.respond_within else None
+
+
+def open_incident(
+    s: Session,
+    *,
+    title: str,
+    severity: str,
+    actor: str,
+    impact: str = "",
+    description: str = "",
+    data_breach_suspected: bool = False,
+    financial_impact: float | None = None,
+    source: str = "api",
+    links: dict | None = None,
+    previous_incident_id: int | None = None,
+) -> Incident:
+    now = clock.now()
+    incident = Incident(
+        number=next_number(s, now.date()),
+        title=title,
+        severity=severity,
+        status="investigating",
+        impact=impact or "",
+        description=description or "",
+        data_breach_suspected=bool(data_breach_suspected),
+        financial_impact=financial_impact,
+        source=source,
+        links=links or {},
+        previous_incident_id=previous_incident_id,
+        started_at=now,
+        respond_by=respond_by(severity, now),
+        updated_at=now,
+    )
+    s.add(incident)
+    s.flush()
+    sev = policy().severities[severity]
+    record(s, incident, "opened", f"Incident opened: {title} ({severity} - {sev.name})", actor=actor,
+           severity=severity, source=source)
+    if previous_incident_id:
+        previous = s.get(Incident, previous_incident_id)
+        if previous is not None:
+            record(s, incident, "linked", f"Fired again after {previous.number} was resolved", actor=actor,
+                   previous=previous.number)
+    assign_roles(s, incident, now, actor=actor)
+    _add_update(s, incident, "initial", actor=actor)
+    events.incident_opened.send(incident, session=s)
+    return incident
+
+
+def assign_roles(s: Session, incident: Incident, at: datetime, *, actor: str) -> None:
+    """Give every policy role to whoever owns its rotation at `at` (a role with nobody on call stays empty)."""
+    for key, role in policy().roles.items():
+        if incident.role(key) is not None:
+            continue
+        owner = on_call(s, role.rotation, at) if role.rotation else None
+        person = owner.person if owner else None
+        incident.roles.append(IncidentRole(role=key, person=person, assigned_at=at if person else None))
+        if person:
+            record(s, incident, "role_assigned", f"{role.title} assigned: {person.name} (on call)", actor=actor,
+                   role=key, person=person.handle)
+    s.flush()
+
+
+def hand_over_role(s: Session, incident: Incident, role_key: str, person: Person, *, actor: str,
+                   reason: str = "handover") -> IncidentRole:
+    if not incident.is_open and incident.status != "resolved":
+        raise IncidentRuleError(f"roles of a {incident.status} incident cannot change")
+    slot = incident.role(role_key)
+    if slot is None:
+        slot = IncidentRole(role=role_key)
+        incident.roles.append(slot)
+    previous = slot.person
+    if previous is not None and previous.id == person.id:
+        raise IncidentRuleError(f"{person.handle} already holds {role_key}")
+    now = clock.now()
+    slot.person = person
+    slot.assigned_at = now
+    slot.acknowledged_at = None
+    slot.acknowledged_via = None
+    incident.updated_at = now
+    title = policy().role_title(role_key)
+    text = f"{title} handed over from {previous.name} to {person.name}" if previous else f"{title} assigned: {person.name}"
+    if reason == "rotation":
+        text += " (rotation handoff)"
+    record(s, incident, "role_assigned", text, actor=actor, role=role_key, person=person.handle,
+           previous=previous.handle if previous else None, reason=reason)
+    s.flush()
+    events.role_assigned.send(incident, session=s, role=role_key, person=person, previous=previous, reason=reason)
+    return slot
+
+
+def change_incident(s: Session, incident: Incident, *, actor: str, **changes) -> dict:
+    """Apply a PATCH: severity, status, impact, flags. Returns {field: (old, new)} of what changed."""
+    now = clock.now()
+    applied: dict = {}
+    status = changes.pop("status", None)
+    if incident.status == "closed" and (changes or status):
+        raise IncidentRuleError("a closed incident cannot change")
+    if status is not None and status != incident.status:
+        try:
+            check_transition(incident.status, status)
+        except Exception as exc:
+            raise IncidentRuleError(str(exc)) from exc
+        old = incident.status
+        incident.status = status
+        applied["status"] = (old, status)
+        record(s, incident, "status", f"Status changed from {old} to {status}", actor=actor, old=old, new=status)
+        if is_mitigating_transition(status) and incident.mitigated_at is None:
+            incident.mitigated_at = now
+            record(s, incident, "mitigated", "Impact mitigated", actor=actor)
+        if status == "closed":
+            incident.closed_at = now
+        if old == "resolved" and status == "investigating":
+            incident.resolved_at = None
+            incident.postmortem_due_at = None
+            record(s, incident, "reopened", "Incident reopened", actor=actor)
+    elif status is not None:
+        raise IncidentRuleError(f"the incident is already {status}")
+    for field in ("severity", "impact", "data_breach_suspected", "financial_impact"):
+        if field not in changes:
+            continue
+        new = changes[field]
+        old = getattr(incident, field)
+        if new == old:
+            continue
+        setattr(incident, field, new)
+        applied[field] = (old, new)
+        record(s, incident, field, _change_text(field, old, new), actor=actor, old=old, new=new)
+    if "severity" in applied:
+        incident.respond_by = respond_by(incident.severity, incident.started_at)
+    if applied:
+        incident.updated_at = now
+        s.flush()
+        events.incident_changed.send(incident, session=s, changes=applied)
+    return applied
+
+
+def _change_text(field: str, old, new) -> str:
+    if field == "severity":
+        return f"Severity changed from {old} to {new}"
+    if field == "impact":
+        return f"Impact updated: {new}"
+    if field == "data_breach_suspected":
+        return "Data breach suspected" if new else "Data breach no longer suspected"
+    return f"Financial impact set to {new:,.2f}" if new is not None else "Financial impact cleared"
+
+
+def post_update(s: Session, incident: Incident, *, status: str, actor: str, impact: str | None = None,
+                learned: str = "", doing: str = "", automatic: bool = False) -> IncidentUpdate:
+    """A progress update, sent now; the cadence restarts from it."""
+    if not incident.is_open:
+        raise IncidentRuleError(f"a {incident.status} incident takes no progress updates; resolve or reopen it")
+    if status == "resolved":
+        raise IncidentRuleError("use POST /api/incidents/<id>/resolve to resolve an incident")
+    changes = {"status": status} if status != incident.status else {}
+    if impact is not None and impact != incident.impact:
+        changes["impact"] = impact
+    if changes:
+        change_incident(s, incident, actor=actor, **changes)
+    return _add_update(s, incident, "progress", actor=actor, learned=learned, doing=doing, automatic=automatic)
+
+
+def resolve_incident(s: Session, incident: Incident, *, root_cause: str, resolution: str, actor: str) -> IncidentUpdate:
+    try:
+        check_transition(incident.status, "resolved", via_resolve=True)
+    except Exception as exc:
+        raise IncidentRuleError(str(exc)) from exc
+    now = clock.now()
+    old = incident.status
+    incident.status = "resolved"
+    incident.resolved_at = now
+    incident.root_cause = root_cause
+    incident.resolution = resolution
+    if incident.mitigated_at is None:
+        incident.mitigated_at = now
+    incident.updated_at = now
+    record(s, incident, "root_cause", f"Root cause: {root_cause}", actor=actor)
+    record(s, incident, "resolved", f"Incident resolved: {resolution}", actor=actor, old=old)
+    update = _add_update(s, incident, "resolution", actor=actor, root_cause=root_cause, resolution=resolution)
+    events.incident_changed.send(incident, session=s, changes={"status": (old, "resolved")})
+    return update
+
+
+def acknowledge(s: Session, incident: Incident, person: Person, *, via: str, actor: str) -> list[str]:
+    """Acknowledge every role `person` holds on the incident; returns the role keys acknowledged."""
+    if incident.status == "closed":
+        raise IncidentRuleError("a closed incident cannot be acknowledged")
+    held = [r for r in incident.roles if r.person_id == person.id]
+    if not held:
+        raise IncidentRuleError(f"{person.handle} holds no role on {incident.number}")
+    now = clock.now()
+    newly = [r for r in held if r.acknowledged_at is None]
+    if not newly:
+        record(s, incident, "ack_repeat", f"{person.name} acknowledged again via {via}", actor=actor,
+               person=person.handle, via=via)
+        return []
+    for slot in newly:
+        slot.acknowledged_at = now
+        slot.acknowledged_via = via
+    titles = ", ".join(policy().role_title(r.role) for r in newly)
+    record(s, incident, "acknowledged", f"Acknowledged by {person.name} ({titles}) via {via}", actor=actor,
+           person=person.handle, roles=[r.role for r in newly], via=via)
+    paged = set(policy().severities[incident.severity].page)
+    if incident.acknowledged_at is None and any(r.role in paged for r in newly):
+        incident.acknowledged_at = now
+        if incident.respond_by is not None and now > incident.respond_by:
+            late = now - incident.respond_by
+            record(s, incident, "response_missed",
+                   f"Response time missed: acknowledged {_minutes(late)} after the {incident.severity} deadline",
+                   actor="herald", respond_by=incident.respond_by.isoformat())
+        else:
+            record(s, incident, "response_met", "Response time met", actor="herald")
+    incident.updated_at = now
+    s.flush()
+    events.incident_acknowledged.send(incident, session=s, person=person, roles=[r.role for r in newly], via=via)
+    return [r.role for r in newly]
+
+
+def _minutes(delta: timedelta) -> str:
+    from ..policy import duration_in_words
+
+    return duration_in_words(delta)
+
+
+def _add_update(s: Session, incident: Incident, kind: str, *, actor: str, learned: str = "", doing: str = "",
+                root_cause: str = "", resolution: str = "", automatic: bool = False) -> IncidentUpdate:
+    now = clock.now()
+    update = IncidentUpdate(
+        incident_id=incident.id, kind=kind, status=incident.status, impact=incident.impact or "",
+        learned=learned or "", doing=doing or "", root_cause=root_cause or "", resolution=resolution or "",
+        automatic=automatic, actor=actor, posted_at=now,
+    )
+    s.add(update)
+    incident.last_update_at = now
+    s.flush()
+    if kind != "initial":
+        label = "Automatic progress update" if automatic else f"{kind.title()} update posted"
+        record(s, incident, "update", f"{label}: status {incident.status}", actor=actor, update_id=update.id,
+               update_kind=kind)
+    else:
+        record(s, incident, "update", "Initial status update prepared for stakeholders", actor=actor,
+               update_id=update.id, update_kind=kind)
+    events.update_posted.send(incident, session=s, update=update)
+    return update
+
+
+def get_by_id_or_number(s: Session, ident: str) -> Incident | None:
+    if ident.isdigit():
+        return s.get(Incident, int(ident))
+    return s.scalar(select(Incident).where(Incident.number == ident.upper()))

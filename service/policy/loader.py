@@ -1,0 +1,310 @@
+"""Read and validate the policy file, reporting every error with its key path."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .durations import parse_duration
+from .model import (
+    CHANNELS,
+    CONDITIONS,
+    WEEKDAYS,
+    BusinessHours,
+    Contact,
+    Escalation,
+    Policy,
+    Role,
+    Severity,
+)
+
+_TOP_KEYS = {"timezone", "business_hours", "severities", "roles", "contacts", "escalations", "alerts"}
+_SEVERITY_KEYS = {
+    "name", "description", "examples", "respond_within", "acknowledge_within", "assemble_within",
+    "update_every", "page", "notify", "stakeholders", "channels", "postmortem_within", "business_hours_only",
+}
+_ROLE_KEYS = {"title", "rotation", "responsibilities"}
+_CONTACT_KEYS = {"title", "email", "teams_webhook", "rotation"}
+_ESCALATION_KEYS = {"name", "severities", "condition", "after", "notify", "threshold"}
+_BUSINESS_KEYS = {"days", "start", "end", "holidays"}
+_PRIORITIES = ("P1", "P2", "P3", "P4")
+
+
+class PolicyError(Exception):
+    """The policy file is invalid; `errors` lists every problem as (key path, message)."""
+
+    def __init__(self, errors: list[tuple[str, str]], source: str = ""):
+        self.errors = errors
+        self.source = source
+        super().__init__("\n".join(f"{path}: {msg}" for path, msg in errors))
+
+
+@dataclass
+class _Collector:
+    errors: list[tuple[str, str]]
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.append((path, message))
+
+    def unknown_keys(self, path: str, table: dict, allowed: set[str]) -> None:
+        for key in sorted(set(table) - allowed):
+            self.add(f"{path}.{key}" if path else key, "unknown key")
+
+    def table(self, path: str, value: Any) -> dict:
+        if not isinstance(value, dict):
+            self.add(path, "must be a table")
+            return {}
+        return value
+
+    def string(self, path: str, value: Any, default: str | None = None) -> str | None:
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.add(path, "must be a string")
+            return default
+        return value
+
+    def strings(self, path: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.add(path, "must be a list of strings")
+            return ()
+        return tuple(value)
+
+    def duration(self, path: str, value: Any) -> timedelta | None:
+        if value is None:
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.add(path, str(exc))
+            return None
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and validate a policy file; raise PolicyError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError([("", f"cannot read {path}: {exc.strerror}")], str(path)) from exc
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError([("", f"not valid TOML: {exc}")], source) from exc
+    c = _Collector([])
+    c.unknown_keys("", raw, _TOP_KEYS)
+
+    tz = ZoneInfo("UTC")
+    tz_name = c.string("timezone", raw.get("timezone"), "UTC")
+    try:
+        tz = ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        c.add("timezone", f"unknown time zone {tz_name!r}")
+
+    business = _business_hours(c, raw.get("business_hours", {}))
+    roles = _roles(c, c.table("roles", raw.get("roles", {})))
+    contacts = _contacts(c, c.table("contacts", raw.get("contacts", {})))
+    severities = _severities(c, c.table("severities", raw.get("severities", {})), roles, contacts)
+    escalations = _escalations(c, raw.get("escalations", []), severities, contacts)
+    severity_map = _alerts(c, c.table("alerts", raw.get("alerts", {})), severities)
+
+    if not severities:
+        c.add("severities", "at least one severity is required")
+    if c.errors:
+        raise PolicyError(c.errors, source)
+    return Policy(
+        timezone=tz,
+        business_hours=business,
+        severities=severities,
+        roles=roles,
+        contacts=contacts,
+        escalations=escalations,
+        severity_map=severity_map,
+        source=source,
+    )
+
+
+def _clock_time(c: _Collector, path: str, value: Any, default: time) -> time:
+    if value is None:
+        return default
+    try:
+        hours, minutes = str(value).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        c.add(path, f"must be HH:MM, got {value!r}")
+        return default
+
+
+def _business_hours(c: _Collector, raw: Any) -> BusinessHours:
+    raw = c.table("business_hours", raw)
+    c.unknown_keys("business_hours", raw, _BUSINESS_KEYS)
+    days = []
+    for i, day in enumerate(c.strings("business_hours.days", raw.get("days", list(WEEKDAYS[:5])))):
+        if day[:3].title() in WEEKDAYS:
+            days.append(WEEKDAYS.index(day[:3].title()))
+        else:
+            c.add(f"business_hours.days[{i}]", f"unknown day {day!r} (use Mon..Sun)")
+    start = _clock_time(c, "business_hours.start", raw.get("start"), time(9))
+    end = _clock_time(c, "business_hours.end", raw.get("end"), time(17))
+    if end <= start:
+        c.add("business_hours.end", "must be after start")
+    return BusinessHours(tuple(sorted(set(days))), start, end, c.string("business_hours.holidays", raw.get("holidays")))
+
+
+def _roles(c: _Collector, raw: dict) -> dict[str, Role]:
+    roles = {}
+    for key, value in raw.items():
+        path = f"roles.{key}"
+        table = c.table(path, value)
+        c.unknown_keys(path, table, _ROLE_KEYS)
+        roles[key] = Role(
+            key=key,
+            title=c.string(f"{path}.title", table.get("title"), key.replace("_", " ").title()),
+            rotation=c.string(f"{path}.rotation", table.get("rotation")),
+            responsibilities=c.string(f"{path}.responsibilities", table.get("responsibilities"), ""),
+        )
+    return roles
+
+
+def _contacts(c: _Collector, raw: dict) -> dict[str, Contact]:
+    contacts = {}
+    for key, value in raw.items():
+        path = f"contacts.{key}"
+        table = c.table(path, value)
+        c.unknown_keys(path, table, _CONTACT_KEYS)
+        emails = c.strings(f"{path}.email", table.get("email"))
+        for i, address in enumerate(emails):
+            if "@" not in address:
+                c.add(f"{path}.email[{i}]", f"not an email address: {address!r}")
+        contact = Contact(
+            key=key,
+            title=c.string(f"{path}.title", table.get("title"), key.replace("_", " ").title()),
+            email=emails,
+            teams_webhook=c.string(f"{path}.teams_webhook", table.get("teams_webhook")),
+            rotation=c.string(f"{path}.rotation", table.get("rotation")),
+        )
+        if not (contact.email or contact.teams_webhook or contact.rotation):
+            c.add(path, "needs at least one of email, teams_webhook, rotation")
+        contacts[key] = contact
+    return contacts
+
+
+def _severities(c: _Collector, raw: dict, roles: dict, contacts: dict) -> dict[str, Severity]:
+    severities = {}
+    for key, value in raw.items():
+        path = f"severities.{key}"
+        if key not in _PRIORITIES:
+            c.add(path, f"unknown severity {key!r} (use {', '.join(_PRIORITIES)})")
+        table = c.table(path, value)
+        c.unknown_keys(path, table, _SEVERITY_KEYS)
+        respond_raw = table.get("respond_within")
+        next_business_day = respond_raw == "next_business_day"
+        respond = None if next_business_day else c.duration(f"{path}.respond_within", respond_raw)
+        page = c.strings(f"{path}.page", table.get("page"))
+        notify = c.strings(f"{path}.notify", table.get("notify"))
+        for field_name, names in (("page", page), ("notify", notify)):
+            for i, name in enumerate(names):
+                if name not in roles:
+                    c.add(f"{path}.{field_name}[{i}]", f"unknown role {name!r}")
+        stakeholders = c.strings(f"{path}.stakeholders", table.get("stakeholders"))
+        for i, name in enumerate(stakeholders):
+            if name not in contacts:
+                c.add(f"{path}.stakeholders[{i}]", f"unknown contact {name!r}")
+        channels = c.strings(f"{path}.channels", table.get("channels", ["email"]))
+        for i, name in enumerate(channels):
+            if name not in CHANNELS:
+                c.add(f"{path}.channels[{i}]", f"unknown channel {name!r} (use {', '.join(CHANNELS)})")
+        bho = table.get("business_hours_only", False)
+        if not isinstance(bho, bool):
+            c.add(f"{path}.business_hours_only", "must be true or false")
+            bho = False
+        severities[key] = Severity(
+            key=key,
+            name=c.string(f"{path}.name", table.get("name"), key) or key,
+            description=c.string(f"{path}.description", table.get("description"), "") or "",
+            respond_within=respond,
+            respond_next_business_day=next_business_day,
+            acknowledge_within=c.duration(f"{path}.acknowledge_within", table.get("acknowledge_within")),
+            assemble_within=c.duration(f"{path}.assemble_within", table.get("assemble_within")),
+            update_every=c.duration(f"{path}.update_every", table.get("update_every")),
+            page=page,
+            notify=notify,
+            stakeholders=stakeholders,
+            channels=channels,
+            postmortem_within=c.duration(f"{path}.postmortem_within", table.get("postmortem_within")),
+            business_hours_only=bho,
+            examples=c.strings(f"{path}.examples", table.get("examples")),
+        )
+    return dict(sorted(severities.items()))
+
+
+def _escalations(c: _Collector, raw: Any, severities: dict, contacts: dict) -> tuple[Escalation, ...]:
+    if not isinstance(raw, list):
+        c.add("escalations", "must be an array of tables ([[escalations]])")
+        return ()
+    rules = []
+    for i, value in enumerate(raw):
+        path = f"escalations[{i}]"
+        table = c.table(path, value)
+        c.unknown_keys(path, table, _ESCALATION_KEYS)
+        condition = c.string(f"{path}.condition", table.get("condition"))
+        if condition is None:
+            c.add(f"{path}.condition", "is required")
+        elif condition not in CONDITIONS:
+            c.add(f"{path}.condition", f"unknown condition {condition!r} (use {', '.join(CONDITIONS)})")
+        sevs = c.strings(f"{path}.severities", table.get("severities", list(severities)))
+        for j, sev in enumerate(sevs):
+            if sev not in severities:
+                c.add(f"{path}.severities[{j}]", f"unknown severity {sev!r}")
+        notify = c.strings(f"{path}.notify", table.get("notify"))
+        if not notify:
+            c.add(f"{path}.notify", "names no contact")
+        for j, name in enumerate(notify):
+            if name not in contacts:
+                c.add(f"{path}.notify[{j}]", f"unknown contact {name!r}")
+        threshold = table.get("threshold")
+        if condition == "financial_impact_over":
+            if threshold is None:
+                c.add(f"{path}.threshold", "is required for financial_impact_over")
+            elif isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+                c.add(f"{path}.threshold", "must be a number")
+                threshold = None
+        elif threshold is not None:
+            c.add(f"{path}.threshold", "only applies to financial_impact_over")
+        after = c.duration(f"{path}.after", table.get("after")) if "after" in table else timedelta(0)
+        if condition in ("not_acknowledged", "not_mitigated") and "after" not in table:
+            c.add(f"{path}.after", f"is required for {condition}")
+        rules.append(
+            Escalation(
+                name=c.string(f"{path}.name", table.get("name"), condition or f"escalation {i}") or "",
+                severities=sevs,
+                condition=condition or "",
+                notify=notify,
+                after=after or timedelta(0),
+                threshold=float(threshold) if isinstance(threshold, (int, float)) else None,
+            )
+        )
+    return tuple(rules)
+
+
+def _alerts(c: _Collector, raw: dict, severities: dict) -> dict[str, str]:
+    c.unknown_keys("alerts", raw, {"severity_map"})
+    table = c.table("alerts.severity_map", raw.get("severity_map", {}))
+    mapping = {}
+    for label, level in table.items():
+        if level not in severities:
+            c.add(f"alerts.severity_map.{label}", f"unknown severity {level!r}")
+        else:
+            mapping[label.lower()] = level
+    return mapping

@@ -1,0 +1,87 @@
+"""The policy as frozen dataclasses: what the rest of Herald reads."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
+
+CONDITIONS = ("not_acknowledged", "not_mitigated", "data_breach_suspected", "financial_impact_over")
+CHANNELS = ("teams", "email")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    days: tuple[int, ...]  # 0 = Monday
+    start: time
+    end: time
+    holidays_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Severity:
+    key: str
+    name: str
+    description: str
+    respond_within: timedelta | None  # None with respond_next_business_day
+    respond_next_business_day: bool
+    acknowledge_within: timedelta | None
+    assemble_within: timedelta | None
+    update_every: timedelta | None
+    page: tuple[str, ...]
+    notify: tuple[str, ...]
+    stakeholders: tuple[str, ...]
+    channels: tuple[str, ...]
+    postmortem_within: timedelta | None
+    business_hours_only: bool = False
+    examples: tuple[str, ...] = ()
+
+    @property
+    def rank(self) -> int:
+        """P1 -> 1: lower is more severe."""
+        return int(self.key[1:]) if self.key[1:].isdigit() else 99
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    title: str
+    rotation: str | None
+    responsibilities: str = ""
+
+
+@dataclass(frozen=True)
+class Contact:
+    key: str
+    title: str
+    email: tuple[str, ...] = ()
+    teams_webhook: str | None = None
+    rotation: str | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    name: str
+    severities: tuple[str, ...]
+    condition: str
+    notify: tuple[str, ...]
+    after: timedelta = timedelta(0)
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    timezone: ZoneInfo
+    business_hours: BusinessHours
+    severities: dict[str, Severity]
+    roles: dict[str, Role]
+    contacts: dict[str, Contact]
+    escalations: tuple[Escalation, ...]
+    severity_map: dict[str, str]
+    source: str = field(default="", compare=False)
+
+    def severity(self, key: str) -> Severity:
+        return self.severities[key]
+
+    def role_title(self, role: str) -> str:
+        return self.roles[role].title if role in self.roles else role.replace("_", " ").title()

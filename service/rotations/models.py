@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, UTCDateTime
+from ..people.models import Person
+
+
+class Rotation(Base):
+    """An on-call rotation: an imported or subscribed iCal calendar."""
+
+    __tablename__ = "rotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    source_url: Mapped[str | None] = mapped_column(String(2000))
+    refresh_every_seconds: Mapped[int | None] = mapped_column(Integer)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    next_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    calendar: Mapped[str | None] = mapped_column(Text)  # last good calendar text, to re-materialise
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Shift(Base):
+    """A resolved, non-overlapping stretch of one rotation: who is on call from start (incl.) to end (excl.)."""
+
+    __tablename__ = "shifts"
+    __table_args__ = (Index("ix_shifts_rotation_start_end", "rotation_id", "start", "end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rotation_id: Mapped[int] = mapped_column(ForeignKey("rotations.id", ondelete="CASCADE"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    label: Mapped[str] = mapped_column(String(500), default="")
+    uid: Mapped[str] = mapped_column(String(500), default="")
+
+    person: Mapped[Person | None] = relationship(lazy="joined")
+
+
+class Override(Base):
+    """A manual cover that wins over the calendar."""
+
+    __tablename__ = "overrides"
+    __table_args__ = (Index("ix_overrides_rotation_start_end", "rotation_id", "start", "end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rotation_id: Mapped[int] = mapped_column(ForeignKey("rotations.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+
+    person: Mapped[Person] = relationship(lazy="joined")

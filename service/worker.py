@@ -1,0 +1,165 @@
+"""The ticker: APScheduler calls `run_tick` every HERALD_TICK_SECONDS; domains register what is due.
+
+The database holds every future action (a row with a due time), so a tick only asks "what is due
+now?". A late tick catches up instead of skipping; a restart loses nothing. `wake()` runs a tick at
+once (new incident, new message) so nothing waits for the next interval.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import clock, db
+from .db import Base, UTCDateTime
+
+log = logging.getLogger("herald.worker")
+
+TickJob = Callable[[datetime], None]
+_jobs: list[tuple[str, TickJob]] = []
+
+
+class WorkerHeartbeat(Base):
+    """One row per running ticker; /api/health reads them to tell whether anything is ticking."""
+
+    __tablename__ = "worker_heartbeats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_tick_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def register_tick(name: str) -> Callable[[TickJob], TickJob]:
+    """Decorator: run `fn(now)` on every tick. Each job gets its own error handling."""
+
+    def decorate(fn: TickJob) -> TickJob:
+        if not any(existing == name for existing, _ in _jobs):
+            _jobs.append((name, fn))
+        return fn
+
+    return decorate
+
+
+def tick_jobs() -> list[tuple[str, TickJob]]:
+    return list(_jobs)
+
+
+def run_tick(now: datetime | None = None) -> dict[str, str]:
+    """Run every registered job once; return {job: "ok" | error text}. Used by the ticker and by tests."""
+    now = now or clock.now()
+    results = {}
+    for name, fn in list(_jobs):
+        try:
+            fn(now)
+            results[name] = "ok"
+        except Exception as exc:  # one failing job must not stop the others
+            log.exception("tick job %s failed", name)
+            results[name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            db.session.remove()
+    return results
+
+
+class Ticker:
+    def __init__(self, app, tick_seconds: float, name: str | None = None):
+        self.app = app
+        self.tick_seconds = max(float(tick_seconds), 0.05)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.scheduler = BackgroundScheduler(timezone=timezone.utc)
+        self.last_tick_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self._tick, "interval", seconds=self.tick_seconds, id="tick", max_instances=1, coalesce=True,
+            next_run_time=datetime.now(timezone.utc), misfire_grace_time=None,
+        )
+        self.scheduler.start()
+        log.info("ticker %s started, every %ss", self.name, self.tick_seconds)
+
+    def wake(self) -> None:
+        """Run a tick now (if one is running, the next starts right after it)."""
+        try:
+            self.scheduler.modify_job("tick", next_run_time=datetime.now(timezone.utc))
+        except Exception:  # scheduler shutting down
+            pass
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        with self.app.app_context():
+            _forget_heartbeat(self.name)
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler.running
+
+    def _tick(self) -> None:
+        with self._lock, self.app.app_context():
+            now = clock.now()
+            run_tick(now)
+            self.last_tick_at = now
+            _beat(self.name, now)
+
+
+def _beat(name: str, now: datetime) -> None:
+    try:
+        with db.transaction() as s:
+            row = s.scalar(select(WorkerHeartbeat).where(WorkerHeartbeat.name == name))
+            if row is None:
+                s.add(WorkerHeartbeat(name=name, started_at=now, last_tick_at=now))
+            else:
+                row.last_tick_at = now
+    except Exception:
+        log.exception("heartbeat failed")
+
+
+def _forget_heartbeat(name: str) -> None:
+    try:
+        with db.transaction() as s:
+            row = s.scalar(select(WorkerHeartbeat).where(WorkerHeartbeat.name == name))
+            if row is not None:
+                s.delete(row)
+    except Exception:
+        log.exception("could not remove heartbeat")
+
+
+def scheduler_state(tick_seconds: float) -> dict:
+    """What /api/health reports: the tickers that beat recently."""
+    now = clock.now()
+    rows = db.session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_tick_at.desc())).all()
+    fresh = [r for r in rows if now - r.last_tick_at <= timedelta(seconds=max(10 * tick_seconds, 30))]
+    return {
+        "status": "ok" if fresh else "not_running",
+        "tickers": len(fresh),
+        "last_tick_at": rows[0].last_tick_at.isoformat() if rows else None,
+    }
+
+
+_active: Ticker | None = None
+
+
+def install(ticker: Ticker | None) -> None:
+    global _active
+    _active = ticker
+
+
+def wake() -> None:
+    """Ask this process's ticker to run now; harmless when none runs here (the worker's tick catches up)."""
+    if _active is not None:
+        _active.wake()
+
+
+def wake_after_commit(s) -> None:
+    """Wake the ticker once this session's transaction commits (so the tick sees the new rows)."""
+    from sqlalchemy import event
+
+    event.listen(s, "after_commit", lambda _s: wake(), once=True)
