@@ -133,8 +133,11 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .incidents.views import blp as incidents
     from .people.views import blp as people
 
+    from .web_static import blp as web_static
+
     for blueprint in (people, incidents):
         api.register_blueprint(blueprint)
+    app.register_blueprint(web_static)
 
 
 def _register_errors(app: Flask) -> None:
