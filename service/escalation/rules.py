@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..incidents.models import OPEN_STATUSES
-from ..policy import Escalation, Policy, Severity
+from ..policy import Escalation, Policy, Severity, duration_in_words
 
 REPEAT_LIMIT = 5  # a paged role owner is paged again at most this many times
 
@@ -36,6 +36,17 @@ def due_at(rule: Escalation, incident) -> datetime:
 
 def fires(rule: Escalation, incident, now: datetime) -> bool:
     return incident.severity in rule.severities and now >= due_at(rule, incident) and condition_holds(rule, incident)
+
+
+def reason(rule: Escalation, incident) -> str:
+    """Why the rule fired, in words for the timeline and the message."""
+    if rule.condition == "not_acknowledged":
+        return f"{incident.severity} not acknowledged within {duration_in_words(rule.after)}"
+    if rule.condition == "not_mitigated":
+        return f"{incident.severity} not mitigated within {duration_in_words(rule.after)}"
+    if rule.condition == "data_breach_suspected":
+        return "data breach suspected"
+    return f"financial impact {incident.financial_impact:,.2f} is over {rule.threshold:,.2f}"
 
 
 def due_escalations(policy: Policy, incident, now: datetime) -> list[Escalation]:

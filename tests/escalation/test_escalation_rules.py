@@ -8,6 +8,7 @@ from service.escalation.rules import (
     assemble_deadline,
     due_escalations,
     missing_at,
+    reason,
     repeat_number,
     unacknowledged_paged_roles,
 )
@@ -101,3 +102,12 @@ def test_missing_at_the_assemble_deadline():
     nobody = roles(("incident_commander", 1, START), ("technical_lead", None, None))
     assert missing_at(nobody, P1, deadline) == ["technical_lead"]
     assert assemble_deadline(roles(), POLICY.severities["P2"]) is None
+
+
+def test_reasons_in_words():
+    by_name = {rule.name: rule for rule in POLICY.escalations}
+    inc = incident(financial_impact=25000.0)
+    assert reason(by_name["P1 not acknowledged"], inc) == "P1 not acknowledged within 15 minutes"
+    assert reason(by_name["P1 not mitigated"], inc) == "P1 not mitigated within 1 hour"
+    assert reason(by_name["Data breach suspected"], inc) == "data breach suspected"
+    assert reason(by_name["Financial impact"], inc) == "financial impact 25,000.00 is over 10,000.00"
