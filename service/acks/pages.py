@@ -2,18 +2,17 @@
 POST acknowledges. The signed token in the URL is the credential, so the form needs no other secret."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 
 from ..db import session
 from ..incidents import lifecycle
 from ..incidents.models import Incident
+from ..notify.models import Notification
 from ..people.models import Person
 from ..runtime import policy
 from .tokens import InvalidAckToken, read_ack_token
 
 blp = Blueprint("ack", __name__)
-
-VIA = ("link", "teams")  # the Teams card's button opens this page with ?via=teams
 
 
 @blp.after_request
@@ -24,22 +23,26 @@ def _private(response):
     return response
 
 
+class LinkProblem(Exception):
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+@blp.errorhandler(LinkProblem)
+def _problem(problem: LinkProblem):
+    return render_template("ack/problem.html", title=problem.title, message=problem.message), problem.status
+
+
 @blp.get("/ack/<token>")
 def confirm(token: str):
-    found = _page(token)
-    if not isinstance(found, tuple):
-        return found
-    incident, person = found
-    return render_template("ack/confirm.html", via=_via(), **_facts(incident, person))
+    incident, person, _via = _page(token)
+    return render_template("ack/confirm.html", **_facts(incident, person))
 
 
 @blp.post("/ack/<token>")
 def acknowledge(token: str):
-    found = _page(token)
-    if not isinstance(found, tuple):
-        return found
-    incident, person = found
-    via = _via()
+    incident, person, via = _page(token)
     try:
         roles = lifecycle.acknowledge(session, incident, person, via=via, actor=f"{via}:{person.handle}")
     except lifecycle.IncidentRuleError as exc:
@@ -51,24 +54,22 @@ def acknowledge(token: str):
 
 
 def _page(token: str):
-    """(incident, person) of a genuine token, or the 403/404 page to answer with."""
+    """(incident, person, via) of a genuine token; a LinkProblem (403 or 404 page) otherwise.
+
+    `via` is "teams" when the token came on a Teams card (its button opens this page), else "link".
+    """
     try:
-        incident_id, person_id, _notification_id = read_ack_token(token)
+        incident_id, person_id, notification_id = read_ack_token(token)
     except InvalidAckToken:
-        return render_template("ack/problem.html", title="This link is not valid",
-                               message="The acknowledgement link is damaged or has expired. "
-                                       "Reply \u201cack\u201d to the page email, or ask the Incident Commander."), 403
+        raise LinkProblem(403, "This link is not valid",
+                          "The acknowledgement link is damaged or has expired. Reply \u201cack\u201d to the page "
+                          "email, or ask the Incident Commander.") from None
     incident = session.get(Incident, incident_id)
     person = session.get(Person, person_id)
     if incident is None or person is None:
-        return render_template("ack/problem.html", title="Page not found",
-                               message="The incident or person this link was for no longer exists."), 404
-    return incident, person
-
-
-def _via() -> str:
-    via = request.values.get("via", "link")
-    return via if via in VIA else "link"
+        raise LinkProblem(404, "Page not found", "The incident or person this link was for no longer exists.")
+    page = session.get(Notification, notification_id)
+    return incident, person, "teams" if page is not None and page.channel == "teams" else "link"
 
 
 def _facts(incident: Incident, person: Person) -> dict:

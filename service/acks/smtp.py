@@ -51,7 +51,7 @@ class ReplyHandler:
                     envelope_sender=envelope.mail_from, envelope_recipients=tuple(envelope.rcpt_tos))
 
 
-class _Controller(Controller):
+class ListenerController(Controller):
     """aiosmtpd's Controller, able to listen on port 0 (tests) and report the port it got."""
 
     def _trigger_server(self):
@@ -73,19 +73,19 @@ def accepted_domain(settings) -> str:
     return (settings.reply_address or settings.mail_from).rpartition("@")[2].lower()
 
 
-def start_listener(app) -> _Controller | None:
+def start_listener(app) -> ListenerController | None:
     settings = app.config["HERALD"]
     if not settings.inbound_smtp:
         return None
     host, port = listen_address(settings.inbound_smtp)
-    controller = _Controller(ReplyHandler(app, accepted_domain(settings)), hostname=host, port=port,
+    controller = ListenerController(ReplyHandler(app, accepted_domain(settings)), hostname=host, port=port,
                              data_size_limit=MAX_MESSAGE_BYTES, ident="Herald reply listener")
     controller.start()
     log.info("accepting replies for @%s over SMTP on %s:%s", accepted_domain(settings), host, controller.port)
     return controller
 
 
-def stop_listener(controller: _Controller) -> None:
+def stop_listener(controller: ListenerController) -> None:
     controller.stop()
 
 
