@@ -131,13 +131,17 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 
 def _register_domains(app: Flask, api: Api) -> None:
     from .incidents.views import blp as incidents
+    from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
+    from .notify.metrics import blp as metrics
+    from .notify.views import blp as notifications
     from .people.views import blp as people
 
     from .web_static import blp as web_static
 
-    for blueprint in (people, incidents):
+    for blueprint in (people, incidents, notifications):
         api.register_blueprint(blueprint)
     app.register_blueprint(web_static)
+    app.register_blueprint(metrics)
 
 
 def _register_errors(app: Flask) -> None:
