@@ -83,7 +83,9 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     runtime.policy = policy
     runtime.holidays = load_holidays(policy.business_hours.holidays_file)
 
-    app = Flask(__name__, template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
+    # No app-level static route: it would shadow /static of the web pages' blueprint (web_static.py).
+    app = Flask(__name__, static_folder=None,
+                template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
     app.config.update(
         HERALD=config,
         SECRET_KEY=config.resolve_secret_key(),
@@ -133,11 +135,14 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .incidents.views import blp as incidents
     from .people.views import blp as people
 
+    from .web.views import board as web_board
+    from .web.views import status as web_status
     from .web_static import blp as web_static
 
     for blueprint in (people, incidents):
         api.register_blueprint(blueprint)
-    app.register_blueprint(web_static)
+    for page in (web_static, web_status, web_board):
+        app.register_blueprint(page)
 
 
 def _register_errors(app: Flask) -> None:
