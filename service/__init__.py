@@ -132,10 +132,11 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 def _register_domains(app: Flask, api: Api) -> None:
     from .incidents.views import blp as incidents
     from .people.views import blp as people
+    from .reviews.views import blp as reviews
 
     from .web_static import blp as web_static
 
-    for blueprint in (people, incidents):
+    for blueprint in (people, incidents, reviews):
         api.register_blueprint(blueprint)
     app.register_blueprint(web_static)
 
