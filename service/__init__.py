@@ -120,7 +120,7 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
         scheduler = scheduler_state(config.tick_seconds) if database == "ok" else {"status": "unknown"}
         status = "ok" if database == "ok" else "degraded"
         return jsonify({"status": status, "database": database, "scheduler": scheduler,
-                        "time": clock_module.now().isoformat()}), (200 if database == "ok" else 503)
+                        "time": clock_module.now().isoformat().replace("+00:00", "Z")}), (200 if database == "ok" else 503)
 
     @app.teardown_appcontext
     def _remove_session(_exc):
