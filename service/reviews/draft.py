@@ -6,6 +6,7 @@ author fills in before storing an edited version with PUT.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
@@ -33,7 +34,9 @@ def render(context: dict, templates_dir: str | None = None) -> str:
     return _environment(templates_dir).get_template(TEMPLATE).render(**context)
 
 
+@lru_cache(maxsize=8)
 def _environment(templates_dir: str | None) -> SandboxedEnvironment:
+    """One environment per template folder; Jinja re-reads a template file when it changes."""
     folders = [templates_dir] if templates_dir else []
     folders.append(str(PROJECT_ROOT / "templates"))
     env = SandboxedEnvironment(
