@@ -160,3 +160,12 @@ def test_bad_postmortem_bodies_change_nothing(client, token_for):
     assert client.put("/api/incidents/999/postmortem", data="x", content_type="text/markdown",
                       headers=ADMIN).status_code == 404
     assert client.get(url, headers=ADMIN).headers["Herald-Postmortem"] == "draft"
+
+
+def test_openapi_documents_the_review_api(client):
+    spec = client.get("/openapi.json").get_json()
+    for path in ("/api/incidents/{ident}/postmortem", "/api/incidents/{ident}/review",
+                 "/api/incidents/{ident}/actions", "/api/incidents/{ident}/actions/{number}"):
+        assert path in spec["paths"], path
+    put = spec["paths"]["/api/incidents/{ident}/postmortem"]["put"]
+    assert set(put["requestBody"]["content"]) == {"text/markdown", "application/json"}
