@@ -126,3 +126,34 @@ def test_short_window_reminds_halfway(app, client, frozen_clock, monkeypatch):
     url = new_incident(client, "P1")
     client.post(f"{url}/resolve", json={"root_cause": "x", "resolution": "y"}, headers=ADMIN)
     assert pending_reminders(app) == [("postmortem_due", START + timedelta(hours=4))]
+
+
+def test_concurrent_additions_get_distinct_numbers(app, client):
+    import threading
+
+    from service.incidents.models import Incident
+    from service.reviews.actions import add_action
+
+    url = new_incident(client)
+    incident_id = int(url.rsplit("/", 1)[1])
+    errors: list[Exception] = []
+    barrier = threading.Barrier(6)
+
+    def add(n: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                for i in range(4):
+                    with db.transaction() as s:
+                        add_action(s, s.get(Incident, incident_id), action=f"a{n}-{i}", actor="test")
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    numbers = [a["number"] for a in client.get(f"{url}/actions", headers=ADMIN).get_json()]
+    assert numbers == list(range(1, 25))
