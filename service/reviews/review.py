@@ -18,7 +18,7 @@ from ..incidents.timeline import record
 from ..people.models import Person
 from ..runtime import config, holidays, policy
 from .deadlines import postmortem_due, postmortem_reminder_at
-from .invitation import Attendee, Invitation, review_uid, to_ical
+from .invitation import Attendee, Invitation, review_uid
 from .models import ReviewMeeting, ReviewReminder
 from .slots import review_slot
 
@@ -76,7 +76,6 @@ def withdraw_review(s: Session, incident: Incident) -> None:
     meeting.sequence += 1
     meeting.updated_at = clock.now()
     record(s, incident, "review_cancelled", "Review meeting cancelled: the incident was reopened")
-    _send(s, incident, meeting, "CANCEL", attendees_of(s, meeting))
 
 
 def review_done(s: Session, incident: Incident) -> None:
@@ -123,14 +122,12 @@ def book(s: Session, incident: Incident, start: datetime, end: datetime, *, acto
         s.flush()
         record(s, incident, "review_booked", f"Review meeting booked for {_when(start, end)}", actor=actor,
                start=start.isoformat(), end=end.isoformat(), attendees=meeting.attendees)
-        _send(s, incident, meeting, "REQUEST", attendees_of(s, meeting))
         return meeting
 
-    before = attendees_of(s, meeting)
     if meeting.status == "cancelled" and attendees is None:
         after = role_owners(incident)
     else:
-        after = attendees if attendees is not None else before
+        after = attendees if attendees is not None else attendees_of(s, meeting)
     unchanged = (meeting.status == "scheduled" and (meeting.start, meeting.end) == (start, end)
                  and [p.handle for p in after] == meeting.attendees)
     if unchanged:
@@ -144,10 +141,6 @@ def book(s: Session, incident: Incident, start: datetime, end: datetime, *, acto
     meeting.updated_at = now
     record(s, incident, "review_moved", f"Review meeting moved to {_when(start, end)}", actor=actor,
            start=start.isoformat(), end=end.isoformat(), attendees=meeting.attendees, sequence=meeting.sequence)
-    removed = [p for p in before if p.handle not in meeting.attendees]
-    if removed:
-        _send(s, incident, meeting, "CANCEL", removed)
-    _send(s, incident, meeting, "REQUEST", after)
     return meeting
 
 
@@ -183,12 +176,6 @@ def invitation_for(incident: Incident, meeting: ReviewMeeting, attendees: list[P
         attendees=tuple(Attendee(p.name, p.email) for p in attendees),
         url=f"{base}/api/incidents/{incident.number}/postmortem",
     )
-
-
-def _send(s: Session, incident: Incident, meeting: ReviewMeeting, method: str, people: list[Person]) -> None:
-    """Queue the invitation (REQUEST) or its withdrawal (CANCEL) to `people`."""
-    calendar = to_ical(invitation_for(incident, meeting, people), stamp=clock.now(), method=method)
-    del calendar  # sent through dispatch's outbox once it lands
 
 
 def _when(start: datetime, end: datetime) -> str:
