@@ -14,7 +14,7 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, raiseload
 
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentUpdate
 from ..policy import Policy, duration_in_words
@@ -111,8 +111,8 @@ def update_text(incident: Incident, update: IncidentUpdate, policy: Policy, *, t
     """The stakeholder text of one update, in the wording of the guide's three templates."""
     severity = policy.severities.get(incident.severity)
     cadence = severity.update_every if severity else None
-    template = _environment(templates_dir).get_template(f"{update.kind}.txt.j2")
-    text = template.render(
+    return _render(
+        templates_dir, update.kind,
         title=incident.title,
         status=status_label(update.status),
         impact=update.impact,
@@ -125,7 +125,12 @@ def update_text(incident: Incident, update: IncidentUpdate, policy: Policy, *, t
         cadence=duration_in_words(cadence) if cadence else None,
         postmortem=bool(severity and severity.postmortem_within),
     )
-    return _tidy(text)
+
+
+@lru_cache(maxsize=8192)
+def _render(templates_dir: str | None, kind: str, **context) -> str:
+    """Memoised: a busy status page re-renders the same few hundred texts on every request."""
+    return _tidy(_environment(templates_dir).get_template(f"{kind}.txt.j2").render(**context))
 
 
 def _tidy(text: str) -> str:
@@ -157,13 +162,16 @@ def public_incident(incident: Incident, updates: list[IncidentUpdate], policy: P
 
 def status_snapshot(s: Session, now: datetime, policy: Policy, *, templates_dir: str | None = None) -> StatusSnapshot:
     """Open incidents (most severe first) and those resolved in the last 90 days (newest first)."""
-    open_rows = s.scalars(select(Incident).where(Incident.status.in_(OPEN_STATUSES))).all()
+    # raiseload: the public page must never reach the people behind an incident, not even by accident.
+    public_only = raiseload("*")
+    open_rows = s.scalars(select(Incident).where(Incident.status.in_(OPEN_STATUSES)).options(public_only)).all()
     rank = {key: sev.rank for key, sev in policy.severities.items()}
     open_rows = sorted(open_rows, key=lambda i: (rank.get(i.severity, 99), i.started_at, i.id))
     resolved_rows = s.scalars(
         select(Incident)
         .where(Incident.status.not_in(OPEN_STATUSES), Incident.resolved_at >= now - HISTORY)
         .order_by(Incident.resolved_at.desc(), Incident.id.desc())
+        .options(public_only)
     ).all()
     ids = [i.id for i in open_rows] + [i.id for i in resolved_rows]
     by_incident: dict[int, list[IncidentUpdate]] = {i: [] for i in ids}

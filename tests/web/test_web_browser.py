@@ -51,6 +51,10 @@ def scripted(app, frozen_clock, make_person, put_on_call):
 
 
 def test_status_page_shows_the_incident_and_its_updates_in_order(chromium, live_server, scripted, artifacts):
+    earlier = api(live_server, "POST", "/incidents", title="Search results are stale", severity="P3",
+                  impact="Search shows results up to an hour old")
+    api(live_server, "POST", f"/incidents/{earlier['id']}/resolve", root_cause="A stuck indexing job.",
+        resolution="Restarted the indexer and reindexed.")
     context = chromium.new_context(timezone_id="Europe/Berlin", locale="en-GB")
     page = context.new_page()
     page.goto(f"{live_server}/status")
@@ -62,18 +66,24 @@ def test_status_page_shows_the_incident_and_its_updates_in_order(chromium, live_
     started = page.locator("#" + scripted["number"] + " dd time").first
     assert "11:00" in started.inner_text()
     assert started.get_attribute("title") == "Mon 2 Mar 2026, 10:00 UTC"
+    history = page.locator("#" + earlier["number"])
+    assert "🟢 RESOLVED: Search results are stale" in history.inner_text()
+    assert history.locator("summary").inner_text() == "Earlier updates (1)"
+    assert not history.get_by_text("🔴 INCIDENT: Search results are stale").is_visible()
     visible = page.locator("body").inner_text()
     for private in ("Alice", "Bob", "corp-internal", "zq-", "INTERNAL", "Escalated"):
         assert private not in visible
     page.screenshot(path=str(artifacts / "status.png"), full_page=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(artifacts / "status-phone.png"), full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(artifacts / "status-phone-dark.png"), full_page=True)
     context.close()
 
     feed = requests.get(f"{live_server}/status.atom", timeout=10)
     assert feed.headers["Content-Type"].startswith("application/atom+xml")
     root = ET.fromstring(feed.content)
-    assert len(root.findall("{http://www.w3.org/2005/Atom}entry")) == 2
+    assert len(root.findall("{http://www.w3.org/2005/Atom}entry")) == 4
 
 
 def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium, live_server, scripted,
