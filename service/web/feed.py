@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from .public import StatusSnapshot
+from .public import StatusSnapshot, iso_utc
 
 ATOM = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 100
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def entry_id(base_url: str, update_id: int) -> str:
@@ -34,7 +29,7 @@ def atom_feed(snapshot: StatusSnapshot, base_url: str, title: str = "Service sta
     add(feed, "id", uuid.uuid5(uuid.NAMESPACE_URL, f"{base_url}/status.atom").urn)
     add(feed, "title", title)
     add(feed, "subtitle", snapshot.description)
-    add(feed, "updated", _stamp(entries[0][1].posted_at if entries else snapshot.generated_at))
+    add(feed, "updated", iso_utc(entries[0][1].posted_at if entries else snapshot.generated_at))
     add(add(feed, "author"), "name", "Herald")
     add(feed, "link", rel="self", type="application/atom+xml", href=f"{base_url}/status.atom")
     add(feed, "link", rel="alternate", type="text/html", href=f"{base_url}/status")
@@ -43,8 +38,8 @@ def atom_feed(snapshot: StatusSnapshot, base_url: str, title: str = "Service sta
         entry = add(feed, "entry")
         add(entry, "id", entry_id(base_url, update.id))
         add(entry, "title", f"{incident.number}: {update.headline}")
-        add(entry, "updated", _stamp(update.posted_at))
-        add(entry, "published", _stamp(update.posted_at))
+        add(entry, "updated", iso_utc(update.posted_at))
+        add(entry, "published", iso_utc(update.posted_at))
         add(entry, "link", rel="alternate", type="text/html", href=f"{base_url}/status#{incident.number}")
         add(entry, "category", term=incident.severity, label=f"{incident.severity} {incident.severity_name}".strip())
         add(entry, "content", update.text, type="text")

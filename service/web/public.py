@@ -55,10 +55,6 @@ class PublicIncident:
     updates: tuple[PublicUpdate, ...]  # newest first
 
     @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    @property
     def status_label(self) -> str:
         return status_label(self.status)
 
@@ -97,6 +93,11 @@ def overall_state(open_incidents: list[Incident] | tuple, policy: Policy) -> tup
 
 def utc_text(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 with a `Z`, to the second (as the API writes times, without the microseconds)."""
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
 @lru_cache(maxsize=4)
@@ -187,9 +188,6 @@ def status_snapshot(s: Session, now: datetime, policy: Policy, *, templates_dir:
 
 
 def as_json(snapshot: StatusSnapshot) -> dict:
-    def moment(t: datetime | None) -> str | None:
-        return t.isoformat().replace("+00:00", "Z") if t else None
-
     def incident(i: PublicIncident) -> dict:
         return {
             "number": i.number,
@@ -198,14 +196,14 @@ def as_json(snapshot: StatusSnapshot) -> dict:
             "severity_name": i.severity_name,
             "status": i.status_label.lower(),
             "impact": i.impact,
-            "started_at": moment(i.started_at),
-            "resolved_at": moment(i.resolved_at),
-            "updates": [{"kind": u.kind, "status": status_label(u.status).lower(), "posted_at": moment(u.posted_at),
+            "started_at": iso_utc(i.started_at),
+            "resolved_at": iso_utc(i.resolved_at),
+            "updates": [{"kind": u.kind, "status": status_label(u.status).lower(), "posted_at": iso_utc(u.posted_at),
                          "text": u.text} for u in i.updates],
         }
 
     return {
-        "generated_at": moment(snapshot.generated_at),
+        "generated_at": iso_utc(snapshot.generated_at),
         "status": {"indicator": snapshot.indicator, "description": snapshot.description},
         "incidents": [incident(i) for i in snapshot.open],
         "resolved": [incident(i) for i in snapshot.resolved],

@@ -11,7 +11,7 @@ from ..runtime import config, policy
 from . import board as board_data
 from . import login
 from .feed import atom_feed
-from .public import as_json, status_snapshot, utc_text
+from .public import as_json, iso_utc, status_snapshot, utc_text
 
 REFRESH_SETTING = "HERALD_BOARD_REFRESH_SECONDS"
 SECURITY_HEADERS = {
@@ -33,11 +33,7 @@ def _configure(state) -> None:
     # and only over HTTPS when Herald is served over HTTPS.
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config().base_url.startswith("https://"))
-    app.jinja_env.filters.update(utc=utc_text, iso=_iso, relative=board_data.relative, duration=duration_in_words)
-
-
-def _iso(moment) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    app.jinja_env.filters.update(utc=utc_text, iso=iso_utc, relative=board_data.relative, duration=duration_in_words)
 
 
 def _secure(response: Response) -> Response:

@@ -3,7 +3,6 @@ import json
 from datetime import timedelta
 from xml.etree import ElementTree as ET
 
-from sqlalchemy import select
 
 from service import db
 from service.incidents.models import Incident
