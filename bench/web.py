@@ -80,7 +80,7 @@ def populate(frozen) -> None:
         for k in range(19):
             frozen.advance(minutes=1)
             lifecycle.post_update(s, incident, status="mitigating", actor="bench", learned=f"Finding {k}")
-        record(s, incident, "escalation", "Escalated to Engineering Manager", actor="herald")
+        record(s, incident, "escalated", "Escalated to Engineering Manager", actor="herald")
         s.commit()
     frozen.set(NOW)
 

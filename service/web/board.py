@@ -12,6 +12,11 @@ from ..policy import Policy, duration_in_words
 from ..rotations.models import Override, Rotation, Shift
 from ..rotations.oncall import OnCall, on_call
 
+# Timeline kinds the escalation engine writes: a rule of the escalation matrix fired ("escalated"),
+# the team was not assembled in time and the Incident Commander was told ("not_assembled");
+# "escalation" is the name the team's plan first gave them.
+ESCALATION_KINDS = ("escalated", "not_assembled", "escalation")
+
 # How many upcoming shift/override boundaries to look through for the next change of owner
 # (one person holding several consecutive shifts is no handoff).
 LOOKAHEAD = 20
@@ -106,7 +111,7 @@ def open_incidents(s: Session, policy: Policy) -> list[BoardIncident]:
     if incidents:
         for entry in s.scalars(
             select(TimelineEntry)
-            .where(TimelineEntry.incident_id.in_(escalations), TimelineEntry.kind == "escalation")
+            .where(TimelineEntry.incident_id.in_(escalations), TimelineEntry.kind.in_(ESCALATION_KINDS))
             .order_by(TimelineEntry.at, TimelineEntry.id)
         ):
             escalations[entry.incident_id].append(entry)

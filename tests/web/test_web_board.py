@@ -172,8 +172,10 @@ def test_board_shows_incidents_with_ack_state_next_update_and_escalations(app, c
     with app.app_context(), db.transaction() as s:
         row = s.get(Incident, p1["id"])
         row.next_update_due_at = START + timedelta(minutes=15)
-        record(s, row, "escalation", "Escalated to Engineering Manager: P1 not acknowledged", actor="herald",
+        record(s, row, "escalated", "Escalated to Engineering Manager: P1 not acknowledged", actor="herald",
                at=START + timedelta(minutes=3))
+        record(s, row, "paged_again", "Paged again (1 of 5): Bob Baker has not acknowledged", actor="herald",
+               at=START + timedelta(minutes=4))
     sign_in(client, "test-admin-token")
 
     html = live(client)
@@ -186,10 +188,16 @@ def test_board_shows_incidents_with_ack_state_next_update_and_escalations(app, c
     assert "waiting for 1 acknowledgement" in card
     assert "Next update due" in card and "2026-03-02T10:15:00Z" in card and "in 11 minutes" in card
     assert "Escalated to Engineering Manager: P1 not acknowledged" in card
+    assert "Paged again" not in card  # a repeat page is no escalation
     assert "On-call Engineer" not in card  # neither paged nor notified at P1, and held by nobody
 
     frozen_clock.advance(minutes=20)
+    with app.app_context(), db.transaction() as s:
+        record(s, s.get(Incident, p1["id"]), "not_assembled",
+               "Team not assembled within 10 minutes: Technical Lead (Bob Baker) has not acknowledged",
+               actor="herald")
     card = re.sub(r"\s+", " ", live(client))
+    assert card.index("Escalated to Engineering Manager") < card.index("Team not assembled within 10 minutes")
     assert "overdue by 9 minutes" in card
     assert "missed by" not in card.split(p3["number"])[0]  # the P1 was acknowledged in time
 

@@ -46,7 +46,7 @@ def scripted(app, frozen_clock, make_person, put_on_call):
     with app.app_context(), db.transaction() as s:
         row = s.get(Incident, incident["id"])
         row.next_update_due_at = clock.now() + timedelta(minutes=15)
-        record(s, row, "escalation", "Escalated to Engineering Manager: P1 not acknowledged", actor="herald")
+        record(s, row, "escalated", "Escalated to Engineering Manager: P1 not acknowledged", actor="herald")
     return incident
 
 

@@ -43,7 +43,7 @@ def test_initial_update_is_the_guides_initial_template(policy):
 def test_initial_update_without_cadence_promises_no_interval(policy):
     text = update_text(incident("P3"), update("initial", impact=""), policy)
     assert "Impact: Being assessed" in text
-    assert text.endswith("We will post an update as soon as we know more.")
+    assert text.endswith("Updates will be posted as the investigation progresses.")
     assert "every" not in text
 
 
@@ -58,8 +58,8 @@ def test_progress_update_carries_duration_learned_doing_and_next_update(policy):
         "Impact: Nobody can place orders\n"
         "Duration: 1 hour 35 minutes\n"
         "\n"
-        "A disk on the primary database is full.\n"
-        "We are failing over to the replica.\n"
+        "What we've learned: A disk on the primary database is full.\n"
+        "What we're doing: We are failing over to the replica.\n"
         "\n"
         "Next update in 30 minutes."
     )
@@ -67,7 +67,8 @@ def test_progress_update_carries_duration_learned_doing_and_next_update(policy):
 
 def test_automatic_progress_update_says_work_continues(policy):
     text = update_text(incident(), update("progress", minutes=15, automatic=True), policy)
-    assert "We are still working on the issue.\n\nNext update in 15 minutes." in text
+    assert ("The response team is still working on this incident. There is nothing new to report since the "
+            "last update.\n\nNext update in 15 minutes.") in text
     assert "\n\n\n" not in text
 
 
@@ -87,7 +88,7 @@ def test_resolution_update_promises_a_post_mortem_only_where_policy_wants_one(po
         "A full post-mortem will be conducted."
     )
     p3 = update_text(incident("P3"), update("resolution", minutes=5, **fields), policy)
-    assert p3.endswith("Resolution: Failed over and grew the disk.")
+    assert p3.endswith("Resolution: Failed over and grew the disk.\n\nA post-mortem will be held if the review finds it useful.")
 
 
 def test_override_folder_replaces_a_template(policy, tmp_path):

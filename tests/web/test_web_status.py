@@ -171,7 +171,7 @@ def test_no_private_field_leaks_into_the_public_pages(app, client, frozen_clock,
         row = s.get(Incident, incident["id"])
         row.links = {"labels": {"alertname": "PaymentsLatencyHigh", "pod": "payments-7f9c-zq", "team": "zq-team"},
                      "generator": "http://prometheus.internal:9090/graph?g0.expr=zq_secret"}
-        record(s, row, "escalation", "Escalated to Engineering Manager (eng-manager@example.com): P1 not acknowledged",
+        record(s, row, "escalated", "Escalated to Engineering Manager (eng-manager@example.com): P1 not acknowledged",
                actor="herald", contacts=["engineering_manager"])
         record(s, row, "note", "INTERNAL-TIMELINE: suspect the zq-secret feature flag", actor="token:zq-writer")
     frozen_clock.advance(minutes=40)
