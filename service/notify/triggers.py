@@ -71,11 +71,11 @@ def page_role(session: Session, incident: Incident, role_key: str, *, slot: str,
                      recipients=recipients_for_person(person, severity.channels),
                      context={"role": role_data(policy(), role_key), "repeat": repeat}, not_before=not_before)
     if created and kind == "page":
-        channels = ", ".join(sorted({n.channel for n in created}))
-        when = f", held until business hours ({not_before:%a %H:%M} UTC)" if not_before else ""
+        when = f" (held until business hours, {not_before:%a %H:%M} UTC)" if not_before else ""
         again = f" again (page {repeat + 1})" if repeat else ""
-        record(session, incident, "paged", f"Paged {person.name} as {title}{again} by {channels}{when}",
-               role=role_key, person=person.handle, notifications=[n.id for n in created])
+        record(session, incident, "paged", f"Paged {person.name} as {title}{again}{when}",
+               role=role_key, person=person.handle, channels=sorted({n.channel for n in created}),
+               notifications=[n.id for n in created])
     return created
 
 

@@ -59,9 +59,10 @@ def test_opening_a_p1_pages_its_roles_notices_the_others_and_tells_stakeholders(
             assert link in page.payload["text"]
     assert not any(n.ack_token for n in rows if n.kind != "page")
 
-    timeline = [e["text"] for e in client.get(f"/api/incidents/{incident['id']}/timeline", headers=ADMIN).get_json()]
-    assert "Paged Alice Archer as Incident Commander by log" in timeline
-    assert "Paged Bob Baker as Technical Lead by log, teams" in timeline
+    paged = [e for e in client.get(f"/api/incidents/{incident['id']}/timeline", headers=ADMIN).get_json()
+             if e["kind"] == "paged"]
+    assert [(e["text"], e["data"]["channels"]) for e in paged] == [
+        ("Paged Alice Archer as Incident Commander", ["log"]), ("Paged Bob Baker as Technical Lead", ["log", "teams"])]
 
 
 def test_an_unassigned_page_role_is_on_the_timeline(client, outbox):
