@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import clock, db
+from .. import clock
 from ..incidents import lifecycle
 from ..incidents.models import Incident
 from ..incidents.timeline import record
@@ -39,29 +39,29 @@ class NotAMessage(ValueError):
     """The bytes are not an RFC 822 message (no header at all)."""
 
 
-def receive(raw: bytes, *, source: str, envelope_sender: str | None = None,
+def receive(s: Session, raw: bytes, *, source: str, envelope_sender: str | None = None,
             envelope_recipients: tuple[str, ...] = ()) -> Received:
-    """Process one raw RFC 822 message in its own transaction. A message seen before changes nothing."""
+    """Process one raw RFC 822 message in the caller's transaction (the caller commits).
+
+    A message seen before (same Message-ID, else same bytes) changes nothing.
+    """
     message = parse_message(raw)
     if not message.keys():
         raise NotAMessage("not an RFC 822 message: it has no header")
     reply = read_reply(message, envelope_recipients, envelope_sender)
-    key = reply.message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+    key = (reply.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:500]
+    seen = s.scalar(select(InboundMessage).where(InboundMessage.dedup_key == key))
+    if seen is not None:
+        return _answer(s, seen, duplicate=True)
+    row = InboundMessage(dedup_key=key, source=source, received_at=clock.now(), sender=reply.sender[:320],
+                         subject=reply.subject[:1000], outcome="unmatched")
     try:
-        with db.transaction() as s:
-            seen = s.scalar(select(InboundMessage).where(InboundMessage.dedup_key == key))
-            if seen is not None:
-                return _answer(s, seen, duplicate=True)
-            row = InboundMessage(dedup_key=key[:500], source=source, received_at=clock.now(),
-                                 sender=reply.sender[:320], subject=reply.subject[:1000], outcome="unmatched")
+        with s.begin_nested():  # claim the key first: a concurrent copy of this message stops here
             s.add(row)
-            s.flush()  # claim the key first: a concurrent copy of this message fails here, before acting
-            _handle(s, reply, row)
-            result = _answer(s, row)
     except IntegrityError:
-        with db.transaction() as s:
-            seen = s.scalar(select(InboundMessage).where(InboundMessage.dedup_key == key))
-            return _answer(s, seen, duplicate=True)
+        return _answer(s, s.scalar(select(InboundMessage).where(InboundMessage.dedup_key == key)), duplicate=True)
+    _handle(s, reply, row)
+    result = _answer(s, row)
     log.info("inbound %s message from %s: %s (%s)", source, reply.sender or "?", result.outcome, result.detail)
     return result
 
@@ -139,7 +139,7 @@ def _reject(s: Session, reply: Reply, match: PageMatch, row: InboundMessage) -> 
 def _answer_by_email(s: Session, reply: Reply, incident: Incident, person: Person, row: InboundMessage, *,
                      problem: str, reason: str = "") -> None:
     """A short help email to the person (never to an unchecked sender: no backscatter)."""
-    notify(s, incident=incident, kind="reply", slot=f"inbound-{row.id}",
+    notify(s, incident=incident, kind="help", slot=f"inbound-{row.id}",
            recipients=[Recipient("email", reply.sender, person.name, person.id)],
            context={"reply": {"problem": problem, "reason": reason, "first_word": reply.first_word,
                               "text": _snippet(reply.text), "subject": reply.subject}})

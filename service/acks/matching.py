@@ -17,7 +17,8 @@ from .tokens import InvalidAckToken, read_ack_token
 @dataclass(frozen=True)
 class PageMatch:
     incident: Incident
-    person: Person | None           # whom the page was for (None: the subject named an incident, the sender nobody)
+    person: Person | None           # whom the page was for (None: the subject named an incident, but the sender
+                                    # holds no role on it)
     notification_id: int | None
     how: str                        # "thread" | "token" | "subject"
 
@@ -60,7 +61,9 @@ def _by_subject(s: Session, reply: Reply) -> PageMatch | None:
     incident = s.scalar(select(Incident).where(Incident.number == reply.incident_number))
     if incident is None:
         return None
-    return PageMatch(incident, person_by_address(s, reply.sender), None, "subject")
+    person = person_by_address(s, reply.sender)
+    holds_a_role = person is not None and any(slot.person_id == person.id for slot in incident.roles)
+    return PageMatch(incident, person if holds_a_role else None, None, "subject")
 
 
 def _from_notification(s: Session, row: Notification, how: str) -> PageMatch | None:

@@ -34,7 +34,7 @@ class Reply:
     subject: str
     message_id: str | None             # "<…>" as sent, or None
     answers: tuple[str, ...]           # Message-IDs it replies to: In-Reply-To first, then References, newest first
-    recipients: tuple[str, ...]        # every address it was sent to (headers and SMTP envelope), lower-cased
+    recipients: tuple[str, ...]        # every address it was sent to (headers and SMTP envelope), as written
     automatic: str | None              # why it is an auto-reply, or None for a human reply
     text: str                          # the new text: quotes, headers of quoted mail and signature removed
     first_word: str                    # lower-cased
@@ -59,9 +59,9 @@ def read_reply(message: EmailMessage, envelope_recipients: tuple[str, ...] = (),
                envelope_sender: str | None = None) -> Reply:
     """Everything Herald reads from one message; `envelope_*` come from SMTP when it arrived that way."""
     sender_name, sender = _first_address(message, "From")
-    recipients = {a.lower() for a in envelope_recipients}
+    recipients = set(envelope_recipients)
     for header in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
-        recipients.update(addr.lower() for _, addr in getaddresses(_all(message, header)) if addr)
+        recipients.update(addr for _, addr in getaddresses(_all(message, header)) if addr)
     text = new_text(body_text(message))
     own_id = _message_ids(_header(message, "Message-ID"))
     return Reply(

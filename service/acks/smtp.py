@@ -10,6 +10,7 @@ import logging
 
 from aiosmtpd.controller import Controller
 
+from .. import db
 from ..processes import register_background
 from .inbound import NotAMessage, receive
 
@@ -46,8 +47,8 @@ class ReplyHandler:
         return "250 2.0.0 Message accepted"
 
     def _receive(self, envelope) -> None:
-        with self.app.app_context():
-            receive(envelope.original_content or envelope.content, source="smtp",
+        with self.app.app_context(), db.transaction() as s:
+            receive(s, envelope.original_content or envelope.content, source="smtp",
                     envelope_sender=envelope.mail_from, envelope_recipients=tuple(envelope.rcpt_tos))
 
 

@@ -5,6 +5,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from ..auth import require_scope
+from ..db import session
 from ..errors import ApiError
 from .inbound import NotAMessage, receive
 from .schemas import ReceivedOut
@@ -25,6 +26,8 @@ def inbound_email():
         raise ApiError(415, "unsupported_media_type", "send the raw message with Content-Type: message/rfc822")
     request.max_content_length = MAX_MESSAGE_BYTES
     try:
-        return receive(request.get_data(cache=False), source="api")
+        result = receive(session, request.get_data(cache=False), source="api")
     except NotAMessage as exc:
         raise ApiError(400, "bad_request", str(exc)) from exc
+    session.commit()
+    return result

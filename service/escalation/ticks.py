@@ -15,13 +15,13 @@ from ..incidents.models import OPEN_STATUSES, Incident
 from ..incidents.timeline import record
 from ..notify.models import Notification
 from ..notify.outbox import notify, recipients_for_contact, recipients_for_person
+from ..notify.triggers import INCIDENT_COMMANDER, page_role
 from ..policy import duration_in_words
 from ..policy.model import CHANNELS
 from ..runtime import policy
 from ..worker import register_tick
 from .models import EscalationFiring
 from .rules import (
-    REPEAT_LIMIT,
     assemble_deadline,
     due_escalations,
     missing_at,
@@ -31,9 +31,6 @@ from .rules import (
 )
 
 log = logging.getLogger("herald.escalation")
-
-INCIDENT_COMMANDER = "incident_commander"
-
 
 def fire_once(s: Session, incident: Incident, key: str, now: datetime) -> bool:
     """Claim `key` for the incident; True only for the one caller that inserted it."""
@@ -95,25 +92,13 @@ def run_repeat_pages(now: datetime) -> None:
 def page_again(s: Session, incident: Incident, now: datetime) -> None:
     """Page again every paged role owner who has not acknowledged, every `acknowledge_within`, up to 5 times."""
     severity = policy().severities[incident.severity]
-    by_person: dict[int, list] = {}
     for slot in unacknowledged_paged_roles(incident, severity):
-        by_person.setdefault(slot.person_id, []).append(slot)
-    for person_id, slots in by_person.items():
-        first = _first_page_at(s, incident, person_id, min(slot.assigned_at for slot in slots))
+        first = _first_page_at(s, incident, slot.person_id, slot.assigned_at)
         if first is None:
-            continue  # never paged (yet): the first page is dispatch's to send
+            continue  # not paged (yet): the first page is dispatch's to send
         number = repeat_number(first, severity.acknowledge_within, now)
-        if not number or not fire_once(s, incident, f"repeat:{person_id}:{number}", now):
-            continue
-        person = slots[0].person
-        titles = ", ".join(policy().role_title(slot.role) for slot in slots)
-        record(s, incident, "paged_again",
-               f"Paged again ({number} of {REPEAT_LIMIT}): {person.name} ({titles}) has not acknowledged",
-               actor="herald", person=person.handle, repeat=number)
-        notify(s, incident=incident, kind="page", slot=f"repeat-{number}:{person.handle}",
-               recipients=recipients_for_person(person, severity.channels),
-               context={"repeat": {"number": number, "of": REPEAT_LIMIT,
-                                   "since": duration_in_words(now - first)}})
+        if number and fire_once(s, incident, f"repeat:{slot.role}:{slot.person_id}:{number}", now):
+            page_role(s, incident, slot.role, slot=f"repeat-{number}", repeat=number)
 
 
 def _first_page_at(s: Session, incident: Incident, person_id: int, assigned_at: datetime | None) -> datetime | None:

@@ -15,11 +15,12 @@ REPLY_ADDRESS = "herald@replies.example.com"
 
 
 @pytest.fixture
-def config(config, smtp_sink):
+def mail(config, smtp_sink):
+    """Email configured: pages go out by SMTP (to the sink) with a Reply-To on the reply address."""
     config.smtp_url = f"smtp://127.0.0.1:{smtp_sink.port}"
     config.mail_from = "herald@example.com"
     config.reply_address = REPLY_ADDRESS
-    return config
+    return smtp_sink
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def responders(make_person, put_on_call):
 
 
 @pytest.fixture
-def incident(client, responders):
+def incident(client, responders, mail):
     response = client.post("/api/incidents", json={"title": "Orders are failing", "severity": "P1"}, headers=ADMIN)
     assert response.status_code == 201, response.get_json()
     return response.get_json()

@@ -94,13 +94,14 @@ def test_plus_tokens_only_for_the_reply_address():
     assert plus_tokens(recipients, "herald@replies.example.com") == ["abc.DEF-1"]
     assert plus_tokens(recipients, None) == []
     reply = load("gmail.eml")
-    assert "herald+token@replies.example.com" in reply.recipients  # Delivered-To and To, lower-cased
+    assert reply.recipients == ("herald+TOKEN@replies.example.com",)  # Delivered-To and To; tokens keep their case
 
 
 def test_envelope_recipients_and_null_sender():
     message = parse_message(b"From: alice@example.com\r\nSubject: Re: x\r\n\r\nack\r\n")
     reply = read_reply(message, envelope_recipients=("Herald+Tok@Replies.example.com",), envelope_sender="<>")
-    assert reply.recipients == ("herald+tok@replies.example.com",)
+    assert reply.recipients == ("Herald+Tok@Replies.example.com",)
+    assert plus_tokens(reply.recipients, "herald@replies.example.com") == ["Tok"]
     assert reply.automatic == "null envelope sender"
     assert read_reply(message, envelope_sender="alice@example.com").automatic is None
 

@@ -46,15 +46,15 @@ def test_pages_repeat_every_acknowledge_within_until_acknowledged_then_stop_at_f
         tick_at(frozen_clock, minute)
     assert pages_by_person(app, incident) == {"alice@example.com": 2, "bob@example.com": 6}
     repeats = [n.slot for n in notifications(app, incident, "page") if n.recipient == "bob@example.com"][1:]
-    assert repeats == [f"repeat-{n}:bob" for n in range(1, 6)]
-    assert "Paged again (5 of 5): Bob Baker (Technical Lead) has not acknowledged" in texts(client, incident)
+    assert repeats == [f"repeat-{n}" for n in range(1, 6)]
+    assert "Paged Bob Baker as Technical Lead again (page 6)" in texts(client, incident)
 
 
 def test_a_late_tick_sends_one_repeat_not_a_burst(app, client, frozen_clock, open_incident):
     incident = open_incident("P1")
     tick_at(frozen_clock, 17)  # the worker was down: repeats 1-3 were due
     assert pages_by_person(app, incident) == {"alice@example.com": 2, "bob@example.com": 2}
-    assert "Paged again (3 of 5): Alice Archer (Incident Commander) has not acknowledged" in texts(client, incident)
+    assert "Paged Alice Archer as Incident Commander again (page 4)" in texts(client, incident)
     tick_at(frozen_clock, 19)
     assert pages_by_person(app, incident)["alice@example.com"] == 2
     tick_at(frozen_clock, 20)
