@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import requests
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -19,6 +20,12 @@ from tests.conftest import ADMIN, START
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 PHONE = {"width": 390, "height": 844}
+
+
+def assert_accessible(page) -> None:
+    """axe-core's WCAG checks (landmarks, labels, contrast, names, ARIA) find nothing on the page."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
 
 
 def api(server: str, method: str, path: str, **body) -> dict:
@@ -73,10 +80,12 @@ def test_status_page_shows_the_incident_and_its_updates_in_order(chromium, live_
     visible = page.locator("body").inner_text()
     for private in ("Alice", "Bob", "corp-internal", "zq-", "INTERNAL", "Escalated"):
         assert private not in visible
+    assert_accessible(page)
     page.screenshot(path=str(artifacts / "status.png"), full_page=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(artifacts / "status-phone.png"), full_page=True)
     page.emulate_media(color_scheme="dark")
+    assert_accessible(page)
     page.screenshot(path=str(artifacts / "status-phone-dark.png"), full_page=True)
     context.close()
 
@@ -96,6 +105,7 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
     page.goto(f"{live_server}/board")
     assert page.url.endswith("/board/login")
     assert "herald token create" in page.locator("main").inner_text()
+    assert_accessible(page)
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server}/board")
@@ -114,6 +124,7 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
     assert "Not acknowledged" in responder.inner_text()
     assert "Escalated to Engineering Manager: P1 not acknowledged" in card.inner_text()
     assert "Next update due" in card.inner_text()
+    assert_accessible(page)
     page.screenshot(path=str(artifacts / "board.png"), full_page=True)
 
     # Acknowledge through the API while the page is open: the board updates itself, without a reload.
@@ -124,7 +135,9 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
     assert page.evaluate("window.notReloaded") is True
     assert "Board updated at" in page.locator("#refresh-state").inner_text()
     page.set_viewport_size(PHONE)
-    page.screenshot(path=str(artifacts / "board-phone.png"), full_page=True)
+    page.emulate_media(color_scheme="dark")
+    assert_accessible(page)
+    page.screenshot(path=str(artifacts / "board-phone-dark.png"), full_page=True)
 
     # Revoking the token stops the board and says so.
     with app.app_context(), db.transaction() as s:
