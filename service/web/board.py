@@ -148,9 +148,9 @@ def _responder(slot: IncidentRole, policy: Policy, paged: set[str]) -> Responder
 
 
 def relative(moment: datetime, now: datetime) -> str:
-    """"in 12 minutes" / "3 minutes ago" / "just now", to the minute (the board refreshes often)."""
+    """"in 12 minutes" / "3 minutes ago" / "in 2 days 23 hours" / "just now": the two largest units."""
     seconds = (moment - now).total_seconds()
     if abs(seconds) < 60:
         return "just now"
-    words = duration_in_words(abs(moment - now))
+    words = " ".join(duration_in_words(abs(moment - now)).split()[:4])
     return f"in {words}" if seconds > 0 else f"{words} ago"

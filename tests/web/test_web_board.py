@@ -187,6 +187,7 @@ def test_board_shows_incidents_with_ack_state_next_update_and_escalations(app, c
     assert "Bob Baker" in tl and "Not acknowledged" in tl and "paged" in tl
     assert "waiting for 1 acknowledgement" in card
     assert "Next update due" in card and "2026-03-02T10:15:00Z" in card and "in 11 minutes" in card
+    assert "(in 5 days 23 hours)" in html  # the technical lead's handoff: two units are enough
     assert "Escalated to Engineering Manager: P1 not acknowledged" in card
     assert "Paged again" not in card  # a repeat page is no escalation
     assert "On-call Engineer" not in card  # neither paged nor notified at P1, and held by nobody

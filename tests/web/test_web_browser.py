@@ -148,13 +148,21 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
     context.close()
 
 
-def test_sign_out_from_the_board(chromium, live_server, scripted):
+def test_board_says_when_it_cannot_refresh_and_signs_out(app, chromium, live_server, scripted):
+    app.config["HERALD_BOARD_REFRESH_SECONDS"] = 0.3
     context = chromium.new_context()
     page = context.new_page()
     page.goto(f"{live_server}/board/login")
     page.get_by_label("API token").fill("test-admin-token")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server}/board")
+
+    state = page.locator("#refresh-state")
+    page.route("**/board/live", lambda route: route.abort())  # the network drops
+    expect(state).to_contain_text("what you see may be stale", timeout=10000)
+    page.unroute("**/board/live")
+    expect(state).not_to_contain_text("stale", timeout=10000)  # "Board is current again" or "Board updated at"
+    expect(state).not_to_have_class("error")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live_server}/board/login")
     assert "You have signed out." in page.locator("main").inner_text()
