@@ -13,7 +13,7 @@ from . import login
 from .feed import atom_feed
 from .public import as_json, iso_utc, status_snapshot, utc_text
 
-REFRESH_SETTING = "HERALD_BOARD_REFRESH_SECONDS"
+REFRESH_SETTING = "BOARD_REFRESH_SECONDS"  # Flask setting; tests shorten it
 SECURITY_HEADERS = {
     # Scripts and styles only from our own static files: no inline code, nothing third-party.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -97,7 +97,7 @@ def test_status_page_shows_the_incident_and_its_updates_in_order(chromium, live_
 
 def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium, live_server, scripted,
                                                                    artifacts):
-    app.config["HERALD_BOARD_REFRESH_SECONDS"] = 0.3
+    app.config["BOARD_REFRESH_SECONDS"] = 0.3
     with app.app_context(), db.transaction() as s:
         token = create_token(s, "wall display", ["read"])
     context = chromium.new_context(timezone_id="America/New_York", locale="en-US")
@@ -149,7 +149,7 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
 
 
 def test_board_says_when_it_cannot_refresh_and_signs_out(app, chromium, live_server, scripted):
-    app.config["HERALD_BOARD_REFRESH_SECONDS"] = 0.3
+    app.config["BOARD_REFRESH_SECONDS"] = 0.3
     context = chromium.new_context()
     page = context.new_page()
     page.goto(f"{live_server}/board/login")
