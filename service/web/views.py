@@ -6,12 +6,13 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
 
 from .. import clock
 from ..db import session
+from ..notify.templates import when
 from ..policy import duration_in_words
 from ..runtime import config, policy
 from . import board as board_data
 from . import login
 from .feed import atom_feed
-from .public import as_json, iso_utc, status_snapshot, utc_text
+from .public import as_json, iso_utc, status_snapshot
 
 REFRESH_SETTING = "BOARD_REFRESH_SECONDS"  # Flask setting; tests shorten it
 SECURITY_HEADERS = {
@@ -33,7 +34,7 @@ def _configure(state) -> None:
     # and only over HTTPS when Herald is served over HTTPS.
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config().base_url.startswith("https://"))
-    app.jinja_env.filters.update(utc=utc_text, iso=iso_utc, relative=board_data.relative, duration=duration_in_words)
+    app.jinja_env.filters.update(utc=when, iso=iso_utc, relative=board_data.relative, duration=duration_in_words)
 
 
 def _secure(response: Response) -> Response:
