@@ -15,6 +15,7 @@ from service import clock, db
 from service.auth import ApiToken, create_token
 from service.incidents.models import Incident
 from service.incidents.timeline import record
+from service.worker import run_tick
 from tests.conftest import ADMIN, START
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -50,6 +51,8 @@ def scripted(app, frozen_clock, make_person, put_on_call):
     client.post(f"/api/incidents/{incident['id']}/updates", headers=ADMIN,
                 json={"status": "identified", "learned": "A disk on the primary database is full.",
                       "doing": "We are failing over to the replica."})
+    with app.app_context():
+        run_tick(clock.now())  # the dispatcher sends the pages and updates (to the log: no channel configured)
     with app.app_context(), db.transaction() as s:
         row = s.get(Incident, incident["id"])
         row.next_update_due_at = clock.now() + timedelta(minutes=15)
@@ -121,7 +124,7 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
 
     card = page.locator("#" + scripted["number"])
     responder = card.get_by_role("row", name="Incident Commander")
-    assert "Not acknowledged" in responder.inner_text()
+    assert "Not acknowledged" in responder.inner_text() and "Paged" in responder.inner_text()
     assert "Escalated to Engineering Manager: P1 not acknowledged" in card.inner_text()
     assert "Next update due" in card.inner_text()
     assert_accessible(page)
