@@ -116,6 +116,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .health import blp as health
     from .incidents.views import blp as incidents
     from .people.views import blp as people
+    from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews
 
     from .web_static import blp as web_static
