@@ -58,13 +58,15 @@ def plan_review(s: Session, incident: Incident) -> None:
     _cancel_reminders(s, incident, "superseded")
     if due is None:
         return
-    s.add(ReviewReminder(incident_id=incident.id, purpose=POSTMORTEM_REMINDER,
-                         due_at=postmortem_reminder_at(incident.resolved_at, due)))
+    now = clock.now()
+    if due > now:  # a severity raised long after resolution can leave a deadline already passed
+        s.add(ReviewReminder(incident_id=incident.id, purpose=POSTMORTEM_REMINDER,
+                             due_at=postmortem_reminder_at(incident.resolved_at, due)))
     record(s, incident, "postmortem_due", f"Post-mortem due by {due:%Y-%m-%d %H:%M} UTC", due_at=due.isoformat())
     meeting = meeting_of(s, incident)
     if meeting is not None and meeting.status == "scheduled" and meeting.end <= due:
         return
-    slot = review_slot(incident.resolved_at, due, policy(), holidays())
+    slot = review_slot(incident.resolved_at, due, policy(), holidays(), not_before=now)
     book(s, incident, slot.start, slot.end, actor="herald", within_deadline=slot.within_deadline)
 
 
