@@ -82,7 +82,9 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     runtime.policy = policy
     runtime.holidays = load_holidays(policy.business_hours.holidays_file)
 
-    app = Flask(__name__, template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
+    # No app-level static route: it would shadow /static of the web pages' blueprint (web_static.py).
+    app = Flask(__name__, static_folder=None,
+                template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
     app.config.update(
         HERALD=config,
         SECRET_KEY=config.resolve_secret_key(),
@@ -119,11 +121,14 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews
 
+    from .web.views import board as web_board
+    from .web.views import status as web_status
     from .web_static import blp as web_static
 
     for blueprint in (health, people, incidents, reviews):
         api.register_blueprint(blueprint)
-    app.register_blueprint(web_static)
+    for page in (web_static, web_status, web_board):
+        app.register_blueprint(page)
 
 
 def _register_errors(app: Flask) -> None:
