@@ -117,6 +117,9 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 def _register_domains(app: Flask, api: Api) -> None:
     from .health import blp as health
     from .incidents.views import blp as incidents
+    from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
+    from .notify.metrics import blp as metrics
+    from .notify.views import blp as notifications
     from .people.views import blp as people
     from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews
@@ -125,9 +128,9 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .web.views import status as web_status
     from .web_static import blp as web_static
 
-    for blueprint in (health, people, incidents, reviews):
+    for blueprint in (health, people, incidents, notifications, reviews):
         api.register_blueprint(blueprint)
-    for page in (web_static, web_status, web_board):
+    for page in (web_static, web_status, web_board, metrics):
         app.register_blueprint(page)
 
 

@@ -169,5 +169,8 @@ def register(command: click.Command) -> None:
     main.add_command(command)
 
 
+# Domains' command modules (each calls `register` on import).
+from .notify import cli as _notify_cli  # noqa: E402,F401  herald templates
+
 if __name__ == "__main__":
     main()
