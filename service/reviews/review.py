@@ -223,7 +223,7 @@ def _sample_review(incident: Incident, _policy) -> dict:
     start = incident.started_at + timedelta(days=1)
     return {"review": {"method": "REQUEST", "cancelled": False, "start": start, "end": start + timedelta(hours=1),
                        "sequence": 0, "postmortem_due_at": start + timedelta(days=1), "within_deadline": True,
-                       "postmortem_url": f"{config().base_url}/api/incidents/{incident.number}/postmortem"}}
+                       "postmortem_url": f"https://herald.example.com/api/incidents/{incident.number}/postmortem"}}
 
 
 register_sample("invite", _sample_review)
