@@ -125,6 +125,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .notify.metrics import blp as metrics
     from .notify.views import blp as notifications
     from .people.views import blp as people
+    from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews
 
     from .web.views import board as web_board
