@@ -77,6 +77,18 @@ def test_reopening_cancels_the_invitation(app, client, crew, new_incident, resol
     assert cancels == [("review-cancel-1", "alice@example.com"), ("review-cancel-1", "bob@example.com")]
 
 
+def test_a_role_handed_over_after_resolution_is_invited_too(app, client, crew, new_incident, resolve):
+    url = new_incident()
+    resolve(url)
+    handed = client.put(f"{url}/roles/scribe", json={"person": "carol"}, headers=ADMIN)
+    assert handed.status_code == 200
+    meeting = client.get(f"{url}/review", headers=ADMIN).get_json()
+    assert ([a["person"] for a in meeting["attendees"]], meeting["sequence"]) == (["alice", "bob", "carol"], 1)
+    assert [(slot, to) for slot, to, _ in outbox(app, "invite")[2:]] == [
+        ("review-request-1", "alice@example.com"), ("review-request-1", "bob@example.com"),
+        ("review-request-1", "carol@example.com")]
+
+
 def reminders_to(app):
     return [(to, payload["subject"]) for _, to, payload in outbox(app, "reminder") if "subject" in payload]
 
