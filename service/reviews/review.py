@@ -50,6 +50,17 @@ def _on_incident_changed(incident: Incident, *, session: Session, changes: dict,
         plan_review(session, incident)
 
 
+@events.role_assigned.connect
+def _on_role_assigned(incident: Incident, *, session: Session, person: Person, **_):
+    """A role handed over after resolution: the new holder is invited too (the previous one stays)."""
+    meeting = meeting_of(session, incident)
+    if meeting is None or incident.status != "resolved" or meeting.status != "scheduled":
+        return
+    if person.handle not in meeting.attendees:
+        book(session, incident, meeting.start, meeting.end, actor="herald",
+             attendees=attendees_of(session, meeting) + [person], within_deadline=meeting.within_deadline)
+
+
 def plan_review(s: Session, incident: Incident) -> None:
     """Set the post-mortem deadline, schedule the IC's reminder, and book (or move) the review meeting."""
     severity = policy().severities[incident.severity]

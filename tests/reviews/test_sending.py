@@ -2,7 +2,6 @@
 from datetime import date, datetime, timedelta, timezone
 
 import icalendar
-import pytest
 from sqlalchemy import select
 
 from service import db, worker
@@ -10,15 +9,6 @@ from service.notify.models import Notification
 from tests.conftest import ADMIN, START
 
 UTC = timezone.utc
-
-
-@pytest.fixture
-def crew(make_person, put_on_call):
-    make_person("alice", "Alice Archer")
-    make_person("bob", "Bob Baker")
-    make_person("carol", "Carol Chen")
-    put_on_call("incident-commander", "alice", START - timedelta(days=1))
-    put_on_call("technical-lead", "bob", START - timedelta(days=1))
 
 
 def outbox(app, kind):
@@ -37,22 +27,10 @@ def attendees(event) -> list[str]:
     return [str(a) for a in (found if isinstance(found, list) else [found])]
 
 
-def resolve(client, url):
-    response = client.post(f"{url}/resolve", json={"root_cause": "bad deploy", "resolution": "rolled back"},
-                           headers=ADMIN)
-    assert response.status_code == 200
-
-
-def new_incident(client, severity="P1"):
-    incident = client.post("/api/incidents", json={"title": "Orders are failing", "severity": severity},
-                           headers=ADMIN).get_json()
-    return f"/api/incidents/{incident['id']}"
-
-
-def test_resolution_sends_the_invitation_to_every_role_owner(app, client, crew, frozen_clock):
-    url = new_incident(client)
+def test_resolution_sends_the_invitation_to_every_role_owner(app, client, crew, new_incident, resolve, frozen_clock):
+    url = new_incident()
     frozen_clock.advance(minutes=40)
-    resolve(client, url)
+    resolve(url)
     sent = outbox(app, "invite")
     assert [(slot, to) for slot, to, _ in sent] == [("review-request-0", "alice@example.com"),
                                                     ("review-request-0", "bob@example.com")]
@@ -70,9 +48,9 @@ def test_resolution_sends_the_invitation_to_every_role_owner(app, client, crew, 
     assert len(outbox(app, "invite")) == 2
 
 
-def test_moving_the_review_resends_with_a_higher_sequence(app, client, crew, frozen_clock):
-    url = new_incident(client)
-    resolve(client, url)
+def test_moving_the_review_resends_with_a_higher_sequence(app, client, crew, new_incident, resolve):
+    url = new_incident()
+    resolve(url)
     moved = client.put(f"{url}/review", json={"start": "2026-03-03T15:00:00Z", "attendees": ["alice", "carol"]},
                        headers=ADMIN)
     assert moved.status_code == 200
@@ -91,21 +69,33 @@ def test_moving_the_review_resends_with_a_higher_sequence(app, client, crew, fro
     assert str(event["UID"]) == str(cancelled["UID"]) == "review-inc-20260302-1@herald.test"
 
 
-def test_reopening_cancels_the_invitation(app, client, crew, frozen_clock):
-    url = new_incident(client)
-    resolve(client, url)
+def test_reopening_cancels_the_invitation(app, client, crew, new_incident, resolve):
+    url = new_incident()
+    resolve(url)
     client.patch(url, json={"status": "investigating"}, headers=ADMIN)
     cancels = [(slot, to) for slot, to, p in outbox(app, "invite") if str(calendar_of(p)["METHOD"]) == "CANCEL"]
     assert cancels == [("review-cancel-1", "alice@example.com"), ("review-cancel-1", "bob@example.com")]
+
+
+def test_a_role_handed_over_after_resolution_is_invited_too(app, client, crew, new_incident, resolve):
+    url = new_incident()
+    resolve(url)
+    handed = client.put(f"{url}/roles/scribe", json={"person": "carol"}, headers=ADMIN)
+    assert handed.status_code == 200
+    meeting = client.get(f"{url}/review", headers=ADMIN).get_json()
+    assert ([a["person"] for a in meeting["attendees"]], meeting["sequence"]) == (["alice", "bob", "carol"], 1)
+    assert [(slot, to) for slot, to, _ in outbox(app, "invite")[2:]] == [
+        ("review-request-1", "alice@example.com"), ("review-request-1", "bob@example.com"),
+        ("review-request-1", "carol@example.com")]
 
 
 def reminders_to(app):
     return [(to, payload["subject"]) for _, to, payload in outbox(app, "reminder") if "subject" in payload]
 
 
-def test_incident_commander_reminded_12_hours_before_the_deadline(app, client, crew, frozen_clock):
-    url = new_incident(client)
-    resolve(client, url)  # due Wednesday 10:00
+def test_incident_commander_reminded_12_hours_before_the_deadline(app, crew, new_incident, resolve):
+    url = new_incident()
+    resolve(url)  # due Wednesday 10:00
     worker.run_tick(START + timedelta(hours=35, minutes=59))
     assert reminders_to(app) == []
     worker.run_tick(START + timedelta(hours=36))
@@ -114,17 +104,17 @@ def test_incident_commander_reminded_12_hours_before_the_deadline(app, client, c
     assert len(reminders_to(app)) == 1
 
 
-def test_closing_stops_the_reminder(app, client, crew, frozen_clock):
-    url = new_incident(client)
-    resolve(client, url)
+def test_closing_stops_the_reminder(app, client, crew, new_incident, resolve, frozen_clock):
+    url = new_incident()
+    resolve(url)
     frozen_clock.advance(hours=20)
     client.patch(url, json={"status": "closed"}, headers=ADMIN)
     worker.run_tick(START + timedelta(hours=47))
     assert reminders_to(app) == []
 
 
-def test_action_owner_reminded_the_day_before_and_on_the_day(app, client, crew, frozen_clock):
-    url = new_incident(client)
+def test_action_owner_reminded_the_day_before_and_on_the_day(app, client, crew, new_incident):
+    url = new_incident()
     client.post(f"{url}/actions", json={"action": "Alert on missing indexes", "owner": "bob",
                                         "due_date": "2026-03-05"}, headers=ADMIN)
     client.post(f"{url}/actions", json={"action": "Runbook", "owner": "carol", "due_date": "2026-03-05"},
@@ -142,10 +132,10 @@ def test_action_owner_reminded_the_day_before_and_on_the_day(app, client, crew, 
     assert len(reminders_to(app)) == 2
 
 
-def test_action_reminder_reaches_teams_too(app, client, crew, make_person, frozen_clock):
+def test_action_reminder_reaches_teams_too(app, client, crew, new_incident, make_person):
     webhook = "https://example.webhook.office.com/workflows/dana?sig=x"
     make_person("dana", "Dana Diaz", teams_webhook=webhook)
-    url = new_incident(client)
+    url = new_incident()
     client.post(f"{url}/actions", json={"action": "Alert on missing indexes", "owner": "dana",
                                         "due_date": "2026-03-05"}, headers=ADMIN)
     worker.run_tick(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
@@ -158,8 +148,8 @@ def test_action_reminder_reaches_teams_too(app, client, crew, make_person, froze
                                                       "Alert on missing indexes")]
 
 
-def test_a_late_tick_catches_up_once(app, client, crew, frozen_clock):
-    url = new_incident(client)
+def test_a_late_tick_catches_up_once(app, client, crew, new_incident):
+    url = new_incident()
     client.post(f"{url}/actions", json={"action": "Alert on missing indexes", "owner": "bob",
                                         "due_date": "2026-03-05"}, headers=ADMIN)
     worker.run_tick(datetime(2026, 3, 5, 12, 0, tzinfo=UTC))  # the worker was down for two days
@@ -167,8 +157,8 @@ def test_a_late_tick_catches_up_once(app, client, crew, frozen_clock):
         "[INC-20260302-1] ⏰ Action item 1 is due today"]
 
 
-def test_done_before_the_day_means_no_reminder(app, client, crew, frozen_clock):
-    url = new_incident(client)
+def test_done_before_the_day_means_no_reminder(app, client, crew, new_incident):
+    url = new_incident()
     client.post(f"{url}/actions", json={"action": "x", "owner": "bob", "due_date": str(date(2026, 3, 5))},
                 headers=ADMIN)
     worker.run_tick(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
