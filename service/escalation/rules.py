@@ -5,7 +5,9 @@ and record what fired so each thing happens once.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from ..incidents.models import OPEN_STATUSES
 from ..policy import Escalation, Policy, Severity, duration_in_words
@@ -83,3 +85,36 @@ def missing_at(incident, severity: Severity, deadline: datetime) -> list[str]:
         if slot is None or slot.person_id is None or slot.acknowledged_at is None or slot.acknowledged_at > deadline:
             missing.append(key)
     return missing
+
+
+@dataclass(frozen=True)
+class Due:
+    """One thing to do for an incident now; `key` is what makes it happen once (an EscalationFiring)."""
+
+    key: str
+    what: str                      # "escalate" | "repeat" | "assemble"
+    rule: Escalation | None = None
+    role: str | None = None
+    number: int = 0
+
+
+def due_work(policy: Policy, incident, now: datetime, fired: set[str],
+             first_paged_at: Callable[[object], datetime | None]) -> list[Due]:
+    """Everything due for the incident at `now` that has not fired yet.
+
+    `fired` holds the keys already done; `first_paged_at(role slot)` says when its holder was first
+    paged for it (None: not yet).
+    """
+    work = [Due(f"rule:{rule.name}", "escalate", rule=rule) for rule in due_escalations(policy, incident, now)]
+    severity = policy.severities.get(incident.severity)
+    if severity is not None and incident.status in OPEN_STATUSES:
+        for slot in unacknowledged_paged_roles(incident, severity):
+            first = first_paged_at(slot)
+            number = repeat_number(first, severity.acknowledge_within, now) if first else 0
+            if number:
+                work.append(Due(f"repeat:{slot.role}:{slot.person_id}:{number}", "repeat", role=slot.role,
+                                number=number))
+        deadline = assemble_deadline(incident, severity)
+        if deadline is not None and now >= deadline:
+            work.append(Due("assemble", "assemble"))
+    return [due for due in work if due.key not in fired]

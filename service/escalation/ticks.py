@@ -1,11 +1,18 @@
-"""The tick jobs: escalate, page again, check the team assembled. Each asks the pure rules what is due at
-`now` and fires each thing once through an `EscalationFiring` row, one incident per transaction."""
+"""The escalation tick: escalate, page again, check the team assembled.
+
+One read finds the incidents with something due (the pure `due_work`); each of those then gets its
+own write transaction, where the work is worked out again on fresh rows and each item is claimed
+through an `EscalationFiring` row, so any number of workers and late ticks do it exactly once.
+A quiet tick costs three queries and takes no write lock.
+"""
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import datetime
+from typing import Callable
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,16 +28,40 @@ from ..policy.model import CHANNELS
 from ..runtime import policy
 from ..worker import register_tick
 from .models import EscalationFiring
-from .rules import (
-    assemble_deadline,
-    due_escalations,
-    missing_at,
-    reason,
-    repeat_number,
-    unacknowledged_paged_roles,
-)
+from .rules import Due, assemble_deadline, due_work, missing_at, reason
 
 log = logging.getLogger("herald.escalation")
+
+
+@register_tick("escalation")
+def run_escalation(now: datetime) -> None:
+    with db.transaction() as s:
+        flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
+        incidents = s.scalars(select(Incident).where(or_(
+            Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged))
+        ).order_by(Incident.id)).all()
+        ids = [incident.id for incident in incidents]
+        fired, pages = _fired(s, ids), _page_times(s, ids)
+        due = [incident.id for incident in incidents
+               if due_work(policy(), incident, now, fired[incident.id], _first_paged(pages, incident.id))]
+    for incident_id in due:
+        try:
+            with db.transaction() as s:
+                incident = s.get(Incident, incident_id)
+                if incident is not None:
+                    act(s, incident, now)
+        except Exception:  # one incident's trouble must not hold up the others
+            log.exception("escalation failed for incident %s", incident_id)
+
+
+def act(s: Session, incident: Incident, now: datetime) -> None:
+    """Do what is due for one incident, each item once."""
+    work = due_work(policy(), incident, now, _fired(s, [incident.id])[incident.id],
+                    _first_paged(_page_times(s, [incident.id]), incident.id))
+    for due in work:
+        if fire_once(s, incident, due.key, now):
+            ACTIONS[due.what](s, incident, due, now)
+
 
 def fire_once(s: Session, incident: Incident, key: str, now: datetime) -> bool:
     """Claim `key` for the incident; True only for the one caller that inserted it."""
@@ -40,99 +71,69 @@ def fire_once(s: Session, incident: Incident, key: str, now: datetime) -> bool:
     return s.execute(stmt).scalar() is not None
 
 
-def _each_incident(query, job, now: datetime) -> None:
-    """Run `job(s, incident, now)` per incident in its own transaction, so one failure stops no other."""
-    with db.transaction() as s:
-        ids = s.scalars(query.with_only_columns(Incident.id).order_by(Incident.id)).all()
-    for incident_id in ids:
-        try:
-            with db.transaction() as s:
-                incident = s.get(Incident, incident_id)
-                if incident is not None:
-                    job(s, incident, now)
-        except Exception:
-            log.exception("%s failed for incident %s", job.__name__, incident_id)
+def _fired(s: Session, ids: list[int]) -> defaultdict[int, set[str]]:
+    fired: defaultdict[int, set[str]] = defaultdict(set)
+    if ids:
+        for incident_id, key in s.execute(select(EscalationFiring.incident_id, EscalationFiring.key)
+                                          .where(EscalationFiring.incident_id.in_(ids))):
+            fired[incident_id].add(key)
+    return fired
 
 
-# ---- the escalation matrix -------------------------------------------------------------------
-
-@register_tick("escalations")
-def run_escalations(now: datetime) -> None:
-    flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
-    query = select(Incident).where(or_(Incident.status.in_(OPEN_STATUSES),
-                                       and_(Incident.status == "resolved", flagged)))
-    _each_incident(query, escalate, now)
-
-
-def escalate(s: Session, incident: Incident, now: datetime) -> None:
-    for rule in due_escalations(policy(), incident, now):
-        if not fire_once(s, incident, f"rule:{rule.name}", now):
-            continue
-        why = reason(rule, incident)
-        contacts = [policy().contacts[key] for key in rule.notify]
-        titles = " and ".join(contact.title for contact in contacts)
-        recipients = [r for contact in contacts for r in recipients_for_contact(s, contact.key, CHANNELS, now)]
-        text = f"Escalated to {titles}: {why}"
-        if not recipients:
-            text += " (nobody to notify: the contacts have no address and nobody on call)"
-        record(s, incident, "escalated", text, actor="herald", rule=rule.name, contacts=list(rule.notify))
-        notify(s, incident=incident, kind="escalation", slot=f"rule:{rule.name}", recipients=recipients,
-               context={"escalation": {"name": rule.name, "reason": why, "to": titles}})
+def _page_times(s: Session, ids: list[int]) -> defaultdict[tuple[int, int], list[datetime]]:
+    """When each person was paged on each incident, oldest first."""
+    times: defaultdict[tuple[int, int], list[datetime]] = defaultdict(list)
+    if ids:
+        rows = s.execute(select(Notification.incident_id, Notification.person_id, Notification.created_at).where(
+            Notification.incident_id.in_(ids), Notification.kind == "page", Notification.person_id.is_not(None)
+        ).order_by(Notification.created_at))
+        for incident_id, person_id, created_at in rows:
+            times[(incident_id, person_id)].append(created_at)
+    return times
 
 
-# ---- repeat pages ----------------------------------------------------------------------------
+def _first_paged(pages, incident_id: int) -> Callable[[object], datetime | None]:
+    """The first page to a role slot's holder since they were given the role."""
 
-@register_tick("repeat-pages")
-def run_repeat_pages(now: datetime) -> None:
-    repeating = [key for key, sev in policy().severities.items() if sev.acknowledge_within and sev.page]
-    query = select(Incident).where(Incident.status.in_(OPEN_STATUSES), Incident.severity.in_(repeating))
-    _each_incident(query, page_again, now)
+    def first(slot) -> datetime | None:
+        since = slot.assigned_at
+        return next((t for t in pages.get((incident_id, slot.person_id), ()) if since is None or t >= since), None)
+
+    return first
 
 
-def page_again(s: Session, incident: Incident, now: datetime) -> None:
-    """Page again every paged role owner who has not acknowledged, every `acknowledge_within`, up to 5 times."""
+# ---- what each item does ----------------------------------------------------------------------
+
+def _escalate(s: Session, incident: Incident, due: Due, now: datetime) -> None:
+    """The escalation matrix: every contact the rule names, over every channel the contact has."""
+    rule = due.rule
+    why = reason(rule, incident)
+    contacts = [policy().contacts[key] for key in rule.notify]
+    titles = " and ".join(contact.title for contact in contacts)
+    recipients = [r for contact in contacts for r in recipients_for_contact(s, contact.key, CHANNELS, now)]
+    text = f"Escalated to {titles}: {why}"
+    if not recipients:
+        text += " (nobody to notify: the contacts have no address and nobody on call)"
+    record(s, incident, "escalated", text, actor="herald", rule=rule.name, contacts=list(rule.notify))
+    notify(s, incident=incident, kind="escalation", slot=due.key, recipients=recipients,
+           context={"escalation": {"name": rule.name, "reason": why, "to": titles}})
+
+
+def _repeat(s: Session, incident: Incident, due: Due, now: datetime) -> None:
+    """A paged role owner who has not acknowledged is paged again (the page says which repeat)."""
+    page_role(s, incident, due.role, slot=f"repeat-{due.number}", repeat=due.number)
+
+
+def _assemble(s: Session, incident: Incident, due: Due, now: datetime) -> None:
+    """`assemble_within` has passed: did every paged role acknowledge in time? If not, tell the IC."""
     severity = policy().severities[incident.severity]
-    for slot in unacknowledged_paged_roles(incident, severity):
-        first = _first_page_at(s, incident, slot.person_id, slot.assigned_at)
-        if first is None:
-            continue  # not paged (yet): the first page is dispatch's to send
-        number = repeat_number(first, severity.acknowledge_within, now)
-        if number and fire_once(s, incident, f"repeat:{slot.role}:{slot.person_id}:{number}", now):
-            page_role(s, incident, slot.role, slot=f"repeat-{number}", repeat=number)
-
-
-def _first_page_at(s: Session, incident: Incident, person_id: int, assigned_at: datetime | None) -> datetime | None:
-    query = select(Notification.created_at).where(
-        Notification.incident_id == incident.id, Notification.kind == "page", Notification.person_id == person_id)
-    if assigned_at is not None:
-        query = query.where(Notification.created_at >= assigned_at)
-    return s.scalar(query.order_by(Notification.created_at).limit(1))
-
-
-# ---- the assemble check ----------------------------------------------------------------------
-
-@register_tick("assemble-check")
-def run_assemble_check(now: datetime) -> None:
-    timed = [key for key, sev in policy().severities.items() if sev.assemble_within]
-    checked = exists().where(EscalationFiring.incident_id == Incident.id, EscalationFiring.key == "assemble")
-    query = select(Incident).where(Incident.status.in_(OPEN_STATUSES), Incident.severity.in_(timed), ~checked)
-    _each_incident(query, check_assembled, now)
-
-
-def check_assembled(s: Session, incident: Incident, now: datetime) -> None:
-    """Once `assemble_within` has passed: did every paged role acknowledge in time? If not, tell the IC."""
-    severity = policy().severities[incident.severity]
-    deadline = assemble_deadline(incident, severity)
-    if deadline is None or now < deadline or not fire_once(s, incident, "assemble", now):
-        return
     within = duration_in_words(severity.assemble_within)
-    missing = missing_at(incident, severity, deadline)
+    missing = missing_at(incident, severity, assemble_deadline(incident, severity))
     if not missing:
         record(s, incident, "assembled", f"Team assembled: every paged role acknowledged within {within}",
                actor="herald")
         return
-    lines = [_missing_line(incident, key) for key in missing]
-    text = f"Team not assembled within {within}: " + "; ".join(lines)
+    text = f"Team not assembled within {within}: " + "; ".join(_missing_line(incident, key) for key in missing)
     commander = incident.role(INCIDENT_COMMANDER)
     still = [key for key in missing if (slot := incident.role(key)) is None or slot.acknowledged_at is None]
     if still and commander is not None and commander.person is not None:
@@ -144,6 +145,9 @@ def check_assembled(s: Session, incident: Incident, now: datetime) -> None:
     elif still:
         text += " (no Incident Commander to tell)"
     record(s, incident, "not_assembled", text, actor="herald", missing=missing)
+
+
+ACTIONS = {"escalate": _escalate, "repeat": _repeat, "assemble": _assemble}
 
 
 def _missing_line(incident: Incident, key: str) -> str:

@@ -111,3 +111,18 @@ def test_reasons_in_words():
     assert reason(by_name["P1 not mitigated"], inc) == "P1 not mitigated within 1 hour"
     assert reason(by_name["Data breach suspected"], inc) == "data breach suspected"
     assert reason(by_name["Financial impact"], inc) == "financial impact 25,000.00 is over 10,000.00"
+
+
+def test_due_work_skips_what_fired_and_repeats_need_a_first_page():
+    from service.escalation.rules import due_work
+
+    inc = roles(("incident_commander", 1, None), ("technical_lead", 2, None))
+    for slot in inc.roles:
+        slot.assigned_at = START
+    now = START + timedelta(minutes=16)
+    first_page = {1: START, 2: None}
+    work = due_work(POLICY, inc, now, set(), lambda slot: first_page[slot.person_id])
+    assert [d.key for d in work] == ["rule:P1 not acknowledged", "repeat:incident_commander:1:3", "assemble"]
+    assert work[1].role == "incident_commander" and work[1].number == 3
+    fired = {"rule:P1 not acknowledged", "assemble", "repeat:incident_commander:1:3"}
+    assert due_work(POLICY, inc, now, fired, lambda slot: first_page[slot.person_id]) == []

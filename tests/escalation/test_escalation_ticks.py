@@ -161,3 +161,33 @@ def test_resolved_incidents_stop_repeating_and_escalating(app, client, frozen_cl
     tick_at(frozen_clock, 120)
     assert pages_by_person(app, incident) == {"alice@example.com": 1, "bob@example.com": 1}
     assert notifications(app, incident, "escalation") == []
+
+
+def test_a_new_role_owner_gets_their_own_repeats(app, client, frozen_clock, open_incident, make_person):
+    incident = open_incident("P1")
+    make_person("carol", "Carol Clark", "carol@example.com")
+    tick_at(frozen_clock, 7)  # alice and bob: repeat 1 was due at 5
+    frozen_clock.set(frozen_clock.now())
+    client.put(f"/api/incidents/{incident['id']}/roles/technical_lead", json={"person": "carol"}, headers=ADMIN)
+    tick_at(frozen_clock, 11)
+    assert pages_by_person(app, incident)["carol@example.com"] == 1  # the handover page; her first repeat is at 12
+    tick_at(frozen_clock, 12)
+    assert pages_by_person(app, incident)["carol@example.com"] == 2
+    assert pages_by_person(app, incident)["bob@example.com"] == 2  # bob no longer holds the role
+
+
+def test_each_item_fires_once(app, frozen_clock, open_incident):
+    from service.escalation.ticks import act, fire_once
+    from service.incidents.models import Incident
+
+    incident = open_incident("P1", data_breach_suspected=True)
+    with app.app_context():
+        for _ in range(2):  # a second worker, or the same tick run again, finds the firing rows
+            with db.transaction() as s:
+                act(s, s.get(Incident, incident["id"]), frozen_clock.now())
+        with db.transaction() as s:
+            claimed = s.get(Incident, incident["id"])
+            assert fire_once(s, claimed, "rule:Data breach suspected", frozen_clock.now()) is False
+            assert fire_once(s, claimed, "something new", frozen_clock.now()) is True
+    assert sorted(n.recipient for n in notifications(app, incident, "escalation")) == [
+        "legal@example.com", "security@example.com"]
