@@ -1,0 +1,63 @@
+"""End to end over loopback: a page leaves by SMTP, the reply comes back by SMTP, the role is acknowledged."""
+import smtplib
+from email.message import EmailMessage
+
+import pytest
+
+from service.acks import smtp as inbound_smtp
+from service.acks.replies import parse_message
+from service.worker import run_tick
+from tests.conftest import ADMIN
+
+
+@pytest.fixture
+def listener(app, config, mail, monkeypatch):
+    monkeypatch.setattr(inbound_smtp, "MAX_MESSAGE_BYTES", 64 * 1024)
+    config.inbound_smtp = "127.0.0.1:0"
+    controller = inbound_smtp.start_listener(app)
+    yield controller
+    inbound_smtp.stop_listener(controller)
+
+
+def sent_page(sink, address):
+    for envelope in sink.envelopes:
+        if address in envelope.rcpt_tos:
+            message = parse_message(envelope.content)
+            if message["Subject"].startswith("[INC-") and "PAGE" in message["Subject"]:
+                return message
+    raise AssertionError(f"no page was sent to {address}")
+
+
+def test_page_out_reply_in_role_acknowledged(app, client, incident, mail, listener, frozen_clock):
+    run_tick(frozen_clock.now())  # the dispatcher sends the pages through SMTP
+    page = sent_page(mail, "alice@example.com")
+    assert page["Reply-To"].startswith("herald+") and page["Reply-To"].endswith("@replies.example.com")
+
+    reply = EmailMessage()
+    reply["From"] = "Alice Archer <alice@example.com>"
+    reply["To"] = page["Reply-To"]
+    reply["Subject"] = "RE: " + page["Subject"]
+    reply["Message-ID"] = "<reply-e2e-1@example.com>"
+    reply["In-Reply-To"] = page["Message-ID"]
+    reply["References"] = page["Message-ID"]
+    quoted = "\n".join("> " + line for line in page.get_body(("plain",)).get_content().splitlines())
+    reply.set_content(f"Ack, on it.\n\nSent from my iPhone\n\n> On 2 Mar 2026, Herald wrote:\n{quoted}\n")
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=10) as server:
+        refused = server.send_message(reply, from_addr="alice@example.com", to_addrs=[page["Reply-To"]])
+    assert refused == {}
+
+    roles = client.get(f"/api/incidents/{incident['id']}", headers=ADMIN).get_json()["roles"]
+    assert roles["incident_commander"]["acknowledged_via"] == "email"
+    assert roles["technical_lead"]["acknowledged_at"] is None
+
+
+def test_listener_relays_nothing_and_caps_the_size(listener):
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=10) as server:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            server.sendmail("spammer@example.org", ["victim@elsewhere.example.org"], b"Subject: hi\r\n\r\nhi\r\n")
+        assert refused.value.recipients["victim@elsewhere.example.org"][0] == 550
+    big = b"From: alice@example.com\r\nSubject: Re: x\r\n\r\n" + b"ack " * 20000
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=10) as server:
+        with pytest.raises(smtplib.SMTPException) as too_big:
+            server.sendmail("alice@example.com", ["herald@replies.example.com"], big)
+        assert getattr(too_big.value, "smtp_code", None) == 552
