@@ -13,7 +13,7 @@ from .. import clock
 from ..incidents import lifecycle
 from ..incidents.models import Incident
 from ..incidents.timeline import record
-from ..notify.outbox import Recipient, notify
+from ..notify.outbox import Recipient, mail_configured, notify
 from ..people.models import Person
 from ..runtime import config
 from .matching import PageMatch, find_page
@@ -139,8 +139,9 @@ def _reject(s: Session, reply: Reply, match: PageMatch, row: InboundMessage) -> 
 def _answer_by_email(s: Session, reply: Reply, incident: Incident, person: Person, row: InboundMessage, *,
                      problem: str, reason: str = "") -> None:
     """A short help email to the person (never to an unchecked sender: no backscatter)."""
+    channel = "email" if mail_configured() else "log"  # a webhook-only setup still shows what it would say
     notify(s, incident=incident, kind="help", slot=f"inbound-{row.id}",
-           recipients=[Recipient("email", reply.sender, person.name, person.id)],
+           recipients=[Recipient(channel, reply.sender, person.name, person.id)],
            context={"reply": {"problem": problem, "reason": reason, "first_word": reply.first_word,
                               "text": _snippet(reply.text), "subject": reply.subject}})
 

@@ -10,6 +10,7 @@ from ..incidents.models import Incident
 from ..notify.models import Notification
 from ..people.models import Person
 from ..runtime import policy
+from ..web.views import SECURITY_HEADERS
 from .tokens import InvalidAckToken, read_ack_token
 
 blp = Blueprint("ack", __name__)
@@ -18,8 +19,10 @@ blp = Blueprint("ack", __name__)
 @blp.after_request
 def _private(response):
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token must not leak to other sites
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token in the URL must not leak to other sites
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    for header, value in SECURITY_HEADERS.items():  # the web pages' policy: no framing, own scripts only
+        response.headers.setdefault(header, value)
     return response
 
 

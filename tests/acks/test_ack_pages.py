@@ -26,6 +26,7 @@ def test_get_shows_the_page_and_changes_nothing(app, client, incident):
     assert '<form method="post">' in html
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert ic(client, incident)["acknowledged_at"] is None
     assert timeline(client, incident["id"]) == before
 
