@@ -80,7 +80,7 @@ def start_listener(app) -> ListenerController | None:
         return None
     host, port = listen_address(settings.inbound_smtp)
     controller = ListenerController(ReplyHandler(app, accepted_domain(settings)), hostname=host, port=port,
-                             data_size_limit=MAX_MESSAGE_BYTES, ident="Herald reply listener")
+                                    data_size_limit=MAX_MESSAGE_BYTES, ident="Herald reply listener")
     controller.start()
     log.info("accepting replies for @%s over SMTP on %s:%s", accepted_domain(settings), host, controller.port)
     return controller
