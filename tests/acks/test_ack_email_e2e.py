@@ -61,3 +61,44 @@ def test_listener_relays_nothing_and_caps_the_size(listener):
         with pytest.raises(smtplib.SMTPException) as too_big:
             server.sendmail("alice@example.com", ["herald@replies.example.com"], big)
         assert getattr(too_big.value, "smtp_code", None) == 552
+
+
+def test_herald_worker_runs_the_listener(tmp_path):
+    """`herald worker` with HERALD_INBOUND_SMTP takes replies for the reply domain and refuses to relay."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from service.config import PROJECT_ROOT
+
+    herald = Path(sys.executable).with_name("herald")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env.update(HERALD_DATABASE_URL=f"sqlite:///{tmp_path / 'herald.db'}", HERALD_VAR_DIR=str(tmp_path),
+               HERALD_POLICY=str(PROJECT_ROOT / "schedules" / "policy.toml"), HERALD_TICK_SECONDS="0.5",
+               HERALD_REPLY_ADDRESS="herald@replies.example.com", HERALD_INBOUND_SMTP="127.0.0.1:0")
+    subprocess.run([str(herald), "db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
+    worker = subprocess.Popen([str(herald), "worker"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        seen, port, deadline = [], None, time.monotonic() + 60
+        while port is None and time.monotonic() < deadline:
+            line = worker.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            found = re.search(r"accepting replies for @replies\.example\.com over SMTP on 127\.0\.0\.1:(\d+)", line)
+            port = int(found.group(1)) if found else None
+        assert port, "".join(seen)
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as server:
+            assert server.sendmail("alice@example.com", ["herald+x@replies.example.com"],
+                                   b"From: alice@example.com\r\nSubject: hello\r\n\r\nack\r\n") == {}
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                server.sendmail("alice@example.com", ["bob@example.org"], b"Subject: x\r\n\r\nx\r\n")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
