@@ -21,6 +21,7 @@ from .. import clock
 from ..acks.tokens import make_ack_token
 from ..rotations.oncall import on_call
 from ..runtime import config, policy
+from .channels import sender_address
 from .context import standard_context
 from .dispatcher import wake_after_commit
 from .models import KINDS, Notification
@@ -189,7 +190,7 @@ def _render_into(row: Notification, incident, recipient: Recipient, extra: dict,
         if calendar:
             payload["calendar"] = calendar
     if recipient.channel == "email":
-        domain = cfg.mail_from.rpartition("@")[2] or "localhost"
+        domain = sender_address(cfg).rpartition("@")[2] or "localhost"
         row.message_id = make_msgid(idstring=f"herald.{row.id}", domain=domain)
     row.payload = payload
 
