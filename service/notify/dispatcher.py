@@ -34,7 +34,7 @@ from .retry import after_failure
 log = logging.getLogger("herald.notify.dispatcher")
 
 NOTIFY_CHANNEL = "herald_outbox"
-INLINE_BATCH = 50
+INLINE_BATCH = 10
 
 
 def worker_name() -> str:
@@ -175,9 +175,16 @@ def drain(now: datetime | None = None, *, worker_id: str | None = None) -> int:
         if not jobs:
             return attempted
         for job in jobs:
+            if not _lease_left(now + lease):
+                break  # the rest of the batch is past its lease: claim again rather than risk a twin
             receipt, error = deliver(job)
             record_outcome(job, receipt, error, worker_id=worker_id)
             attempted += 1
+
+
+def _lease_left(lease_until: datetime) -> bool:
+    """Whether a claimed row may still be sent: once the lease is over another worker may be sending it."""
+    return clock.now() < lease_until
 
 
 @worker.register_tick("dispatch", last=True)
@@ -195,7 +202,9 @@ class Dispatcher:
 
     def __init__(self, *, threads: int, lease_seconds: float, idle_seconds: float):
         self.threads = max(int(threads), 1)
-        self.capacity = self.threads * 4  # claimed ahead, so a free thread never waits for a claim
+        # Claim only what free threads start sending at once: a row waiting in a queue could outlive its
+        # lease behind slow sends and be claimed (and sent) by another worker too.
+        self.capacity = self.threads
         self.lease = timedelta(seconds=lease_seconds)
         self.idle_seconds = max(idle_seconds, 0.05)
         self.worker_id = worker_name()
@@ -204,6 +213,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._slots = threading.Semaphore(self.capacity)
         self._threads: list[threading.Thread] = []
+        self.listening = threading.Event()  # set once PostgreSQL LISTEN is in place
 
     @property
     def running(self) -> bool:
@@ -245,8 +255,9 @@ class Dispatcher:
             free = 1
             while free < self.capacity and self._slots.acquire(blocking=False):
                 free += 1
+            now = clock.now()
             try:
-                jobs = claim(free, worker_id=self.worker_id, now=clock.now(), lease=self.lease)
+                jobs = claim(free, worker_id=self.worker_id, now=now, lease=self.lease)
             except Exception:
                 self._release(free)
                 raise
@@ -254,14 +265,17 @@ class Dispatcher:
             if not jobs:
                 return
             for job in jobs:
-                self._pool.submit(self._send, job)
+                self._pool.submit(self._send, job, now + self.lease)
 
     def _release(self, n: int) -> None:
         for _ in range(n):
             self._slots.release()
 
-    def _send(self, job: Outgoing) -> None:
+    def _send(self, job: Outgoing, lease_until: datetime) -> None:
         try:
+            if not _lease_left(lease_until):
+                log.warning("dispatcher: notification %s waited past its lease; leaving it to the next claim", job.id)
+                return
             receipt, error = deliver(job)
             record_outcome(job, receipt, error, worker_id=self.worker_id)
         except Exception:
@@ -279,10 +293,13 @@ class Dispatcher:
             try:
                 with psycopg.connect(conninfo, autocommit=True) as conn:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.listening.set()
+                    self._wake.set()  # anything committed while we were not listening
                     while not self._stopping.is_set():
-                        for _ in conn.notifies(timeout=1.0):
+                        for _ in conn.notifies(timeout=0.5):
                             self._wake.set()
             except Exception as exc:
+                self.listening.clear()
                 log.warning("dispatcher: LISTEN connection lost (%s); reconnecting", exc)
                 self._stopping.wait(2)
 
