@@ -11,9 +11,10 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from email.utils import make_msgid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -141,7 +142,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     due = max(not_before, now) if not_before else now
     base = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=fresh[0])
     base.update(context or {})
-    created = []
+    ids = []
     for recipient in fresh:
         values = {
             "incident_id": incident.id if incident is not None else None,
@@ -153,34 +154,37 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
         }
         if kind in ACK_KINDS and incident is not None and recipient.person_id is not None:
             # The token signs the row's id, so the row exists before its text does.
-            row = _insert_if_new(session, {**values, "payload": {}})
-            if row is None:
+            row_id = _insert_if_new(session, {**values, "payload": {}})
+            if row_id is None:
                 continue
-            row.ack_token = make_ack_token(row)
-            row.payload, row.message_id, row.last_error = _render(kind, incident, recipient, base, calendar,
-                                                                  row.ack_token)
+            token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
+                                                   person_id=recipient.person_id))
+            payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
+            session.execute(update(Notification).where(Notification.id == row_id).values(
+                ack_token=token, payload=payload, message_id=message_id, last_error=problem))
         else:
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None)
-            row = _insert_if_new(session, {**values, "payload": payload, "message_id": message_id,
-                                           "last_error": problem})
-            if row is None:
+            row_id = _insert_if_new(session, {**values, "payload": payload, "message_id": message_id,
+                                              "last_error": problem})
+            if row_id is None:
                 continue
-        created.append(row)
-    if created:
-        session.flush()
-        wake_after_commit(session)
-    return created
+        ids.append(row_id)
+    if not ids:
+        return []
+    wake_after_commit(session)
+    return list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
 
 
+# Built once: SQLAlchemy caches the compiled statement (an ORM INSERT … RETURNING entity would recompile).
 _INSERT_IF_NEW = {
-    name: insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification)
+    name: insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
 
-def _insert_if_new(session: Session, values: dict) -> Notification | None:
-    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING: None when a concurrent twin won."""
-    return session.scalars(_INSERT_IF_NEW[session.get_bind().dialect.name], [values]).first()
+def _insert_if_new(session: Session, values: dict) -> int | None:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: None when a concurrent twin won."""
+    return session.execute(_INSERT_IF_NEW[session.get_bind().dialect.name], values).scalar()
 
 
 def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str | None,

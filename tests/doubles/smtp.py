@@ -32,7 +32,7 @@ class _Controller(Controller):
 
 class SmtpSink:
     def __init__(self, *, smtps=None, starttls=None, login: tuple[str, str] | None = None, delay: float = 0.0):
-        self.messages: list = []          # email.message.EmailMessage, as received
+        self.raw: list[bytes] = []        # each accepted message as it came over the wire
         self.envelopes: list[tuple[str, list[str]]] = []
         self.arrived: list[float] = []    # time.time() of each accepted message
         self.refuse: dict[str, str] = {}
@@ -79,10 +79,16 @@ class SmtpSink:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
-        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         with self._lock:
-            self.messages.append(message)
+            self.raw.append(envelope.original_content or envelope.content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.arrived.append(time.time())
-            n = len(self.messages)
+            n = len(self.raw)
         return f"250 2.0.0 Ok: queued as Q{n}"
+
+    @property
+    def messages(self) -> list:
+        """The accepted messages, parsed (email.message.EmailMessage); parsing waits until a test asks."""
+        with self._lock:
+            raw = list(self.raw)
+        return [message_from_bytes(data, policy=policy.default) for data in raw]

@@ -64,7 +64,7 @@ def test_kill_minus_nine_loses_nothing(database_url, config, smtp_sink, tmp_path
                        recipients=[Recipient("email", f"person{i}@example.com", f"Person {i}") for i in range(MESSAGES)],
                        context={"escalation": {"name": "Burst", "reason": "Robustness test"}})
 
-            assert wait_until(lambda: len(sink.messages) >= MESSAGES // 3, 60)
+            assert wait_until(lambda: len(sink.raw) >= MESSAGES // 3, 60)
             victim = workers[0]
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
