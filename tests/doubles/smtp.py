@@ -30,6 +30,22 @@ class _Controller(Controller):
         return super().factory()
 
 
+class _Handler:
+    def __init__(self, sink: "SmtpSink"):
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.sink.refuse:
+            return self.sink.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)
+        return f"250 2.0.0 Ok: queued as Q{self.sink.accept(envelope)}"
+
+
 class SmtpSink:
     def __init__(self, *, smtps=None, starttls=None, login: tuple[str, str] | None = None, delay: float = 0.0):
         self.raw: list[bytes] = []        # each accepted message as it came over the wire
@@ -50,7 +66,8 @@ class SmtpSink:
                 return AuthResult(success=ok, handled=False)
             # Over SMTPS the whole session is TLS already; aiosmtpd only tracks STARTTLS for auth_require_tls.
             kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=smtps is None)
-        self.controller = _Controller(self, hostname="127.0.0.1", port=0, on_connect=self._connected,
+        # aiosmtpd inspects its handler's members on every connection: give it one with nothing costly on it.
+        self.controller = _Controller(_Handler(self), hostname="127.0.0.1", port=0, on_connect=self._connected,
                                       ready_timeout=10, **kwargs)
 
     def _connected(self):
@@ -70,21 +87,12 @@ class SmtpSink:
     def stop(self) -> None:
         self.controller.stop()
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
+    def accept(self, envelope) -> int:
         with self._lock:
             self.raw.append(envelope.original_content or envelope.content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.arrived.append(time.time())
-            n = len(self.raw)
-        return f"250 2.0.0 Ok: queued as Q{n}"
+            return len(self.raw)
 
     @property
     def messages(self) -> list:
