@@ -132,12 +132,16 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 def _register_domains(app: Flask, api: Api) -> None:
     from .incidents.views import blp as incidents
     from .people.views import blp as people
+    from .rotations import handoffs  # noqa: F401  (registers the rotation handoff tick)
+    from .rotations.views import blp as rotations
+    from .rotations.views import calendars
 
     from .web_static import blp as web_static
 
-    for blueprint in (people, incidents):
+    for blueprint in (people, incidents, rotations):
         api.register_blueprint(blueprint)
     app.register_blueprint(web_static)
+    app.register_blueprint(calendars)
 
 
 def _register_errors(app: Flask) -> None:
