@@ -9,7 +9,6 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 from flask_smorest import Api
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from . import clock as clock_module
@@ -106,22 +105,6 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     _register_domains(app, api)
     _register_errors(app)
 
-    @app.get("/api/health")
-    def health():
-        from .worker import scheduler_state
-
-        try:
-            db.session.execute(text("SELECT 1"))
-            database = "ok"
-        except Exception as exc:  # health must answer even when the database does not
-            log.warning("health: database unreachable: %s", exc)
-            database = "unreachable"
-            db.session.rollback()
-        scheduler = scheduler_state(config.tick_seconds) if database == "ok" else {"status": "unknown"}
-        status = "ok" if database == "ok" else "degraded"
-        return jsonify({"status": status, "database": database, "scheduler": scheduler,
-                        "time": clock_module.now().isoformat()}), (200 if database == "ok" else 503)
-
     @app.teardown_appcontext
     def _remove_session(_exc):
         db.session.remove()
@@ -130,15 +113,17 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 
 
 def _register_domains(app: Flask, api: Api) -> None:
+    from .health import blp as health
     from .incidents.views import blp as incidents
     from .people.views import blp as people
+    from .reviews.views import blp as reviews
     from .rotations import handoffs  # noqa: F401  (registers the rotation handoff tick)
     from .rotations.views import blp as rotations
     from .rotations.views import calendars
 
     from .web_static import blp as web_static
 
-    for blueprint in (people, incidents, rotations):
+    for blueprint in (health, people, incidents, reviews, rotations):
         api.register_blueprint(blueprint)
     app.register_blueprint(web_static)
     app.register_blueprint(calendars)

@@ -22,6 +22,8 @@ def main(verbose: bool) -> None:
     """Herald: on-call and incident communications over Teams and email."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every tick at INFO; keep its warnings and errors only.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 # ---- processes -----------------------------------------------------------------------------

@@ -189,6 +189,6 @@ def test_health_and_openapi(client):
     assert health.status_code == 200
     assert health.get_json()["database"] == "ok"
     spec = client.get("/openapi.json").get_json()
-    for path in ("/api/incidents", "/api/incidents/{ident}/resolve", "/api/people/{handle}"):
+    for path in ("/api/health", "/api/incidents", "/api/incidents/{ident}/resolve", "/api/people/{handle}"):
         assert path in spec["paths"], path
     assert client.get("/docs").status_code == 200
