@@ -117,7 +117,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .incidents.views import blp as incidents
     from .people.views import blp as people
     from .reviews.views import blp as reviews
-    from .rotations import handoffs  # noqa: F401  (registers the rotation handoff tick)
+    from .rotations import examples, handoffs  # noqa: F401  (first-start examples, the handoff tick)
     from .rotations.views import blp as rotations
     from .rotations.views import calendars
 

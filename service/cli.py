@@ -169,5 +169,7 @@ def register(command: click.Command) -> None:
     main.add_command(command)
 
 
+from .rotations import cli as _rotation_commands  # noqa: E402,F401  (adds `rotation` and `who`)
+
 if __name__ == "__main__":
     main()
