@@ -224,6 +224,10 @@ class _FloatingTimes(x_wr_timezone.UTCChangingWalker):
         super().__init__(zone)
         self.read_utc_as_local = read_utc_as_local
 
+    def is_Floating(self, dt: datetime) -> bool:
+        # x-wr-timezone asks tzname(), which is None for a VTIMEZONE without TZNAME (Exchange's custom zones).
+        return dt.tzinfo is None
+
     def walk_value_datetime(self, dt: datetime) -> datetime:
         if self.is_Floating(dt):
             return dt.replace(tzinfo=self.new_timezone)
