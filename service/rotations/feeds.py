@@ -57,8 +57,8 @@ def render(s: Session, feed: CalendarFeed, now: datetime) -> str:
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", "PUBLISH")
     calendar.add("X-WR-CALNAME", name)
-    calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("X-PUBLISHED-TTL", REFRESH)
+    calendar.add("REFRESH-INTERVAL", icalendar.vDuration(REFRESH), parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", icalendar.vDuration(REFRESH))
     for rotation in rotations:
         # DTSTAMP is when the rotation last changed, so an unchanged schedule renders byte for byte the same.
         stamp = rotation.updated_at.astimezone(timezone.utc)

@@ -49,9 +49,10 @@ class AddressPolicy:
         address = ipaddress.ip_address(ip.split("%", 1)[0])
         if address.version == 6 and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        for attribute, word in (("is_loopback", "loopback"), ("is_private", "private"),
-                                ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                                ("is_reserved", "reserved"), ("is_unspecified", "unspecified")):
+        # Most specific first: Python counts link-local and reserved ranges as private too.
+        for attribute, word in (("is_loopback", "loopback"), ("is_link_local", "link-local"),
+                                ("is_multicast", "multicast"), ("is_reserved", "reserved"),
+                                ("is_unspecified", "unspecified"), ("is_private", "private")):
             if getattr(address, attribute):
                 return f"a {word} address ({address})"
         if not address.is_global:

@@ -139,7 +139,7 @@ def put_calendar(name):
     request.max_content_length = MAX_CALENDAR_BYTES
     body = request.get_data(cache=False)
     if not body.strip():
-        raise unprocessable({"calendar": ["the request body is empty"]}, "send the calendar as the request body")
+        raise unprocessable({"calendar": ["the request body is empty"]}, "the request body is empty: send the calendar (text/calendar)")
     try:
         report = upload(session, name, decode(body, request.mimetype_params.get("charset")), clock.now())
     except CalendarError as exc:
@@ -157,8 +157,9 @@ def refresh_now(name):
     rotation = rotation_or_404(name)
     if not rotation.is_subscription:
         raise ApiError(409, "conflict", f"rotation {name!r} is not a subscription; PUT its calendar instead")
-    session.rollback()  # release SQLite's read snapshot before the refresh writes in its own transaction
-    outcome = refresh(rotation.id)
+    rotation_id = rotation.id
+    session.rollback()  # end this request's transaction: the refresh writes in its own
+    outcome = refresh(rotation_id)
     if outcome.status == "failed":
         status, code = (422, "invalid_calendar") if "cannot be read" in (outcome.error or "") else (502, "bad_gateway")
         raise ApiError(status, code, outcome.error or "refresh failed", {"url": [outcome.error or ""]})

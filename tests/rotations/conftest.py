@@ -25,3 +25,18 @@ def team(make_person):
     make_person("alice", "Alice Archer")
     make_person("bob", "Bob Baker")
     make_person("carol", "Carol Chen")
+
+
+@pytest.fixture
+def calendar_server():
+    from .calendar_server import CalendarServer
+
+    server = CalendarServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def allow_private(app):
+    """Let subscriptions reach the loopback test servers (HERALD_ALLOW_PRIVATE_URLS=1)."""
+    app.config["HERALD"].allow_private_urls = True
