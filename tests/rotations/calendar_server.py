@@ -28,7 +28,7 @@ class CalendarServer:
         self.release = threading.Event()
         self.httpd = ThreadingHTTPServer((host, 0), partial(_Handler, self))
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
