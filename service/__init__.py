@@ -82,7 +82,9 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     runtime.policy = policy
     runtime.holidays = load_holidays(policy.business_hours.holidays_file)
 
-    app = Flask(__name__, template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
+    # No app-level static route: it would shadow /static of the web pages' blueprint (web_static.py).
+    app = Flask(__name__, static_folder=None,
+                template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
     app.config.update(
         HERALD=config,
         SECRET_KEY=config.resolve_secret_key(),
@@ -115,18 +117,23 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 def _register_domains(app: Flask, api: Api) -> None:
     from .health import blp as health
     from .incidents.views import blp as incidents
+    from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
+    from .notify.metrics import blp as metrics
+    from .notify.views import blp as notifications
     from .people.views import blp as people
     from .reviews.views import blp as reviews
     from .rotations import examples, handoffs  # noqa: F401  (first-start examples, the handoff tick)
     from .rotations.views import blp as rotations
     from .rotations.views import calendars
 
+    from .web.views import board as web_board
+    from .web.views import status as web_status
     from .web_static import blp as web_static
 
-    for blueprint in (health, people, incidents, reviews, rotations):
+    for blueprint in (health, people, incidents, notifications, reviews, rotations):
         api.register_blueprint(blueprint)
-    app.register_blueprint(web_static)
-    app.register_blueprint(calendars)
+    for page in (web_static, web_status, web_board, metrics, calendars):
+        app.register_blueprint(page)
 
 
 def _register_errors(app: Flask) -> None:

@@ -169,7 +169,9 @@ def register(command: click.Command) -> None:
     main.add_command(command)
 
 
-from .rotations import cli as _rotation_commands  # noqa: E402,F401  (adds `rotation` and `who`)
+# Domains' command modules (each calls `register` on import).
+from .notify import cli as _notify_cli  # noqa: E402,F401  herald templates
+from .rotations import cli as _rotation_cli  # noqa: E402,F401  herald rotation, herald who
 
 if __name__ == "__main__":
     main()

@@ -34,6 +34,8 @@ class Config:
     graph_url: str = "https://graph.microsoft.com/v1.0"
     allow_private_urls: bool = False
     templates_dir: str | None = None
+    dispatch_threads: int = 8
+    dispatch_lease_seconds: float = 60.0
     max_body_bytes: int = 1024 * 1024
     extra: dict = field(default_factory=dict)
 
@@ -63,6 +65,8 @@ class Config:
             graph_url=get("HERALD_GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
             allow_private_urls=get("HERALD_ALLOW_PRIVATE_URLS", "0") in ("1", "true", "yes"),
             templates_dir=get("HERALD_TEMPLATES") or None,
+            dispatch_threads=int(get("HERALD_DISPATCH_THREADS", "8")),
+            dispatch_lease_seconds=float(get("HERALD_DISPATCH_LEASE_SECONDS", "60")),
         )
 
     @property

@@ -19,6 +19,8 @@ EXPECTED = """\
 | 10:00 | Incident Commander assigned: Alice Archer (on call) |
 | 10:00 | Technical Lead assigned: Bob Baker (on call) |
 | 10:00 | Initial status update posted (status investigating) |
+| 10:00 | Paged Alice Archer as Incident Commander |
+| 10:00 | Paged Bob Baker as Technical Lead |
 | 10:04 | Acknowledged by Alice Archer (Incident Commander) via api |
 | 10:04 | Response time met |
 | 10:25 | Status changed from investigating to identified |
