@@ -51,6 +51,23 @@ def test_role_follows_the_rotation_at_its_handoff(client, team, put_calendar, fr
         [e for e in entries if e["kind"] == "role_assigned"])  # nothing more until the next change
 
 
+def test_the_new_owner_is_told_through_the_outbox(client, team, put_calendar, frozen_clock):
+    put_calendar("incident-commander", "google_berlin.ics")
+    number = open_incident(client)["number"]
+    tick_at(frozen_clock, START + timedelta(seconds=1))
+    tick_at(frozen_clock, HANDOFF)
+    notes = client.get(f"/api/incidents/{number}/notifications", headers=ADMIN).get_json()
+    handoffs = [n for n in notes if n["kind"] == "handoff"]
+    assert [(n["recipient"], n["channel"]) for n in handoffs] == [("bob@example.com", "log")]  # no mail configured
+    text = handoffs[0]["payload"]["text"]
+    assert "You are now the Incident Commander" in text and "taking over from Alice Archer" in text
+    assert "/ack/" in text  # the new owner acknowledges like a paged one
+    assert any(e["kind"] == "handoff_sent" and "Bob Baker" in e["text"] for e in timeline(client, number))
+    tick_at(frozen_clock, HANDOFF + timedelta(seconds=1))
+    again = client.get(f"/api/incidents/{number}/notifications", headers=ADMIN).get_json()
+    assert len([n for n in again if n["kind"] == "handoff"]) == 1
+
+
 def test_a_manual_handover_stands_until_the_rotation_itself_changes(client, team, put_calendar, frozen_clock):
     put_calendar("incident-commander", "google_berlin.ics")
     number = open_incident(client)["number"]
