@@ -218,7 +218,11 @@ def _in_zone(value, zone: tzinfo | None):
 
 
 class _FloatingTimes(x_wr_timezone.UTCChangingWalker):
-    """x-wr-timezone's walker: floating times (and, under X-WR-TIMEZONE, UTC times) into the calendar's zone."""
+    """x-wr-timezone's walker: floating times (and, under X-WR-TIMEZONE, UTC times) into the calendar's zone.
+
+    Values are changed in place rather than copied with their events (the library's way), which made
+    up a third of the import time of a calendar with thousands of events.
+    """
 
     def __init__(self, zone: tzinfo, read_utc_as_local: bool):
         super().__init__(zone)
@@ -234,6 +238,15 @@ class _FloatingTimes(x_wr_timezone.UTCChangingWalker):
         if self.read_utc_as_local and self.is_UTC(dt):
             return dt.astimezone(self.new_timezone)
         return dt
+
+    def walk_value_vDDDTypes(self, value):
+        value.dt = self.walk_value(value.dt)
+        return value
+
+    def walk_value_vDDDLists(self, values):
+        for value in values.dts:
+            value.dt = self.walk_value(value.dt)
+        return values
 
     def walk_value_tuple(self, period: tuple) -> tuple:
         walked = tuple(self.walk_value(v) for v in period)
