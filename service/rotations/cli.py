@@ -51,7 +51,8 @@ def import_command(name: str, file_or_url: str, refresh_every: str | None, as_js
                 _fail(f"cannot subscribe {name}: {exc}")
             outcome = refresh(rotation_id)
             if outcome.status == "failed":
-                _fail(f"subscribed {name} to {file_or_url}, but the first fetch failed (it is retried): {outcome.error}")
+                _fail(f"subscribed {name} to {file_or_url}, but the first fetch failed (it is retried): "
+                      f"{outcome.error}")
             click.echo(f"subscribed {name} to {file_or_url}")
             _print_report(outcome.report, as_json)
             return
@@ -110,7 +111,9 @@ def who(at: str | None, role: str | None) -> None:
             click.echo(f"  {spec.title} ({rotation_name}): {_who(owner)}")
         if role is None:
             used = {spec.rotation for spec in roles.values()}
-            others = db.session.scalars(select(Rotation).where(Rotation.name.not_in(used)).order_by(Rotation.name)).all()
+            others = db.session.scalars(
+                select(Rotation).where(Rotation.name.not_in(used)).order_by(Rotation.name)
+            ).all()
             for r in others:
                 click.echo(f"  rotation {r.name}: {_who(on_call(db.session, r, moment))}")
 

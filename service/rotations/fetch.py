@@ -117,7 +117,8 @@ def fetch_calendar(url: str, policy: AddressPolicy, *, etag: str | None = None, 
                     return Fetched(304, etag=response.headers.get("ETag", etag),
                                    last_modified=response.headers.get("Last-Modified", last_modified), url=url)
                 if response.status_code != 200:
-                    raise FetchError(f"{_host(url)} answered HTTP {response.status_code} {response.reason or ''}".strip())
+                    status = f"{response.status_code} {response.reason or ''}".strip()
+                    raise FetchError(f"{_host(url)} answered HTTP {status}")
                 body = _read_capped(response, max_bytes, deadline)
                 return Fetched(200, body, _charset(response), response.headers.get("ETag"),
                                response.headers.get("Last-Modified"), url)

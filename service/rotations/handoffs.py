@@ -56,7 +56,8 @@ def _follow_rotations(s, incident: Incident, now: datetime) -> None:
         seen = s.get(RoleOwnerSeen, (incident.id, key))
         slot = incident.role(key)
         if seen is None:
-            s.add(RoleOwnerSeen(incident_id=incident.id, role=key, person_id=person.id if person else None, seen_at=now))
+            s.add(RoleOwnerSeen(incident_id=incident.id, role=key, person_id=person.id if person else None,
+                                seen_at=now))
             if person is not None and _stale(slot, owner):
                 _hand_over(s, incident, key, person, now)
             continue

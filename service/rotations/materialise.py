@@ -72,7 +72,8 @@ def upload(s: Session, name: str, text: str, now: datetime) -> ImportReport:
     rotation = get_or_create(s, name, now)
     report = import_calendar(s, rotation, text, now)
     if rotation.source_url is not None:
-        report.warnings.insert(0, f"this rotation no longer follows {rotation.source_url}; it uses the uploaded calendar")
+        report.warnings.insert(0, f"this rotation no longer follows {rotation.source_url}; "
+                                  "it uses the uploaded calendar")
         rotation.source_url = rotation.etag = rotation.last_modified = rotation.next_refresh_at = None
         rotation.refresh_every_seconds = None
         rotation.last_error = None
@@ -84,7 +85,9 @@ def upload(s: Session, name: str, text: str, now: datetime) -> ImportReport:
 def resolve_due_rotations(now: datetime) -> None:
     """Re-resolve rotations whose day is up (or whose people changed); each in its own transaction."""
     with db.transaction() as s:
-        due = s.scalars(select(Rotation.id).where(Rotation.calendar.is_not(None), Rotation.materialise_due_at <= now)).all()
+        due = s.scalars(
+            select(Rotation.id).where(Rotation.calendar.is_not(None), Rotation.materialise_due_at <= now)
+        ).all()
     for rotation_id in due:
         with db.transaction() as s:
             rotation = s.scalar(

@@ -79,7 +79,9 @@ def who_is_on_call(session: Session, at: datetime) -> dict:
 def effective_schedule(session: Session, rotation: Rotation, start: datetime, end: datetime) -> list[OnCall]:
     """The rotation's shifts between `start` and `end` with its overrides laid over them (newest override wins)."""
     shifts = session.scalars(
-        select(Shift).where(Shift.rotation_id == rotation.id, Shift.end > start, Shift.start < end).order_by(Shift.start)
+        select(Shift)
+        .where(Shift.rotation_id == rotation.id, Shift.end > start, Shift.start < end)
+        .order_by(Shift.start)
     ).all()
     lower = min([start, *(s.start for s in shifts)])
     upper = max([end, *(s.end for s in shifts)])

@@ -58,7 +58,8 @@ class ImportReportOut(Schema):
 
 
 class OnCallOut(Schema):
-    person = fields.String(allow_none=True, metadata={"description": "the person's handle; null when the label names nobody known"})
+    person = fields.String(allow_none=True,
+                           metadata={"description": "the person's handle; null when the label names nobody known"})
     name = fields.String(allow_none=True)
     label = fields.String()
     start = fields.String()

@@ -104,7 +104,8 @@ def _finish(rotation: Rotation, outcome: RefreshOutcome, now: datetime) -> None:
     else:
         rotation.last_error = None
         rotation.last_refreshed_at = now
-    rotation.next_refresh_at = now + timedelta(seconds=rotation.refresh_every_seconds or DEFAULT_REFRESH.total_seconds())
+    every = timedelta(seconds=rotation.refresh_every_seconds) if rotation.refresh_every_seconds else DEFAULT_REFRESH
+    rotation.next_refresh_at = now + every
 
 
 @register_tick("rotations.refresh")

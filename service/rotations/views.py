@@ -139,7 +139,8 @@ def put_calendar(name):
     request.max_content_length = MAX_CALENDAR_BYTES
     body = request.get_data(cache=False)
     if not body.strip():
-        raise unprocessable({"calendar": ["the request body is empty"]}, "the request body is empty: send the calendar (text/calendar)")
+        raise unprocessable({"calendar": ["the request body is empty"]},
+                            "the request body is empty: send the calendar (text/calendar)")
     try:
         report = upload(session, name, decode(body, request.mimetype_params.get("charset")), clock.now())
     except CalendarError as exc:

@@ -1,8 +1,7 @@
 """The rotations API over HTTP, on SQLite and PostgreSQL: import, who is on call, shifts, overrides, the ticks."""
-from datetime import timedelta
 
 from service.worker import run_tick
-from tests.conftest import ADMIN, START
+from tests.conftest import ADMIN
 
 from .helpers import fixture_text
 
@@ -13,6 +12,10 @@ def oncall(client, at=None):
     response = client.get("/api/oncall" + (f"?at={at}" if at else ""), headers=ADMIN)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+def rotation_state(client, name="incident-commander"):
+    return client.get(f"/api/rotations/{name}", headers=ADMIN).get_json()
 
 
 def shifts(client, name, start, end):
@@ -163,17 +166,17 @@ def test_people_added_after_the_import_are_matched_at_the_next_tick(client, make
     make_person("alice", "Alice Archer")
     run_tick(frozen_clock.now())
     assert oncall(client)["rotations"]["incident-commander"]["person"] == "alice"
-    rotation = client.get("/api/rotations/incident-commander", headers=ADMIN).get_json()
+    rotation = rotation_state(client)
     assert rotation["report"]["people"] == ["alice"]
 
 
 def test_the_daily_tick_slides_the_horizon(client, team, put_calendar, frozen_clock):
     put_calendar("incident-commander", GOOGLE)
     run_tick(frozen_clock.now())  # nothing due yet
-    assert client.get("/api/rotations/incident-commander", headers=ADMIN).get_json()["shifts_until"] == "2027-04-06T10:00:00Z"
+    assert rotation_state(client)["shifts_until"] == "2027-04-06T10:00:00Z"
     frozen_clock.advance(days=3)  # a late tick catches up once
     run_tick(frozen_clock.now())
-    rotation = client.get("/api/rotations/incident-commander", headers=ADMIN).get_json()
+    rotation = rotation_state(client)
     assert rotation["shifts_from"] == "2026-02-03T10:00:00Z"
     assert rotation["shifts_until"] == "2027-04-09T10:00:00Z"
     beyond = shifts(client, "incident-commander", "2027-04-07T00:00:00Z", "2027-04-09T00:00:00Z")

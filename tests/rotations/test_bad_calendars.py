@@ -29,7 +29,8 @@ BAD = {
     "never closed": ("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:a\n", "never closed"),
     "END without BEGIN": ("BEGIN:VCALENDAR\nEND:VEVENT\nEND:VCALENDAR\n", "END without BEGIN"),
     "thousands of nested components": (_nested(5000), "nested more than"),
-    "two calendars": (vcalendar("UID:a\nDTSTART:20260302T000000Z\nDTEND:20260303T000000Z") * 2, "exactly one VCALENDAR"),
+    "two calendars": (vcalendar("UID:a\nDTSTART:20260302T000000Z\nDTEND:20260303T000000Z") * 2,
+                      "exactly one VCALENDAR"),
 }
 
 

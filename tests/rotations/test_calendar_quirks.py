@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from service.rotations.resolve import resolve_calendar
 
-from .helpers import PEOPLE, WINDOW, fixture_text, resolve_fixture, shift_at, t, vcalendar, who
+from .helpers import PEOPLE, WINDOW, resolve_fixture, shift_at, t, vcalendar, who
 
 # ---- Google Calendar --------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from service.rotations.resolve import resolve_calendar
 
-from .helpers import PEOPLE, WINDOW, HANDLES
+from .helpers import HANDLES, PEOPLE, WINDOW
 
 UTC = timezone.utc
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney"]
@@ -114,7 +114,8 @@ def owners_at(occurrences, moment: datetime) -> set[str | None]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(series(), min_size=1, max_size=4), st.sampled_from(ZONES), st.lists(st.integers(0, 365 * 24 * 4), max_size=20))
+@given(st.lists(series(), min_size=1, max_size=4), st.sampled_from(ZONES),
+       st.lists(st.integers(0, 365 * 24 * 4), max_size=20))
 def test_owner_matches_brute_force_expansion(all_series, zone, quarter_hours):
     resolution = resolve_calendar(to_ical(all_series, zone), PEOPLE, *WINDOW, ZoneInfo("UTC"))
     occurrences = brute_force(all_series, zone)
