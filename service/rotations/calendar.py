@@ -28,6 +28,7 @@ MAX_CALENDAR_BYTES = 10 * 1024 * 1024
 MAX_NESTING = 8  # VCALENDAR > VEVENT > VALARM is 3; VCALENDAR > VTIMEZONE > STANDARD is 3
 MAX_COMPONENTS = 200_000
 DATE_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
+MIN_YEAR, MAX_YEAR = 1900, 2200  # beyond these an on-call calendar holds typos, and datetime overflows
 
 
 class CalendarError(ValueError):
@@ -126,9 +127,12 @@ def _check_events(calendar: icalendar.Calendar) -> None:
     for event in calendar.walk("VEVENT"):
         for prop, message in event.errors:
             problems.append(f"{describe(event)}: {prop or 'line'}: {message}")
+        found = [_date_problem(event, name) for name in DATE_PROPERTIES]
+        problems.extend(f"{describe(event)}: {p}" for p in found if p)
+        if any(found) or any(prop == "DTSTART" for prop, _ in event.errors):
+            continue
         if "DTSTART" not in event:
-            if not any(prop == "DTSTART" for prop, _ in event.errors):
-                problems.append(f"{describe(event)} has no DTSTART")
+            problems.append(f"{describe(event)} has no DTSTART")
             continue
         start = event["DTSTART"].dt
         end = event["DTEND"].dt if "DTEND" in event else None
@@ -138,6 +142,25 @@ def _check_events(calendar: icalendar.Calendar) -> None:
             problems.append(f"{describe(event)} ends before it starts")
     if problems:
         raise CalendarError(problems[:50] + ([f"… and {len(problems) - 50} more"] if len(problems) > 50 else []))
+
+
+def _date_problem(event, name: str) -> str | None:
+    """What is wrong with a date property: repeated where it may not be, not a date, or out of range."""
+    values = event.get(name)
+    if values is None:
+        return None
+    if isinstance(values, list) and name not in ("RDATE", "EXDATE"):
+        return f"{name} appears more than once"
+    for prop in values if isinstance(values, list) else [values]:
+        for item in getattr(prop, "dts", [prop]):
+            value = item.dt
+            if name == "RDATE" and isinstance(value, tuple):  # a period: start and end or duration
+                value = value[0]
+            if not isinstance(value, date):
+                return f"{name} is not a date or a date-time"
+            if not MIN_YEAR <= value.year <= MAX_YEAR:
+                return f"{name} {value.isoformat()} lies outside {MIN_YEAR}-{MAX_YEAR}"
+    return None
 
 
 def _comparable(value: date | datetime) -> datetime:

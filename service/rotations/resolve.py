@@ -7,21 +7,31 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import logging
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Callable, Sequence, TypeVar
 
 import recurring_ical_events
+from dateutil.rrule import rrulestr
 
 from .calendar import CalendarError, ParsedCalendar, describe, parse_calendar
 from .matching import PersonMatcher, PersonRef
 
+log = logging.getLogger("herald.rotations")
 T = TypeVar("T")
 MAX_UID = 400
 MAX_LABEL = 500
 MAX_WARNINGS = 50
 # Expand a little beyond the window so all-day events (whose zone is applied afterwards) are not missed.
 EXPANSION_MARGIN = timedelta(days=2)
+# dateutil walks a rule from its DTSTART: more steps than this before the window ends is refused.
+MAX_RULE_STEPS = 200_000
+RULE_STEP = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400,
+             "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400}
+RULE_FANOUT = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH")
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,23 @@ class Resolution:
 
 def resolve_calendar(text: str, people: Sequence[PersonRef], window_start: datetime, window_end: datetime,
                      default_zone: tzinfo) -> Resolution:
-    """Raises CalendarError for a calendar that cannot be read."""
+    """Raises CalendarError for a calendar that cannot be read, whatever icalendar or the expansion
+    trips over: bad input is never a server error."""
+    try:
+        return _resolve(text, people, window_start, window_end, default_zone)
+    except CalendarError:
+        raise
+    except Exception as exc:  # a malformed calendar the checks above did not foresee
+        log.warning("calendar could not be resolved", exc_info=True)
+        raise CalendarError(f"the calendar cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+def _resolve(text: str, people: Sequence[PersonRef], window_start: datetime, window_end: datetime,
+             default_zone: tzinfo) -> Resolution:
     parsed = parse_calendar(text, default_zone)
     matcher = PersonMatcher(list(people))
     report = ImportReport(warnings=list(parsed.warnings))
+    check_rules(parsed, window_end + EXPANSION_MARGIN)
     _survey(parsed, matcher, report)
     occurrences = expand(parsed, matcher, window_start, window_end, report.warnings)
     _warn_about_conflicts(occurrences, report.warnings)
@@ -114,12 +137,60 @@ def _survey(parsed: ParsedCalendar, matcher: PersonMatcher, report: ImportReport
                                + ", ".join(repr(u) for u in sorted(unknown)[:10]))
 
 
+def check_rules(parsed: ParsedCalendar, until: datetime) -> None:
+    """Refuse recurrence rules that would make the expansion run for minutes.
+
+    dateutil steps through a rule from its DTSTART, so a secondly rule, or one that can never match
+    (the 30th of February), would spin until the year 9999. Count the steps, and look for a first
+    date of any rule that filters by day of month, year or week.
+    """
+    steps = 0
+    for event in parsed.calendar.walk("VEVENT"):
+        rules = event.get("RRULE")
+        if rules is None or _cancelled(event):
+            continue
+        start = _utc(event["DTSTART"].dt, parsed.zone)
+        for rule in rules if isinstance(rules, list) else [rules]:
+            freq = str(rule.get("FREQ", ["?"])[0]).upper()
+            if freq not in RULE_STEP:
+                raise CalendarError(f"{describe(event)}: RRULE has no valid FREQ ({rule.to_ical().decode()})")
+            interval = max(int(rule.get("INTERVAL", [1])[0]), 1)
+            fanout = math.prod(len(rule.get(part, [None])) for part in RULE_FANOUT)
+            periods = max((until - start).total_seconds(), 0) / (RULE_STEP[freq] * interval) + 1
+            steps += periods * fanout if "COUNT" not in rule else min(periods * fanout, int(rule["COUNT"][0]))
+            if steps > MAX_RULE_STEPS:
+                raise CalendarError(f"{describe(event)} repeats too often ({rule.to_ical().decode()}): the calendar's "
+                                    f"rules would make more than {MAX_RULE_STEPS:,} repetitions before "
+                                    f"{until:%Y-%m-%d}")
+            if _never_matches(rule, event["DTSTART"].dt):
+                raise CalendarError(f"{describe(event)}: RRULE {rule.to_ical().decode()} never yields a date")
+
+
+def _never_matches(rule, start: date | datetime) -> bool:
+    """Whether the days a rule allows (by month, day of month, day of year, week) never occur.
+
+    A yearly rule with the same day filters allows exactly those days, and dateutil gives up on it
+    quickly: its steps are years.
+    """
+    filters = [part for part in ("BYMONTHDAY", "BYYEARDAY", "BYWEEKNO") if part in rule]
+    if not filters:
+        return False
+    parts = ["FREQ=YEARLY"] + [f"{part}={','.join(str(v) for v in rule[part])}" for part in filters]
+    if "BYMONTH" in rule:
+        parts.append(f"BYMONTH={','.join(str(v) for v in rule['BYMONTH'])}")
+    if "BYDAY" in rule:  # without the "2nd"/"last" prefixes: a filter on the weekday only
+        parts.append("BYDAY=" + ",".join(sorted({re.sub(r"^[+-]?\d+", "", str(d)) for d in rule["BYDAY"]})))
+    first = start if isinstance(start, datetime) else datetime.combine(start, time(0))
+    probe = rrulestr(";".join(parts), dtstart=first.replace(tzinfo=None))
+    return probe.after(first.replace(tzinfo=None), inc=True) is None
+
+
 def expand(parsed: ParsedCalendar, matcher: PersonMatcher, window_start: datetime, window_end: datetime,
            warnings: list[str]) -> list[Occurrence]:
     """Every non-cancelled occurrence that overlaps [window_start, window_end), with its person."""
-    query = recurring_ical_events.CalendarQuery(parsed.calendar, components=("VEVENT",))
     try:
-        found = list(query.between(window_start - EXPANSION_MARGIN, window_end + EXPANSION_MARGIN))
+        query = recurring_ical_events.CalendarQuery(parsed.calendar, components=("VEVENT",))
+        found = query.between(window_start - EXPANSION_MARGIN, window_end + EXPANSION_MARGIN)
     except (recurring_ical_events.InvalidCalendar, ValueError, TypeError, KeyError) as exc:
         raise CalendarError(f"the calendar's recurrences cannot be expanded: {exc}") from exc
     occurrences = []

@@ -1,10 +1,20 @@
 """Bad calendars get a clear 4xx and change nothing."""
-import pytest
+from zoneinfo import ZoneInfo
 
-from service.rotations.calendar import MAX_CALENDAR_BYTES, CalendarError, parse_calendar
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.rotations.calendar import MAX_CALENDAR_BYTES, CalendarError
+from service.rotations.resolve import resolve_calendar
 from tests.conftest import ADMIN
 
-from .helpers import fixture_text, vcalendar
+from .helpers import CALENDARS, PEOPLE, WINDOW, fixture_text, vcalendar
+
+UTC = ZoneInfo("UTC")
+JUNK = ["", "X", "20260230T100000", "99991231T235959Z", "00010101", "P-1D", "PT0S", "-PT5M", "FREQ=SECONDLY",
+        "FREQ=YEARLY;COUNT=0", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31", "FREQ=WEEKLY;UNTIL=20250101", "BYDAY=XX",
+        "20260302T090000", "20260302", "20260302T090000Z/PT1H", "Nowhere/Else:20260302T090000"]
 
 GOOD = "google_berlin.ics"
 MiB = 1024 * 1024
@@ -29,6 +39,16 @@ BAD = {
     "never closed": ("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:a\n", "never closed"),
     "END without BEGIN": ("BEGIN:VCALENDAR\nEND:VEVENT\nEND:VCALENDAR\n", "END without BEGIN"),
     "thousands of nested components": (_nested(5000), "nested more than"),
+    "DTSTART twice": (vcalendar("UID:a\nDTSTART:20260302T000000Z\nDTSTART:20260303T000000Z\nSUMMARY:x"),
+                      "DTSTART appears more than once"),
+    "DTSTART as a duration": (vcalendar("UID:a\nDTSTART:P1D\nSUMMARY:x"), "not a date or a date-time"),
+    "year 9999": (vcalendar("UID:a\nDTSTART:99991231T235959Z\nDTEND:99991231T235959Z\nSUMMARY:x"),
+                  "lies outside 1900-2200"),
+    "secondly rule": (vcalendar("UID:a\nDTSTART:20260302T000000Z\nDURATION:PT1S\nRRULE:FREQ=SECONDLY\nSUMMARY:x"),
+                      "repeats too often"),
+    "rule that never matches": (vcalendar("UID:a\nDTSTART:20260302T000000Z\nDTEND:20260302T010000Z\n"
+                                          "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\nSUMMARY:x"),
+                                "never yields a date"),
     "two calendars": (vcalendar("UID:a\nDTSTART:20260302T000000Z\nDTEND:20260303T000000Z") * 2,
                       "exactly one VCALENDAR"),
 }
@@ -38,8 +58,34 @@ BAD = {
 def test_bad_calendar_is_refused_with_a_clear_reason(case):
     text, reason = BAD[case]
     with pytest.raises(CalendarError) as raised:
-        parse_calendar(text, __import__("zoneinfo").ZoneInfo("UTC"))
+        resolve_calendar(text, PEOPLE, *WINDOW, UTC)
     assert reason in str(raised.value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(p.name for p in CALENDARS.glob("*.ics"))), st.data())
+def test_a_damaged_export_is_read_or_refused_never_anything_else(name, data):
+    """Random damage to real exports (lines cut, dropped, values replaced): CalendarError or shifts, fast."""
+    lines = fixture_text(name).splitlines()
+    for _ in range(data.draw(st.integers(1, 3))):
+        k = data.draw(st.integers(0, len(lines) - 1))
+        damage = data.draw(st.sampled_from(["cut", "drop", "value", "insert"]))
+        if damage == "cut":
+            lines[k] = lines[k][:data.draw(st.integers(0, len(lines[k])))]
+        elif damage == "drop":
+            del lines[k]
+        else:
+            value = data.draw(st.sampled_from(JUNK))
+            prop = data.draw(st.sampled_from(["DTSTART", "DTEND", "RRULE", "EXDATE", "RDATE", "RECURRENCE-ID",
+                                              "DURATION", "TZID"]))
+            if damage == "value" and ":" in lines[k]:
+                lines[k] = lines[k].partition(":")[0] + ":" + value
+            else:
+                lines.insert(k, f"{prop}:{value}")
+    try:
+        resolve_calendar("\r\n".join(lines), PEOPLE, *WINDOW, UTC)
+    except CalendarError as exc:
+        assert exc.problems and all(p for p in exc.problems)
 
 
 @pytest.mark.parametrize("case", ["garbage", "bad date", "no DTSTART", "thousands of nested components", "bad RRULE"])
