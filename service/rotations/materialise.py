@@ -17,6 +17,7 @@ from .. import clock, db
 from ..people.models import Person
 from ..runtime import policy
 from ..worker import register_tick, wake_after_commit
+from . import background
 from .calendar import CalendarError
 from .matching import PersonRef
 from .models import Rotation, Shift
@@ -25,6 +26,7 @@ from .resolve import ImportReport, resolve_calendar
 HORIZON_BACK = timedelta(days=30)
 HORIZON_AHEAD = timedelta(days=400)
 RESOLVE_EVERY = timedelta(days=1)
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 def horizon(now: datetime) -> tuple[datetime, datetime]:
@@ -83,24 +85,24 @@ def upload(s: Session, name: str, text: str, now: datetime) -> ImportReport:
 
 @register_tick("rotations.materialise")
 def resolve_due_rotations(now: datetime) -> None:
-    """Re-resolve rotations whose day is up (or whose people changed); each in its own transaction."""
-    with db.transaction() as s:
-        due = s.scalars(
-            select(Rotation.id).where(Rotation.calendar.is_not(None), Rotation.materialise_due_at <= now)
-        ).all()
+    """Re-resolve rotations whose day is up (or whose people changed), beside the ticker."""
+    table = Rotation.__table__
+    due = background.claim_due(table.c.materialise_due_at, now, CLAIM_LEASE, table.c.calendar.is_not(None))
     for rotation_id in due:
-        with db.transaction() as s:
-            rotation = s.scalar(
-                select(Rotation).where(Rotation.id == rotation_id, Rotation.materialise_due_at <= now)
-                .with_for_update(skip_locked=True)
-            )
-            if rotation is None:  # another worker has it
-                continue
-            try:
-                import_calendar(s, rotation, rotation.calendar, now)
-            except CalendarError as exc:  # a stored calendar that no longer resolves (e.g. a zone vanished)
-                rotation.last_error = f"re-resolving the stored calendar failed: {exc}"
-                rotation.materialise_due_at = now + RESOLVE_EVERY
+        background.run(resolve_again, rotation_id, now)
+
+
+def resolve_again(rotation_id: int, now: datetime) -> None:
+    """Resolve a rotation's stored calendar over the horizon of `now` (one transaction)."""
+    with db.transaction() as s:
+        rotation = s.scalar(select(Rotation).where(Rotation.id == rotation_id).with_for_update())
+        if rotation is None or rotation.calendar is None:
+            return
+        try:
+            import_calendar(s, rotation, rotation.calendar, now)
+        except CalendarError as exc:  # a stored calendar that no longer resolves (e.g. a zone vanished)
+            rotation.last_error = f"re-resolving the stored calendar failed: {exc}"
+            rotation.materialise_due_at = now + RESOLVE_EVERY
 
 
 def _people_changed(_mapper, connection, person: Person) -> None:

@@ -1,26 +1,22 @@
 """Calendar subscriptions: a rotation that follows an iCal URL, refreshed when its `next_refresh_at` is due.
 
-A refresh is claimed first (its due time moves a lease ahead in one conditional UPDATE), so several
-workers never fetch the same calendar at once. The fetch runs outside any transaction. Whatever goes
-wrong — unreachable server, HTTP error, an unreadable calendar — is recorded in `last_error` and the
-last good shifts stay. Under `herald serve`/`herald worker` fetches run on a small thread pool so a
-slow calendar server never holds up the ticker (pages, updates, escalations); elsewhere (tests, CLI)
-they run inline.
+The refresh is claimed and run beside the ticker (`background.py`); the fetch runs outside any
+transaction. Whatever goes wrong — unreachable server, HTTP error, an unreadable calendar — is
+recorded in `last_error` and the last good shifts stay.
 """
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock, db
-from ..processes import register_background
 from ..runtime import config
 from ..worker import register_tick
+from . import background
 from .calendar import CalendarError, decode
 from .fetch import AddressPolicy, FetchError, check_url, fetch_calendar
 from .materialise import get_or_create, import_calendar
@@ -110,51 +106,7 @@ def _finish(rotation: Rotation, outcome: RefreshOutcome, now: datetime) -> None:
 
 @register_tick("rotations.refresh")
 def refresh_due_subscriptions(now: datetime) -> None:
-    with db.transaction() as s:
-        due = s.scalars(select(Rotation.id).where(Rotation.source_url.is_not(None), Rotation.next_refresh_at <= now)
-                        .order_by(Rotation.next_refresh_at)).all()
+    table = Rotation.__table__
+    due = background.claim_due(table.c.next_refresh_at, now, CLAIM_LEASE, table.c.source_url.is_not(None))
     for rotation_id in due:
-        with db.transaction() as s:
-            claimed = s.execute(
-                update(Rotation.__table__)
-                .where(Rotation.__table__.c.id == rotation_id, Rotation.__table__.c.next_refresh_at <= now)
-                .values(next_refresh_at=now + CLAIM_LEASE)
-            ).rowcount
-        if claimed:
-            _run(rotation_id)
-
-
-_pool: tuple[object, ThreadPoolExecutor] | None = None
-
-
-def _run(rotation_id: int) -> None:
-    if _pool is None:
-        refresh(rotation_id)
-        return
-    app, executor = _pool
-    executor.submit(_refresh_in_app, app, rotation_id)
-
-
-def _refresh_in_app(app, rotation_id: int) -> None:
-    with app.app_context():
-        try:
-            refresh(rotation_id)
-        except Exception:  # logged; the claim lease expires and the next tick retries
-            log.exception("refreshing rotation %s failed", rotation_id)
-        finally:
-            db.session.remove()
-
-
-def _start_pool(app):
-    global _pool
-    _pool = (app, ThreadPoolExecutor(max_workers=2, thread_name_prefix="calendar-fetch"))
-    return _pool
-
-
-def _stop_pool(handle) -> None:
-    global _pool
-    _pool = None
-    handle[1].shutdown(wait=True, cancel_futures=True)
-
-
-register_background("calendar subscriptions", _start_pool, _stop_pool)
+        background.run(refresh, rotation_id)
