@@ -20,6 +20,7 @@ def check() -> None:
     """Render every template against sample data; exit 1 on any error."""
     from .. import clock
     from ..policy import PolicyError, load_policy
+    from ..reviews import review  # noqa: F401  (registers the invitation's sample context)
     from ..web.public import check_public_templates
     from .samples import check_templates
     from .templates import Renderer

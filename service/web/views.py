@@ -60,9 +60,12 @@ def _snapshot():
     return status_snapshot(session, clock.now(), policy(), templates_dir=config().templates_dir)
 
 
-def _fresh(response: Response) -> Response:
-    """Public and shareable, but always revalidated: an update is visible the moment it is posted."""
+def _fresh(response: Response, *, shared: bool = False) -> Response:
+    """Public, but always revalidated: an update is visible the moment it is posted. The feeds may be
+    read by other sites' scripts (dashboards, web feed readers)."""
     response.headers["Cache-Control"] = "no-cache"
+    if shared:
+        response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
@@ -73,15 +76,13 @@ def status_page():
 
 @status.get("/status.json")
 def status_json():
-    response = jsonify(as_json(_snapshot()))
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return _fresh(response)
+    return _fresh(jsonify(as_json(_snapshot())), shared=True)
 
 
 @status.get("/status.atom")
 def status_atom():
     body = atom_feed(_snapshot(), config().base_url)
-    return _fresh(Response(body, mimetype="application/atom+xml"))
+    return _fresh(Response(body, mimetype="application/atom+xml"), shared=True)
 
 
 # ---- the on-call board -----------------------------------------------------------------------
