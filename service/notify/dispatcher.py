@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from .. import clock, db, worker
 from ..db import UTCDateTime
-from ..incidents.models import Incident
+from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record as record_timeline
 from ..processes import register_background
 from ..runtime import config
@@ -115,12 +115,12 @@ def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> lis
             return []
         rows = s.scalars(select(Notification).where(Notification.id.in_(ids))
                          .order_by(Notification.priority, Notification.next_attempt_at, Notification.id)).all()
+        unwanted = _pages_no_longer_wanted(s, [r for r in rows if r.kind == "page" and r.incident_id is not None])
         claims = []
         for row in rows:
-            reason = _no_longer_wanted(s, row)
-            if reason:
+            if row.id in unwanted:
                 row.status = "cancelled"
-                row.last_error = reason
+                row.last_error = unwanted[row.id]
                 continue
             job = Outgoing(id=row.id, kind=row.kind, channel=row.channel, recipient=row.recipient,
                            recipient_name=row.recipient_name, payload=row.payload, message_id=row.message_id)
@@ -131,21 +131,30 @@ def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> lis
         return claims
 
 
-def _no_longer_wanted(s: Session, row: Notification) -> str | None:
-    """A page that came due after its point passed: the incident ended, the role moved on or was acknowledged."""
-    if row.kind != "page" or row.incident_id is None:
-        return None
-    incident = s.get(Incident, row.incident_id)
-    if incident is None or not incident.is_open:
-        return f"not sent: the incident is {incident.status if incident else 'gone'}"
-    if row.person_id is None:
-        return None
-    held = [r for r in incident.roles if r.person_id == row.person_id]
-    if not held:
-        return "not sent: the person no longer holds a role on the incident"
-    if all(r.acknowledged_at is not None and r.acknowledged_at > row.created_at for r in held):
-        return "not sent: already acknowledged"
-    return None
+def _pages_no_longer_wanted(s: Session, pages: list[Notification]) -> dict[int, str]:
+    """{row id: why} for pages whose point passed before they came due: the incident ended, the
+    person no longer holds a role on it, or acknowledged after the page was queued."""
+    if not pages:
+        return {}
+    incident_ids = {p.incident_id for p in pages}
+    statuses = dict(s.execute(select(Incident.id, Incident.status).where(Incident.id.in_(incident_ids))).all())
+    held: dict[tuple[int, int], list] = {}
+    for incident_id, person_id, acknowledged_at in s.execute(
+            select(IncidentRole.incident_id, IncidentRole.person_id, IncidentRole.acknowledged_at)
+            .where(IncidentRole.incident_id.in_(incident_ids), IncidentRole.person_id.is_not(None))):
+        held.setdefault((incident_id, person_id), []).append(acknowledged_at)
+    unwanted = {}
+    for page in pages:
+        status = statuses.get(page.incident_id)
+        if status not in OPEN_STATUSES:
+            unwanted[page.id] = f"not sent: the incident is {status or 'gone'}"
+        elif page.person_id is not None:
+            acks = held.get((page.incident_id, page.person_id))
+            if not acks:
+                unwanted[page.id] = "not sent: the person no longer holds a role on the incident"
+            elif all(at is not None and at > page.created_at for at in acks):
+                unwanted[page.id] = "not sent: already acknowledged"
+    return unwanted
 
 
 def deliver(c: Claim) -> Outcome:
