@@ -50,7 +50,7 @@ def import_command(name: str, file_or_url: str, refresh_every: str | None, as_js
             except FetchError as exc:
                 _fail(f"cannot subscribe {name}: {exc}")
             outcome = refresh(rotation_id)
-            if outcome.status == "failed":
+            if outcome.status in ("failed", "invalid"):
                 _fail(f"subscribed {name} to {file_or_url}, but the first fetch failed (it is retried): "
                       f"{outcome.error}")
             click.echo(f"subscribed {name} to {file_or_url}")

@@ -147,7 +147,7 @@ def check_rules(parsed: ParsedCalendar, until: datetime) -> None:
     steps = 0
     for event in parsed.calendar.walk("VEVENT"):
         rules = event.get("RRULE")
-        if rules is None or _cancelled(event):
+        if rules is None:
             continue
         start = _utc(event["DTSTART"].dt, parsed.zone)
         for rule in rules if isinstance(rules, list) else [rules]:
@@ -172,14 +172,18 @@ def _never_matches(rule, start: date | datetime) -> bool:
     A yearly rule with the same day filters allows exactly those days, and dateutil gives up on it
     quickly: its steps are years.
     """
+    weekdays = [str(d) for d in rule.get("BYDAY", [])]
+    most = {"MONTHLY": 5, "YEARLY": 53}.get(str(rule["FREQ"][0]).upper())
+    if most and any(abs(int(m.group())) > most for d in weekdays if (m := re.match(r"[+-]?\d+", d))):
+        return True  # the 6th Monday of a month
     filters = [part for part in ("BYMONTHDAY", "BYYEARDAY", "BYWEEKNO") if part in rule]
     if not filters:
         return False
     parts = ["FREQ=YEARLY"] + [f"{part}={','.join(str(v) for v in rule[part])}" for part in filters]
     if "BYMONTH" in rule:
         parts.append(f"BYMONTH={','.join(str(v) for v in rule['BYMONTH'])}")
-    if "BYDAY" in rule:  # without the "2nd"/"last" prefixes: a filter on the weekday only
-        parts.append("BYDAY=" + ",".join(sorted({re.sub(r"^[+-]?\d+", "", str(d)) for d in rule["BYDAY"]})))
+    if weekdays:  # without the "2nd"/"last" prefixes: a filter on the weekday only
+        parts.append("BYDAY=" + ",".join(sorted({re.sub(r"^[+-]?\d+", "", d) for d in weekdays})))
     first = start if isinstance(start, datetime) else datetime.combine(start, time(0))
     probe = rrulestr(";".join(parts), dtstart=first.replace(tzinfo=None))
     return probe.after(first.replace(tzinfo=None), inc=True) is None

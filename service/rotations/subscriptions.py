@@ -48,7 +48,7 @@ def subscribe(s: Session, name: str, url: str, refresh_every: timedelta | None, 
 
 @dataclass(frozen=True)
 class RefreshOutcome:
-    status: str  # "imported" | "unchanged" | "failed"
+    status: str  # "imported" | "unchanged" | "failed" (not fetched) | "invalid" (fetched, unreadable)
     report: dict | None = None
     error: str | None = None
 
@@ -77,7 +77,7 @@ def refresh(rotation_id: int) -> RefreshOutcome:
             try:
                 report = import_calendar(s, rotation, decode(fetched.body, fetched.charset), now)
             except CalendarError as exc:
-                outcome = RefreshOutcome("failed", error=f"the calendar at {url} cannot be read: {exc}")
+                outcome = RefreshOutcome("invalid", error=f"the calendar at {url} cannot be read: {exc}")
             else:
                 outcome = RefreshOutcome("imported", report.as_json(rotation.name))
                 rotation.etag, rotation.last_modified = fetched.etag, fetched.last_modified
@@ -94,7 +94,7 @@ def _record(rotation_id: int, url: str, outcome: RefreshOutcome) -> RefreshOutco
 
 
 def _finish(rotation: Rotation, outcome: RefreshOutcome, now: datetime) -> None:
-    if outcome.status == "failed":
+    if outcome.status in ("failed", "invalid"):
         log.warning("rotation %s: refresh failed: %s", rotation.name, outcome.error)
         rotation.last_error = outcome.error
     else:

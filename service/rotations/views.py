@@ -161,9 +161,10 @@ def refresh_now(name):
     rotation_id = rotation.id
     session.rollback()  # end this request's transaction: the refresh writes in its own
     outcome = refresh(rotation_id)
+    if outcome.status == "invalid":
+        raise ApiError(422, "invalid_calendar", outcome.error, {"calendar": [outcome.error]})
     if outcome.status == "failed":
-        status, code = (422, "invalid_calendar") if "cannot be read" in (outcome.error or "") else (502, "bad_gateway")
-        raise ApiError(status, code, outcome.error or "refresh failed", {"url": [outcome.error or ""]})
+        raise ApiError(502, "bad_gateway", outcome.error, {"url": [outcome.error]})
     return {"status": outcome.status, "report": outcome.report}
 
 
