@@ -75,24 +75,16 @@ def timeline(client, incident_id: int) -> list[dict]:
     return client.get(f"/api/incidents/{incident_id}/timeline", headers=ADMIN).get_json()
 
 
-class Sink:
-    """An SMTP server that keeps what it is given."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
 
 @pytest.fixture
 def smtp_sink():
-    from service.acks.smtp import ListenerController
+    """The SMTP server Herald's pages go out to (aiosmtpd on loopback)."""
+    from tests.doubles.smtp import SmtpSink
 
-    sink = Sink()
-    controller = ListenerController(sink, hostname="127.0.0.1", port=0)
-    controller.start()
-    sink.port = controller.port
+    sink = SmtpSink().start()
     yield sink
-    controller.stop()
+    sink.stop()
+
+
+# The HTTPS Graph double and the test CA it is trusted through (shared with the dispatch tests).
+from tests.notify.conftest import certificate, graph, trust  # noqa: E402,F401

@@ -5,7 +5,6 @@ from email.message import EmailMessage
 import pytest
 
 from service.acks import smtp as inbound_smtp
-from service.acks.replies import parse_message
 from service.worker import run_tick
 from tests.conftest import ADMIN
 
@@ -20,11 +19,9 @@ def listener(app, config, mail, monkeypatch):
 
 
 def sent_page(sink, address):
-    for envelope in sink.envelopes:
-        if address in envelope.rcpt_tos:
-            message = parse_message(envelope.content)
-            if message["Subject"].startswith("[INC-") and "PAGE" in message["Subject"]:
-                return message
+    for (_sender, recipients), message in zip(sink.envelopes, sink.messages):
+        if address in recipients and "PAGE" in message["Subject"]:
+            return message
     raise AssertionError(f"no page was sent to {address}")
 
 
