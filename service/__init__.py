@@ -130,13 +130,15 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 
 
 def _register_domains(app: Flask, api: Api) -> None:
+    from .alerts import views as alerts
     from .incidents.views import blp as incidents
     from .people.views import blp as people
 
     from .web_static import blp as web_static
 
-    for blueprint in (people, incidents):
+    for blueprint in (people, incidents, alerts.blp, alerts.pagerduty):
         api.register_blueprint(blueprint)
+    alerts.init_app(app)
     app.register_blueprint(web_static)
 
 

@@ -35,6 +35,8 @@ class Config:
     allow_private_urls: bool = False
     templates_dir: str | None = None
     max_body_bytes: int = 1024 * 1024
+    ingest_rate: float = 50.0  # monitoring requests per second, per token (token bucket refill)
+    ingest_burst: int = 500  # bucket size: how many a token may send at once
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -63,6 +65,8 @@ class Config:
             graph_url=get("HERALD_GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
             allow_private_urls=get("HERALD_ALLOW_PRIVATE_URLS", "0") in ("1", "true", "yes"),
             templates_dir=get("HERALD_TEMPLATES") or None,
+            ingest_rate=float(get("HERALD_INGEST_RATE", "50")),
+            ingest_burst=int(get("HERALD_INGEST_BURST", "500")),
         )
 
     @property

@@ -1,4 +1,5 @@
 """Every model, imported once so `Base.metadata` is complete (Alembic autogenerate reads it)."""
+from .alerts.models import AlertEvent, AlertGroup  # noqa: F401
 from .auth import ApiToken  # noqa: F401
 from .db import Base  # noqa: F401
 from .incidents.models import Incident, IncidentCounter, IncidentRole, IncidentUpdate, TimelineEntry  # noqa: F401
