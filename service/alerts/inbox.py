@@ -79,27 +79,46 @@ def process_batch() -> int:
         if not events:
             return 0
         waits_for = _oldest_pending_elsewhere(s, events)
+        runs: dict[str, list[AlertEvent]] = {}
+        for event in events:
+            if waits_for.get(event.group_hash, event.id) >= event.id:  # else an older event comes first
+                runs.setdefault(event.group_hash, []).append(event)
         settled = 0
         started = time.monotonic()
-        for event in events:
-            if waits_for.get(event.group_hash, event.id) < event.id:
-                continue  # an older event of this group comes first
-            try:
-                with s.begin_nested():
-                    outcome = processing.apply_event(s, event)
-            except Exception as exc:  # one bad event must not hold up the others
-                log.exception("alert event %s failed", event.id)
-                _failed(event, exc, now)
-                waits_for[event.group_hash] = event.id
-            else:
-                event.status = "done"
-                event.outcome = outcome[:300]
-                event.processed_at = clock.now()
-                event.last_error = None
-            settled += 1
+        for run in runs.values():
+            settled += _settle(s, run, now)
             if time.monotonic() - started >= TRANSACTION_SECONDS:
                 break
         return settled
+
+
+def _settle(s: Session, run: list[AlertEvent], now: datetime) -> int:
+    """Apply one group's events together; if that fails, one at a time, so only the bad one waits for a
+    retry (and the group's later events wait behind it)."""
+    try:
+        with s.begin_nested():
+            processing.apply_events(s, run)
+    except Exception:
+        for position, event in enumerate(run):
+            try:
+                with s.begin_nested():
+                    processing.apply_events(s, [event])
+            except Exception as exc:  # one bad event must not hold up other groups
+                log.exception("alert event %s failed", event.id)
+                _failed(event, exc, now)
+                return position + 1
+            _done(event)
+        return len(run)
+    for event in run:
+        _done(event)
+    return len(run)
+
+
+def _done(event: AlertEvent) -> None:
+    event.status = "done"
+    event.outcome = (event.outcome or "")[:300]
+    event.processed_at = clock.now()
+    event.last_error = None
 
 
 def _failed(event: AlertEvent, exc: Exception, now: datetime) -> None:

@@ -7,7 +7,7 @@ opens a new incident that links the old one.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..incidents import lifecycle
 from ..incidents.models import Incident
@@ -37,23 +37,34 @@ def locked_group(s: Session, event: AlertEvent) -> AlertGroup:
     return group
 
 
-def apply_event(s: Session, event: AlertEvent) -> str:
-    """Do what the event means; return a short account of it (kept on the event)."""
+def apply_events(s: Session, events: list[AlertEvent]) -> None:
+    """Apply a run of one group's events in arrival order, noting on each what it did.
+
+    The run shares one locked group row and one incident lookup, so a storm of repeats costs little more
+    than one write of the group's alert list.
+    """
+    group = locked_group(s, events[0])
+    incident = s.get(Incident, group.incident_id, options=[lazyload(Incident.roles)]) if group.incident_id else None
+    for event in events:
+        incident, outcome = _apply(s, group, incident, event)
+        event.outcome = outcome
+        event.incident_id = incident.id if incident else None
+
+
+def _apply(s: Session, group: AlertGroup, incident: Incident | None,
+           event: AlertEvent) -> tuple[Incident | None, str]:
     notification = notification_for(event)
-    group = locked_group(s, event)
     group.last_seen = max(group.last_seen, event.received_at)
     group.last_event_id = event.id
-    incident = s.get(Incident, group.incident_id) if group.incident_id else None
-    event.incident_id = incident.id if incident else None
     actor = event.source
 
     if notification.action == "acknowledge":
         if incident is None or not incident.is_open:
-            return "ignored: no open incident for this dedup_key"
+            return incident, "ignored: no open incident for this dedup_key"
         record(s, incident, "alert_acknowledged",
                f"{SENDER_NAMES[event.source]} reports the alert acknowledged (people acknowledge in Herald)",
                actor=actor, group=group.key)
-        return "acknowledgement noted on the timeline"
+        return incident, "acknowledgement noted on the timeline"
 
     change = grouping.apply(group.alerts, notification)
     if notification.group_labels:
@@ -64,17 +75,16 @@ def apply_event(s: Session, event: AlertEvent) -> str:
         group.alerts = grouping.keep_firing(change.alerts)
         group.status = "firing"
         opened = _open_incident(s, group, notification, previous=incident, actor=actor)
-        event.incident_id = opened.id
-        return f"opened {opened.number}"
+        return opened, f"opened {opened.number}"
 
     if change.changed:
         group.alerts = change.alerts
     group.status = "firing" if grouping.firing_fingerprints(change.alerts) else "resolved"
     if incident is None:
-        return "recorded: nothing firing, no incident"
+        return None, "recorded: nothing firing, no incident"
     if incident.status == "closed":
-        return f"recorded: {incident.number} is closed"
-    return _annotate(s, incident, group, notification, change, actor) or "repeat: last_seen updated"
+        return incident, f"recorded: {incident.number} is closed"
+    return incident, _annotate(s, incident, group, notification, change, actor) or "repeat: last_seen updated"
 
 
 def _open_incident(s: Session, group: AlertGroup, notification: Notification, *, previous: Incident | None,
