@@ -9,7 +9,6 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 from flask_smorest import Api
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from . import clock as clock_module
@@ -83,7 +82,9 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     runtime.policy = policy
     runtime.holidays = load_holidays(policy.business_hours.holidays_file)
 
-    app = Flask(__name__, template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
+    # No app-level static route: it would shadow /static of the web pages' blueprint (web_static.py).
+    app = Flask(__name__, static_folder=None,
+                template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
     app.config.update(
         HERALD=config,
         SECRET_KEY=config.resolve_secret_key(),
@@ -106,22 +107,6 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     _register_domains(app, api)
     _register_errors(app)
 
-    @app.get("/api/health")
-    def health():
-        from .worker import scheduler_state
-
-        try:
-            db.session.execute(text("SELECT 1"))
-            database = "ok"
-        except Exception as exc:  # health must answer even when the database does not
-            log.warning("health: database unreachable: %s", exc)
-            database = "unreachable"
-            db.session.rollback()
-        scheduler = scheduler_state(config.tick_seconds) if database == "ok" else {"status": "unknown"}
-        status = "ok" if database == "ok" else "degraded"
-        return jsonify({"status": status, "database": database, "scheduler": scheduler,
-                        "time": clock_module.now().isoformat()}), (200 if database == "ok" else 503)
-
     @app.teardown_appcontext
     def _remove_session(_exc):
         db.session.remove()
@@ -131,15 +116,23 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 
 def _register_domains(app: Flask, api: Api) -> None:
     from .alerts import views as alerts
+    from .health import blp as health
     from .incidents.views import blp as incidents
+    from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
+    from .notify.metrics import blp as metrics
+    from .notify.views import blp as notifications
     from .people.views import blp as people
+    from .reviews.views import blp as reviews
 
+    from .web.views import board as web_board
+    from .web.views import status as web_status
     from .web_static import blp as web_static
 
-    for blueprint in (people, incidents, alerts.blp, alerts.pagerduty):
+    for blueprint in (health, people, incidents, notifications, reviews, alerts.blp, alerts.pagerduty):
         api.register_blueprint(blueprint)
     alerts.init_app(app)
-    app.register_blueprint(web_static)
+    for page in (web_static, web_status, web_board, metrics):
+        app.register_blueprint(page)
 
 
 def _register_errors(app: Flask) -> None:

@@ -80,10 +80,18 @@ def presented_token() -> str | None:
 def authenticate(token: str | None) -> Principal | None:
     if not token:
         return None
+    return authenticate_digest(hash_token(token))
+
+
+def authenticate_digest(digest: str) -> Principal | None:
+    """The principal whose token hashes to `digest`.
+
+    The web session keeps only this digest, never the secret: a copied session cookie cannot be
+    replayed against the API, and revoking the token ends the session at its next request.
+    """
     bootstrap = current_app.config["HERALD"].admin_token
-    if bootstrap and hmac.compare_digest(token.encode(), bootstrap.encode()):
+    if bootstrap and hmac.compare_digest(digest.encode(), hash_token(bootstrap).encode()):
         return Principal("admin (HERALD_ADMIN_TOKEN)", ["admin"])
-    digest = hash_token(token)
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
     # The lookup is by hash; compare again in constant time so timing says nothing about near misses.
     if row is None or not hmac.compare_digest(row.token_hash, digest):

@@ -22,6 +22,8 @@ def main(verbose: bool) -> None:
     """Herald: on-call and incident communications over Teams and email."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every tick at INFO; keep its warnings and errors only.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 # ---- processes -----------------------------------------------------------------------------
@@ -166,6 +168,9 @@ def register(command: click.Command) -> None:
     """Domains add their commands here (rotation, who, templates)."""
     main.add_command(command)
 
+
+# Domains' command modules (each calls `register` on import).
+from .notify import cli as _notify_cli  # noqa: E402,F401  herald templates
 
 if __name__ == "__main__":
     main()

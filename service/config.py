@@ -34,6 +34,8 @@ class Config:
     graph_url: str = "https://graph.microsoft.com/v1.0"
     allow_private_urls: bool = False
     templates_dir: str | None = None
+    dispatch_threads: int = 8
+    dispatch_lease_seconds: float = 60.0
     max_body_bytes: int = 1024 * 1024
     ingest_rate: float = 50.0  # monitoring requests per second, per token (token bucket refill)
     ingest_burst: int = 500  # bucket size: how many a token may send at once
@@ -65,6 +67,8 @@ class Config:
             graph_url=get("HERALD_GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
             allow_private_urls=get("HERALD_ALLOW_PRIVATE_URLS", "0") in ("1", "true", "yes"),
             templates_dir=get("HERALD_TEMPLATES") or None,
+            dispatch_threads=int(get("HERALD_DISPATCH_THREADS", "8")),
+            dispatch_lease_seconds=float(get("HERALD_DISPATCH_LEASE_SECONDS", "60")),
             ingest_rate=float(get("HERALD_INGEST_RATE", "50")),
             ingest_burst=int(get("HERALD_INGEST_BURST", "500")),
         )

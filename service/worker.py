@@ -24,6 +24,7 @@ log = logging.getLogger("herald.worker")
 
 TickJob = Callable[[datetime], None]
 _jobs: list[tuple[str, TickJob]] = []
+_last: set[str] = set()  # jobs that run after all others (the dispatcher sends what the others enqueued)
 
 
 class WorkerHeartbeat(Base):
@@ -37,26 +38,31 @@ class WorkerHeartbeat(Base):
     last_tick_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-def register_tick(name: str) -> Callable[[TickJob], TickJob]:
-    """Decorator: run `fn(now)` on every tick. Each job gets its own error handling."""
+def register_tick(name: str, *, last: bool = False) -> Callable[[TickJob], TickJob]:
+    """Decorator: run `fn(now)` on every tick. Each job gets its own error handling.
+
+    `last=True` runs the job after every other one (so what they enqueue leaves in the same tick).
+    """
 
     def decorate(fn: TickJob) -> TickJob:
         if not any(existing == name for existing, _ in _jobs):
             _jobs.append((name, fn))
+        if last:
+            _last.add(name)
         return fn
 
     return decorate
 
 
 def tick_jobs() -> list[tuple[str, TickJob]]:
-    return list(_jobs)
+    return sorted(_jobs, key=lambda job: job[0] in _last)
 
 
 def run_tick(now: datetime | None = None) -> dict[str, str]:
     """Run every registered job once; return {job: "ok" | error text}. Used by the ticker and by tests."""
     now = now or clock.now()
     results = {}
-    for name, fn in list(_jobs):
+    for name, fn in tick_jobs():
         try:
             fn(now)
             results[name] = "ok"
@@ -161,5 +167,8 @@ def wake() -> None:
 def wake_after_commit(s) -> None:
     """Wake the ticker once this session's transaction commits (so the tick sees the new rows)."""
     from sqlalchemy import event
+    from sqlalchemy.orm import scoped_session
 
+    if isinstance(s, scoped_session):
+        s = s()  # listen on this thread's session, not on every session the factory makes
     event.listen(s, "after_commit", lambda _s: wake(), once=True)

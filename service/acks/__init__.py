@@ -1,0 +1,1 @@
+"""Acknowledgements from outside Herald: signed tokens, ack links, email replies."""

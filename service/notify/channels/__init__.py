@@ -1,0 +1,127 @@
+"""Channel adapters: each sends one rendered message and returns a receipt, or raises.
+
+`RetryableError` (optionally with the provider's Retry-After) puts the message back in the outbox
+with backoff; `PermanentError` gives up at once (e.g. a mailbox that does not exist).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+MAX_RETRY_AFTER = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed notification, detached from the database, as the channel sees it."""
+
+    id: int
+    kind: str
+    channel: str
+    recipient: str
+    recipient_name: str
+    payload: dict = field(hash=False)
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider_id: str | None = None
+
+
+class DeliveryError(Exception):
+    permanent = False
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RetryableError(DeliveryError):
+    """The provider may accept the message later (timeouts, 429, 5xx, connection refused)."""
+
+
+class PermanentError(DeliveryError):
+    """Sending again cannot help (unknown mailbox, malformed address)."""
+
+    permanent = True
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER)
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: Outgoing) -> Receipt: ...
+
+    def close(self) -> None: ...
+
+
+_lock = threading.Lock()
+_open: dict[tuple, Channel] = {}
+
+
+def channel_for(name: str, cfg) -> Channel:
+    """The process's adapter for `name` under configuration `cfg` (kept open to reuse connections)."""
+    from .log import LogChannel
+
+    if name == "log":
+        key: tuple = ("log",)
+    elif name == "teams":
+        key = ("teams",)
+    elif name == "email":
+        key = ("email", cfg.smtp_url, cfg.graph_configured, cfg.graph_authority, cfg.graph_url, cfg.graph_mailbox,
+               cfg.mail_from)
+    else:
+        raise PermanentError(f"unknown channel {name!r}")
+    with _lock:
+        channel = _open.get(key)
+        if channel is None:
+            channel = _open[key] = _make(name, cfg) if name != "log" else LogChannel()
+        return channel
+
+
+def _make(name: str, cfg) -> Channel:
+    if name == "teams":
+        from .teams import TeamsChannel
+
+        return TeamsChannel()
+    if cfg.smtp_url:
+        from .smtp import SmtpChannel
+
+        return SmtpChannel(cfg.smtp_url, cfg.mail_from)
+    if cfg.graph_configured:
+        from .graph import GraphMailChannel
+
+        return GraphMailChannel(cfg)
+    raise RetryableError("no mail transport configured (set HERALD_SMTP_URL or HERALD_GRAPH_*)")
+
+
+def close_all() -> None:
+    """Close every open adapter (connections); the next send opens them again."""
+    with _lock:
+        channels = list(_open.values())
+        _open.clear()
+    for channel in channels:
+        try:
+            channel.close()
+        except Exception:
+            pass

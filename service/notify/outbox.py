@@ -1,0 +1,204 @@
+"""The dispatch interface: who receives a message, and `notify`, which renders and enqueues it.
+
+Every message becomes a `Notification` row in the same transaction as the change that caused it;
+the dispatcher delivers it after commit. Enqueueing is idempotent: the key
+"<incident>:<kind>:<slot>:<channel>:<address>" exists once, so a repeated call (a retried request,
+two workers ticking at once) adds nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import make_msgid
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..acks.tokens import make_ack_token
+from ..rotations.oncall import on_call
+from ..runtime import config, policy
+from .context import standard_context
+from .dispatcher import wake_after_commit
+from .models import KINDS, Notification
+from .templates import TemplateProblem, renderer
+
+log = logging.getLogger("herald.notify")
+
+# Messages that ask a person to act on an incident carry a signed acknowledgement token.
+ACK_KINDS = ("page", "handoff")
+# Lower goes first when many messages are due at once: a page must not wait behind status emails.
+KIND_PRIORITY = {"page": 10, "escalation": 20, "notice": 30, "handoff": 30, "reminder": 30,
+                 "initial": 40, "progress": 40, "resolution": 40, "invite": 60}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: str          # "teams" | "email" | "log"
+    address: str          # email address, Teams webhook URL, or a label for log
+    name: str = ""
+    person_id: int | None = None
+
+
+def mail_configured(cfg=None) -> bool:
+    cfg = cfg or config()
+    return bool(cfg.smtp_url or cfg.graph_configured)
+
+
+def _email(address: str, name: str, person_id: int | None) -> Recipient:
+    """Email when a transport is configured; otherwise the `log` channel keeps what would have been sent."""
+    return Recipient("email" if mail_configured() else "log", address, name, person_id)
+
+
+def recipients_for_person(person, channels) -> list[Recipient]:
+    """A person on each of `channels` they can receive (Teams needs their own webhook).
+
+    A person must always be reachable, so when none of `channels` reaches them, email does.
+    """
+    out: list[Recipient] = []
+    for channel in channels:
+        if channel == "email" and person.email:
+            out.append(_email(person.email, person.name, person.id))
+        elif channel == "teams" and person.teams_webhook:
+            out.append(Recipient("teams", person.teams_webhook, person.name, person.id))
+        elif channel == "log":
+            out.append(Recipient("log", person.email or person.handle, person.name, person.id))
+    if not out and person.email:
+        out.append(_email(person.email, person.name, person.id))
+    return _unique(out)
+
+
+def recipients_for_contact(session: Session, contact_key: str, channels, at: datetime) -> list[Recipient]:
+    """A policy contact on `channels`: its email list, its Teams webhook, whoever owns its rotation at `at`.
+
+    When none of `channels` reaches the contact, every way it has is used: a contact must hear.
+    """
+    try:
+        contact = policy().contacts[contact_key]
+    except KeyError:
+        raise ValueError(f"unknown contact {contact_key!r}") from None
+
+    def reach(wanted) -> list[Recipient]:
+        out = []
+        if "email" in wanted:
+            out.extend(_email(address, contact.title, None) for address in contact.email)
+        if "teams" in wanted and contact.teams_webhook:
+            out.append(Recipient("teams", contact.teams_webhook, contact.title))
+        if contact.rotation:
+            owner = on_call(session, contact.rotation, at)
+            if owner is not None and owner.person is not None:
+                out.extend(recipients_for_person(owner.person, wanted))
+        return out
+
+    return _unique(reach(channels) or reach(("email", "teams")))
+
+
+def _unique(recipients) -> list[Recipient]:
+    seen, out = set(), []
+    for r in recipients:
+        if (r.channel, r.address) not in seen:
+            seen.add((r.channel, r.address))
+            out.append(r)
+    return out
+
+
+def idempotency_key(incident, kind: str, slot: str, recipient: Recipient) -> str:
+    address = recipient.address
+    if len(address) > 200:  # webhook URLs can be long; the key stays indexable
+        address = "sha256:" + hashlib.sha256(address.encode()).hexdigest()
+    incident_part = str(incident.id) if incident is not None else "-"
+    return f"{incident_part}:{kind}:{slot}:{recipient.channel}:{address}"
+
+
+def notify(session: Session, *, incident, kind: str, slot: str, recipients, context: dict | None = None,
+           calendar: str | None = None, not_before: datetime | None = None) -> list[Notification]:
+    """Render `kind` for each recipient and enqueue it; return the rows that were new.
+
+    `slot` names the occasion (e.g. "P1", "update-7", "repeat-2"): the same incident, kind, slot,
+    channel and address are enqueued once. `not_before` holds a message back (business hours).
+    `calendar`, an iCalendar text, makes emails carry a text/calendar; method=REQUEST part.
+    The dispatcher is woken when the transaction commits.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    now = clock.now()
+    due = max(not_before, now) if not_before else now
+    priority = KIND_PRIORITY.get(kind, 50) + (policy().severities[incident.severity].rank if incident else 5)
+    created = []
+    for recipient in _unique(recipients):
+        row_id = _insert_if_new(session, {
+            "incident_id": incident.id if incident is not None else None,
+            "kind": kind,
+            "slot": slot,
+            "channel": recipient.channel,
+            "recipient": recipient.address,
+            "recipient_name": recipient.name[:200],
+            "person_id": recipient.person_id,
+            "payload": {},
+            "idempotency_key": idempotency_key(incident, kind, slot, recipient),
+            "priority": priority,
+            "status": "pending",
+            "attempts": 0,
+            "due_at": due,
+            "next_attempt_at": due,
+            "created_at": now,
+        })
+        if row_id is None:
+            continue
+        row = session.get(Notification, row_id)
+        _render_into(row, incident, recipient, context or {}, calendar, now)
+        created.append(row)
+    if created:
+        session.flush()
+        wake_after_commit(session)
+    return created
+
+
+def _insert_if_new(session: Session, values: dict) -> int | None:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (insert(Notification).values(**values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id))
+    return session.execute(stmt).scalar()
+
+
+def _render_into(row: Notification, incident, recipient: Recipient, extra: dict, calendar, now) -> None:
+    cfg = config()
+    if row.kind in ACK_KINDS and incident is not None and row.person_id is not None:
+        row.ack_token = make_ack_token(row)
+    ack_url = f"{cfg.base_url}/ack/{row.ack_token}" if row.ack_token else None
+    context = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=recipient,
+                               ack_url=ack_url,
+                               ack_by_reply=bool(ack_url and cfg.reply_address and recipient.channel != "teams"))
+    context.update(extra)
+    try:
+        payload = render_payload(renderer(cfg.templates_dir), row.kind, recipient.channel, context, incident)
+    except TemplateProblem as exc:
+        if not renderer(cfg.templates_dir).has_overrides:
+            raise
+        # A broken override must not silence an incident: send the default and say so.
+        log.error("override template failed, sending the default: %s", exc)
+        payload = render_payload(renderer(None), row.kind, recipient.channel, context, incident)
+        row.last_error = f"override template failed, the default was used: {exc}"
+    if recipient.channel in ("email", "log"):
+        if row.ack_token and cfg.reply_address:
+            local, _, domain = cfg.reply_address.partition("@")
+            payload["reply_to"] = f"{local}+{row.ack_token}@{domain}"
+        if calendar:
+            payload["calendar"] = calendar
+    if recipient.channel == "email":
+        domain = cfg.mail_from.rpartition("@")[2] or "localhost"
+        row.message_id = make_msgid(idstring=f"herald.{row.id}", domain=domain)
+    row.payload = payload
+
+
+def render_payload(tpl, kind: str, channel: str, context: dict, incident) -> dict:
+    """What a channel sends: the Teams message, or an email's subject, text and HTML."""
+    if channel == "teams":
+        return tpl.teams(kind, context)
+    payload = tpl.email(kind, context)
+    if incident is not None:
+        payload["subject"] = f"[{incident.number}] {payload['subject']}"
+    return payload

@@ -1,0 +1,34 @@
+"""When to try a failed message again, and when to give up: pure functions of attempts and time."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+FIRST_DELAY = timedelta(seconds=1)
+MAX_DELAY = timedelta(minutes=5)
+MAX_ATTEMPTS = 10
+GIVE_UP_AFTER = timedelta(hours=24)
+JITTER = 0.2  # ±20 %: retries of a burst spread out instead of hitting the provider together
+
+
+def backoff(attempts: int, rng=random.random) -> timedelta:
+    """Delay after the `attempts`-th failure: 1 s, 2 s, 4 s … capped at 5 minutes, with jitter."""
+    base = min(FIRST_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
+    return min(base * (1 - JITTER + 2 * JITTER * rng()), MAX_DELAY)
+
+
+def after_failure(*, attempts: int, due_at: datetime, now: datetime, retry_after: float | None = None,
+                  permanent: bool = False, rng=random.random) -> tuple[str, datetime | None]:
+    """("failed", next attempt) or ("dead", None) after the `attempts`-th failed attempt.
+
+    A provider's Retry-After wins over the backoff; no attempt is planned past the 24-hour window,
+    and the tenth failure (or a permanent one) is final.
+    """
+    deadline = due_at + GIVE_UP_AFTER
+    if permanent or attempts >= MAX_ATTEMPTS or now >= deadline:
+        return "dead", None
+    if retry_after is not None:  # at least what the provider asked for, never a busy loop on "0"
+        delay = max(timedelta(seconds=retry_after), FIRST_DELAY)
+    else:
+        delay = backoff(attempts, rng)
+    return "failed", min(now + delay, deadline)

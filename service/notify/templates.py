@@ -1,0 +1,233 @@
+"""Message templates: files in `templates/`, rendered in a Jinja sandbox.
+
+One file per kind and channel: `<kind>.teams.json.j2` (an Adaptive Card 1.4), `<kind>.email.txt.j2`
+(first line `Subject: …`, a blank line, then the body) and `<kind>.email.html.j2`. Undefined
+variables are errors; HTML is autoescaped; in the JSON templates every `{{ value }}` is escaped as
+the inside of a JSON string, so a title with quotes or newlines cannot break the card (use
+`{{ value|tojson }}` to insert a whole JSON value). A folder named by HERALD_TEMPLATES overrides
+the defaults file by file.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from ..config import PROJECT_ROOT
+from ..policy import duration_in_words
+
+DEFAULT_DIR = PROJECT_ROOT / "templates"
+TEAMS_LIMIT_BYTES = 28 * 1024
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+FILES = {"teams": "{kind}.teams.json.j2", "email_text": "{kind}.email.txt.j2", "email_html": "{kind}.email.html.j2"}
+
+
+class TemplateProblem(Exception):
+    """A template is missing, fails to render, or renders something the channel cannot carry."""
+
+
+def _json_string_content(value):
+    """finalize for JSON templates: `{{ x }}` becomes the escaped inside of a JSON string."""
+    if isinstance(value, Markup):  # tojson output and macro calls are JSON already
+        return value
+    if value is None:
+        return Markup("")
+    return Markup(json.dumps(str(value), ensure_ascii=False)[1:-1])
+
+
+def in_words(value) -> str:
+    """A timedelta (or seconds) as "1 hour 5 minutes"."""
+    if value is None:
+        return ""
+    if not isinstance(value, timedelta):
+        value = timedelta(seconds=float(value))
+    return duration_in_words(value)
+
+
+def when(value: datetime | None, tz=None) -> str:
+    """"Mon 2 Mar 2026 10:00 UTC", plus the local time when `tz` (a ZoneInfo) is not UTC."""
+    if value is None:
+        return ""
+    text = value.strftime("%a %-d %b %Y %H:%M UTC")
+    if tz is not None and str(tz) not in ("UTC", "Etc/UTC"):
+        local = value.astimezone(tz)
+        text += f" ({local:%H:%M} {tz})"
+    return text
+
+
+def _environment(loader, *, json_mode: bool) -> ImmutableSandboxedEnvironment:
+    options = dict(loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                   keep_trailing_newline=False)
+    if json_mode:
+        env = ImmutableSandboxedEnvironment(autoescape=True, finalize=_json_string_content, **options)
+    else:
+        env = ImmutableSandboxedEnvironment(
+            autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False,
+                                         default=False),
+            **options,
+        )
+    env.filters["in_words"] = in_words
+    env.filters["when"] = when
+    return env
+
+
+class Renderer:
+    """Renders one kind for one channel. Overrides come first; the packaged defaults are the fallback."""
+
+    def __init__(self, override_dir: str | Path | None = None):
+        self.override_dir = Path(override_dir).resolve() if override_dir else None
+        folders = [str(DEFAULT_DIR)]
+        if self.override_dir and self.override_dir != DEFAULT_DIR.resolve():
+            folders.insert(0, str(self.override_dir))
+        loader = ChoiceLoader([FileSystemLoader(f) for f in folders])
+        self._text = _environment(loader, json_mode=False)
+        self._json = _environment(loader, json_mode=True)
+
+    @property
+    def has_overrides(self) -> bool:
+        return self.override_dir is not None and self.override_dir != DEFAULT_DIR.resolve()
+
+    def kinds(self) -> list[str]:
+        """Every kind with at least one template file (defaults and overrides)."""
+        names = set(self._text.list_templates(filter_func=lambda n: n.endswith(".j2") and "/" not in n))
+        return sorted({n.split(".", 1)[0] for n in names if not n.startswith("_") and n.count(".") >= 3})
+
+    def files_for(self, kind: str) -> list[str]:
+        return [pattern.format(kind=kind) for pattern in FILES.values()]
+
+    def _render(self, env, name: str, context: dict) -> str:
+        try:
+            return env.get_template(name).render(context)
+        except Exception as exc:  # template errors, and filters or attributes raising inside the sandbox
+            where = _where(exc, name)
+            message = exc.message if isinstance(exc, TemplateError) and exc.message else str(exc)
+            raise TemplateProblem(f"{where}: {type(exc).__name__}: {message}") from exc
+
+    def teams(self, kind: str, context: dict) -> dict:
+        """The Workflows webhook message: the Adaptive Card wrapped in the documented envelope."""
+        name = FILES["teams"].format(kind=kind)
+        text = self._render(self._json, name, context)
+        try:
+            card = json.loads(text)
+        except ValueError as exc:
+            raise TemplateProblem(f"{name}: does not render valid JSON: {exc}") from exc
+        message = {"type": "message",
+                   "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}]}
+        problems = card_problems(message)
+        if problems:
+            raise TemplateProblem(f"{name}: " + "; ".join(problems))
+        return fit_teams_message(message)
+
+    def email(self, kind: str, context: dict) -> dict:
+        """{"subject", "text", "html"}: the subject is the text template's first line (`Subject: …`)."""
+        text_name = FILES["email_text"].format(kind=kind)
+        rendered = self._render(self._text, text_name, context)
+        first, _, body = rendered.partition("\n")
+        if not first.lower().startswith("subject:"):
+            raise TemplateProblem(f"{text_name}: the first line must be 'Subject: …'")
+        subject = " ".join(first[len("subject:"):].split())
+        if not subject:
+            raise TemplateProblem(f"{text_name}: the subject is empty")
+        html = self._render(self._text, FILES["email_html"].format(kind=kind), context)
+        return {"subject": subject, "text": body.strip("\n") + "\n", "html": html}
+
+
+def _where(exc: Exception, name: str) -> str:
+    """"file:line" of the template line that failed (Jinja puts template frames into the traceback)."""
+    if getattr(exc, "lineno", None):
+        return f"{getattr(exc, 'name', None) or name}:{exc.lineno}"
+    found = name
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = f"{Path(filename).name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def card_problems(message: dict) -> list[str]:
+    """What makes `message` unfit for a Teams Workflows webhook (empty when it is fine)."""
+    problems = []
+    attachments = message.get("attachments")
+    if message.get("type") != "message" or not isinstance(attachments, list) or len(attachments) != 1:
+        return ["the message must be {'type': 'message', 'attachments': [one card]}"]
+    attachment = attachments[0]
+    if attachment.get("contentType") != CARD_CONTENT_TYPE:
+        problems.append(f"contentType must be {CARD_CONTENT_TYPE}")
+    card = attachment.get("content")
+    if not isinstance(card, dict) or card.get("type") != "AdaptiveCard":
+        return problems + ["the content must be an AdaptiveCard object"]
+    if card.get("version") != "1.4":
+        problems.append("the card version must be 1.4")
+    if not isinstance(card.get("body"), list) or not card["body"]:
+        problems.append("the card needs a non-empty body")
+    for action in _actions(card):
+        if action.get("type") != "Action.OpenUrl":
+            problems.append(f"{action.get('type')} is not supported in webhook cards; use Action.OpenUrl")
+        elif not str(action.get("url", "")).startswith(("https://", "http://")):
+            problems.append("every Action.OpenUrl needs an http(s) url")
+    return problems
+
+
+def _actions(node):
+    if isinstance(node, dict):
+        if str(node.get("type", "")).startswith("Action."):
+            yield node
+        for value in node.values():
+            yield from _actions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _actions(value)
+
+
+def message_size(message: dict) -> int:
+    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def fit_teams_message(message: dict, limit: int = TEAMS_LIMIT_BYTES) -> dict:
+    """Shorten the longest texts until the message is under Teams' size limit (about 28 KB)."""
+    marker = " … (shortened; the full text is in Herald)"
+    for _ in range(200):
+        excess = message_size(message) - limit
+        if excess <= 0:
+            return message
+        longest = max(_text_nodes(message), key=lambda pair: len(pair[0][pair[1]]), default=None)
+        if longest is None:
+            break
+        holder, key = longest
+        text = holder[key]
+        keep = max(len(text) - excess - len(marker) - 64, len(text) // 2, 0)
+        if keep >= len(text):
+            break
+        holder[key] = text[:keep].rstrip() + marker
+    if message_size(message) > limit:
+        raise TemplateProblem(f"the Teams card stays over {limit} bytes even with shortened texts")
+    return message
+
+
+def _text_nodes(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("text", "value") and isinstance(value, str) and len(value) > 80:
+                yield node, key
+            else:
+                yield from _text_nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _text_nodes(value)
+
+
+_renderers: dict[str | None, Renderer] = {}
+
+
+def renderer(override_dir: str | None = None) -> Renderer:
+    """A cached Renderer for the configured override folder (Jinja caches compiled templates)."""
+    if override_dir not in _renderers:
+        _renderers[override_dir] = Renderer(override_dir)
+    return _renderers[override_dir]

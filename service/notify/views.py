@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from .. import clock
+from ..auth import actor_name, require_scope
+from ..db import session
+from ..errors import conflict, not_found
+from ..incidents.models import Incident
+from ..incidents.timeline import record
+from ..incidents.views import incident_or_404
+from .dispatcher import wake_after_commit
+from .models import Notification
+from .schemas import NotificationListArgs, NotificationOut
+
+blp = Blueprint("notifications", __name__, url_prefix="/api", description="The outbox: every message Herald sends")
+
+
+@blp.route("/incidents/<ident>/notifications", methods=["GET"])
+@require_scope("read")
+@blp.arguments(NotificationListArgs, location="query")
+@blp.response(200, NotificationOut(many=True))
+def list_notifications(args, ident):
+    incident = incident_or_404(ident)
+    query = select(Notification).where(Notification.incident_id == incident.id)
+    for field in ("status", "kind", "channel"):
+        if args.get(field):
+            query = query.where(getattr(Notification, field) == args[field])
+    rows = session.scalars(query.order_by(Notification.id).limit(args["limit"]).offset(args["offset"])).all()
+    return rows
+
+
+@blp.route("/notifications/<int:notification_id>", methods=["GET"])
+@require_scope("read")
+@blp.response(200, NotificationOut)
+def get_notification(notification_id):
+    row = session.get(Notification, notification_id)
+    if row is None:
+        raise not_found(f"notification {notification_id}")
+    return row
+
+
+@blp.route("/notifications/<int:notification_id>/retry", methods=["POST"])
+@require_scope("write")
+@blp.response(200, NotificationOut)
+def retry(notification_id):
+    """Send a dead (or failed) notification again now, with a fresh set of attempts."""
+    row = session.get(Notification, notification_id, with_for_update=True)
+    if row is None:
+        raise not_found(f"notification {notification_id}")
+    if row.status not in ("dead", "failed"):
+        raise conflict(f"notification {notification_id} is {row.status}; only dead or failed ones can be retried")
+    now = clock.now()
+    previous = row.status
+    row.status = "pending"
+    row.attempts = 0
+    row.due_at = now
+    row.next_attempt_at = now
+    row.claimed_until = None
+    row.claimed_by = None
+    if row.incident_id is not None:
+        incident = session.get(Incident, row.incident_id)
+        record(session, incident, "notification_retry",
+               f"Retrying the {row.kind} to {row.recipient_name or row.recipient} by {row.channel} (was {previous})",
+               actor=actor_name(), notification=row.id)
+    wake_after_commit(session)
+    session.commit()
+    return row

@@ -1,0 +1,156 @@
+"""What the on-call board shows: who owns each role now and next, and which open incidents wait for whom."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole, TimelineEntry
+from ..policy import Policy, duration_in_words
+from ..rotations.models import Override, Rotation, Shift
+from ..rotations.oncall import OnCall, on_call
+
+# Timeline kinds the escalation engine writes: a rule of the escalation matrix fired ("escalated"),
+# the team was not assembled in time and the Incident Commander was told ("not_assembled");
+# "escalation" is the name the team's plan first gave them.
+ESCALATION_KINDS = ("escalated", "not_assembled", "escalation")
+
+# How many upcoming shift/override boundaries to look through for the next change of owner
+# (one person holding several consecutive shifts is no handoff).
+LOOKAHEAD = 20
+
+
+@dataclass(frozen=True)
+class RoleOwners:
+    role: str
+    title: str
+    rotation: str | None
+    rotation_known: bool
+    now: OnCall | None
+    handoff_at: datetime | None  # when the owner next changes; None when nothing is scheduled
+    next: OnCall | None
+
+
+@dataclass(frozen=True)
+class Responder:
+    role: str
+    title: str
+    name: str | None
+    paged: bool
+    acknowledged_at: datetime | None
+    acknowledged_via: str | None
+
+
+@dataclass(frozen=True)
+class BoardIncident:
+    incident: Incident
+    severity_name: str
+    responders: tuple[Responder, ...]
+    escalations: tuple[TimelineEntry, ...]
+
+    @property
+    def waiting(self) -> tuple[Responder, ...]:
+        """Paged responders who have not acknowledged yet."""
+        return tuple(r for r in self.responders if r.paged and r.name and r.acknowledged_at is None)
+
+    @property
+    def unstaffed(self) -> tuple[Responder, ...]:
+        """Roles this severity pages that nobody holds: nobody was paged for them."""
+        return tuple(r for r in self.responders if r.paged and not r.name)
+
+
+def _owner(oncall: OnCall | None) -> tuple | None:
+    if oncall is None:
+        return None
+    return ("person", oncall.person.id) if oncall.person else ("label", oncall.label)
+
+
+def _boundaries(s: Session, rotation: Rotation, after: datetime) -> list[datetime]:
+    """Upcoming moments where the owner may change: starts and ends of shifts and overrides."""
+    points: set[datetime] = set()
+    for model in (Shift, Override):
+        rows = s.execute(
+            select(model.start, model.end)
+            .where(model.rotation_id == rotation.id, model.end > after)
+            .order_by(model.start)
+            .limit(LOOKAHEAD)
+        )
+        points.update(t for row in rows for t in row if t > after)
+    return sorted(points)[:LOOKAHEAD]
+
+
+def next_owner(s: Session, rotation: Rotation, at: datetime) -> tuple[OnCall | None, datetime | None, OnCall | None]:
+    """(owner at `at`, when that changes, the owner from then) — overrides included, via `on_call`."""
+    current = on_call(s, rotation, at)
+    for moment in _boundaries(s, rotation, at):
+        then = on_call(s, rotation, moment)
+        if _owner(then) != _owner(current):
+            return current, moment, then
+    return current, None, None
+
+
+def role_owners(s: Session, policy: Policy, at: datetime) -> list[RoleOwners]:
+    names = [r.rotation for r in policy.roles.values() if r.rotation]
+    rotations = {r.name: r for r in s.scalars(select(Rotation).where(Rotation.name.in_(names)))} if names else {}
+    out = []
+    for key, role in policy.roles.items():
+        rotation = rotations.get(role.rotation) if role.rotation else None
+        now, handoff_at, nxt = next_owner(s, rotation, at) if rotation else (None, None, None)
+        out.append(RoleOwners(key, role.title, role.rotation, rotation is not None, now, handoff_at, nxt))
+    return out
+
+
+def open_incidents(s: Session, policy: Policy) -> list[BoardIncident]:
+    """Open incidents, most severe first, with each role's acknowledgement and the escalations fired."""
+    incidents = s.scalars(select(Incident).where(Incident.status.in_(OPEN_STATUSES))).all()
+    rank = {key: sev.rank for key, sev in policy.severities.items()}
+    incidents = sorted(incidents, key=lambda i: (rank.get(i.severity, 99), i.started_at, i.id))
+    escalations: dict[int, list[TimelineEntry]] = {i.id: [] for i in incidents}
+    if incidents:
+        for entry in s.scalars(
+            select(TimelineEntry)
+            .where(TimelineEntry.incident_id.in_(escalations), TimelineEntry.kind.in_(ESCALATION_KINDS))
+            .order_by(TimelineEntry.at, TimelineEntry.id)
+        ):
+            escalations[entry.incident_id].append(entry)
+    out = []
+    for incident in incidents:
+        severity = policy.severities.get(incident.severity)
+        paged = set(severity.page) if severity else set()
+        involved = paged | set(severity.notify if severity else ())
+        # Roles this severity neither pages nor notifies matter only when someone holds them.
+        slots = [slot for slot in _in_policy_order(incident.roles, policy) if slot.person or slot.role in involved]
+        out.append(BoardIncident(
+            incident=incident,
+            severity_name=severity.name if severity else "",
+            responders=tuple(_responder(slot, policy, paged) for slot in slots),
+            escalations=tuple(escalations[incident.id]),
+        ))
+    return out
+
+
+def _in_policy_order(slots: list[IncidentRole], policy: Policy) -> list[IncidentRole]:
+    order = {key: n for n, key in enumerate(policy.roles)}
+    return sorted(slots, key=lambda slot: (order.get(slot.role, len(order)), slot.role))
+
+
+def _responder(slot: IncidentRole, policy: Policy, paged: set[str]) -> Responder:
+    return Responder(
+        role=slot.role,
+        title=policy.role_title(slot.role),
+        name=slot.person.name if slot.person else None,
+        paged=slot.role in paged,
+        acknowledged_at=slot.acknowledged_at,
+        acknowledged_via=slot.acknowledged_via,
+    )
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    """"in 12 minutes" / "3 minutes ago" / "just now", to the minute (the board refreshes often)."""
+    seconds = (moment - now).total_seconds()
+    if abs(seconds) < 60:
+        return "just now"
+    words = duration_in_words(abs(moment - now))
+    return f"in {words}" if seconds > 0 else f"{words} ago"

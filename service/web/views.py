@@ -1,0 +1,140 @@
+"""The status page (public) and the on-call board (behind a token login): thin views over public.py and board.py."""
+from __future__ import annotations
+
+from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request,
+                   url_for)
+
+from .. import clock
+from ..db import session
+from ..policy import duration_in_words
+from ..runtime import config, policy
+from . import board as board_data
+from . import login
+from .feed import atom_feed
+from .public import as_json, iso_utc, status_snapshot, utc_text
+
+REFRESH_SETTING = "HERALD_BOARD_REFRESH_SECONDS"
+SECURITY_HEADERS = {
+    # Scripts and styles only from our own static files: no inline code, nothing third-party.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+status = Blueprint("status", __name__)
+board = Blueprint("board", __name__, url_prefix="/board")
+
+
+def _configure(state) -> None:
+    app = state.app
+    app.config.setdefault(REFRESH_SETTING, 15)
+    # The board's session cookie: unreadable to scripts, not sent on cross-site requests,
+    # and only over HTTPS when Herald is served over HTTPS.
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=config().base_url.startswith("https://"))
+    app.jinja_env.filters.update(utc=utc_text, iso=iso_utc, relative=board_data.relative, duration=duration_in_words)
+
+
+def _secure(response: Response) -> Response:
+    for header, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(header, value)
+    return response
+
+
+status.record_once(_configure)
+board.record_once(_configure)
+status.after_request(_secure)
+
+
+@board.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return _secure(response)
+
+
+# ---- the public status page ------------------------------------------------------------------
+
+def _snapshot():
+    return status_snapshot(session, clock.now(), policy(), templates_dir=config().templates_dir)
+
+
+def _fresh(response: Response) -> Response:
+    """Public and shareable, but always revalidated: an update is visible the moment it is posted."""
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@status.get("/status")
+def status_page():
+    return _fresh(Response(render_template("status.html", snapshot=_snapshot())))
+
+
+@status.get("/status.json")
+def status_json():
+    response = jsonify(as_json(_snapshot()))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return _fresh(response)
+
+
+@status.get("/status.atom")
+def status_atom():
+    body = atom_feed(_snapshot(), config().base_url)
+    return _fresh(Response(body, mimetype="application/atom+xml"))
+
+
+# ---- the on-call board -----------------------------------------------------------------------
+
+def _board_context() -> dict:
+    now = clock.now()
+    return {
+        "now": now,
+        "owners": board_data.role_owners(session, policy(), now),
+        "incidents": board_data.open_incidents(session, policy()),
+    }
+
+
+@board.get("")
+def board_page():
+    principal = login.signed_in()
+    if principal is None:
+        return redirect(url_for("board.sign_in"))
+    return render_template("board.html", principal=principal, csrf=login.csrf_token(),
+                           refresh_seconds=current_app.config[REFRESH_SETTING], **_board_context())
+
+
+@board.get("/live")
+def board_live():
+    """The board's content alone, fetched by the page every few seconds."""
+    if login.signed_in() is None:
+        return Response("Signed out.", status=401, mimetype="text/plain")
+    return render_template("board_live.html", **_board_context())
+
+
+@board.route("/login", methods=["GET", "POST"])
+def sign_in():
+    if request.method == "GET":
+        if login.signed_in() is not None:
+            return redirect(url_for("board.board_page"))
+        return render_template("login.html", csrf=login.csrf_token())
+    if not login.csrf_valid(request.form.get("csrf_token")):
+        return _login_error("The form had expired. Please enter your token again.", 400)
+    try:
+        login.sign_in(request.form.get("token", ""))
+    except login.SignInError as exc:
+        return _login_error(str(exc), exc.status)
+    return redirect(url_for("board.board_page"), code=303)
+
+
+def _login_error(message: str, status_code: int):
+    return render_template("login.html", csrf=login.csrf_token(), error=message), status_code
+
+
+@board.post("/logout")
+def sign_out():
+    if not login.csrf_valid(request.form.get("csrf_token")):
+        return Response("The sign-out form had expired; reload the board and try again.", status=400,
+                        mimetype="text/plain")
+    login.sign_out()
+    flash("You have signed out.")
+    return redirect(url_for("board.sign_in"), code=303)
