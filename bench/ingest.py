@@ -1,6 +1,7 @@
 """Ingest benchmark: Alertmanager webhooks against a real `herald serve`, next to a trivial endpoint.
 
-Starts `herald serve` on a fresh database (SQLite like `make run`, or HERALD_BENCH_DATABASE_URL),
+Starts `herald serve` on a fresh database (SQLite like `make run`; with HERALD_BENCH_DATABASE_URL, a
+new database on that PostgreSQL server, dropped afterwards),
 then, with the same number of keep-alive client connections for every phase:
 
   ceiling   GET /api/health — a trivial JSON endpoint of the same server (one cheap query)
@@ -56,6 +57,28 @@ def alertmanager_notification(group: int, repeat: int) -> dict:
         "externalURL": "http://alertmanager.example.com:9093", "version": "4",
         "groupKey": f'{{}}:{{service="svc-{group}"}}', "truncatedAlerts": 0,
     }
+
+
+def create_database(server_url: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"herald_bench_{os.getpid()}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, database_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 class Server:
@@ -188,7 +211,9 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
-    server = Server(workdir, os.environ.get("HERALD_BENCH_DATABASE_URL"))
+    postgres = os.environ.get("HERALD_BENCH_DATABASE_URL")
+    database_url = create_database(postgres) if postgres else None
+    server = Server(workdir, database_url)
     try:
         server.run("db", "upgrade")
         ingest = server.token("bench-alertmanager", "ingest")
@@ -202,19 +227,18 @@ def main() -> int:
                     json.dumps(alertmanager_notification(i % args.groups, 1 + i // args.groups)).encode(), post)
                    for i in range(args.repeats)]
 
+        database = "PostgreSQL" if postgres else "SQLite"
+        print(f"herald serve ({database}), {args.clients} keep-alive clients, {os.cpu_count()} CPUs", flush=True)
         run_phase(server.port, health[:300], args.clients)  # warm up connections, caches, the ticker
         ceiling = run_phase(server.port, health, args.clients)
+        print(line("ceiling /api/health", ceiling), flush=True)
         first = run_phase(server.port, distinct, args.clients)
+        print(line(f"{args.groups} distinct groups", first, ceiling["rate"]), flush=True)
         storm = run_phase(server.port, repeats, args.clients)
+        print(line(f"{args.repeats} repeats", storm, ceiling["rate"]), flush=True)
         after = run_phase(server.port, health, args.clients)
+        print(line("ceiling again", after, ceiling["rate"]), flush=True)
         drained = wait_for_worker(server.port, admin, args.groups)
-
-        database = "PostgreSQL" if os.environ.get("HERALD_BENCH_DATABASE_URL") else "SQLite"
-        print(f"herald serve ({database}), {args.clients} keep-alive clients, {os.cpu_count()} CPUs")
-        print(line("ceiling /api/health", ceiling))
-        print(line(f"{args.groups} distinct groups", first, ceiling["rate"]))
-        print(line(f"{args.repeats} repeats", storm, ceiling["rate"]))
-        print(line("ceiling again", after, ceiling["rate"]))
         print(f"worker: inbox empty and {args.groups} incidents open {drained:.1f} s after the last request")
         goal = storm["rate"] >= 0.5 * ceiling["rate"] and storm["p99_ms"] < 50
         print(f"goal (repeats >= 50% of ceiling, p99 < 50 ms): {'met' if goal else 'NOT met'}")
@@ -222,6 +246,8 @@ def main() -> int:
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        if database_url:
+            drop_database(postgres, database_url)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,25 @@ opens a new incident that links the old one.
 """
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
+from .. import clock
 from ..incidents import lifecycle
 from ..incidents.models import Incident
 from ..incidents.timeline import record
-from ..runtime import policy
+from ..notify import cadence
+from ..notify.context import role_data
+from ..notify.outbox import notify, recipients_for_person
+from ..runtime import holidays, policy
 from . import grouping, triage
 from .models import AlertEvent, AlertGroup
 from .normalize import Alert, Notification, from_pagerduty, from_webhook
 
+INCIDENT_COMMANDER = "incident_commander"
+MAX_LISTED = 10  # alerts named in a message; the rest are counted
 SENDER_NAMES = {"alertmanager": "Alertmanager", "grafana": "Grafana", "pagerduty": "PagerDuty Events API"}
 
 
@@ -26,29 +34,42 @@ def notification_for(event: AlertEvent) -> Notification:
     return from_webhook(event.source, event.payload)
 
 
-def locked_group(s: Session, event: AlertEvent) -> AlertGroup:
-    group = s.scalar(select(AlertGroup).where(AlertGroup.key_hash == event.group_hash).with_for_update())
-    if group is None:
-        group = AlertGroup(source=event.source, key=event.group_key, key_hash=event.group_hash, status="resolved",
-                           labels={}, alerts={}, truncated_alerts=0, first_seen=event.received_at,
-                           last_seen=event.received_at)
-        s.add(group)
-        s.flush()
-    return group
+def locked_groups(s: Session, runs: list[list[AlertEvent]]) -> dict[str, AlertGroup]:
+    """The runs' groups, locked for this transaction (created when new), in one query."""
+    hashes = [run[0].group_hash for run in runs]
+    groups = {g.key_hash: g for g in s.scalars(select(AlertGroup).where(AlertGroup.key_hash.in_(hashes))
+                                                  .with_for_update())}
+    for run in runs:
+        first = run[0]
+        if first.group_hash not in groups:
+            groups[first.group_hash] = AlertGroup(
+                source=first.source, key=first.group_key, key_hash=first.group_hash, status="resolved", labels={},
+                alerts={}, truncated_alerts=0, first_seen=first.received_at, last_seen=first.received_at)
+            s.add(groups[first.group_hash])
+    return groups
 
 
-def apply_events(s: Session, events: list[AlertEvent]) -> None:
-    """Apply a run of one group's events in arrival order, noting on each what it did.
+def apply_runs(s: Session, runs: list[list[AlertEvent]], *, until: float | None = None) -> int:
+    """Apply runs of events (each run: one group's events in arrival order), noting on each event what
+    it did; stop after the run during which `until` (time.monotonic) passes. Return the runs applied.
 
-    The run shares one locked group row and one incident lookup, so a storm of repeats costs little more
-    than one write of the group's alert list.
+    Groups and incidents are read in one query each, so a storm of repeats costs little more than the
+    writes of the groups' alert lists and the events' outcomes.
     """
-    group = locked_group(s, events[0])
-    incident = s.get(Incident, group.incident_id, options=[lazyload(Incident.roles)]) if group.incident_id else None
-    for event in events:
-        incident, outcome = _apply(s, group, incident, event)
-        event.outcome = outcome
-        event.incident_id = incident.id if incident else None
+    groups = locked_groups(s, runs)
+    incident_ids = {g.incident_id for g in groups.values() if g.incident_id}
+    incidents = {i.id: i for i in s.scalars(select(Incident).where(Incident.id.in_(incident_ids))
+                                            .options(lazyload(Incident.roles)))} if incident_ids else {}
+    for applied, run in enumerate(runs, start=1):
+        group = groups[run[0].group_hash]
+        incident = incidents.get(group.incident_id)
+        for event in run:
+            incident, outcome = _apply(s, group, incident, event)
+            event.outcome = outcome[:300]
+            event.incident_id = incident.id if incident else None
+        if until is not None and time.monotonic() >= until:
+            return applied
+    return len(runs)
 
 
 def _apply(s: Session, group: AlertGroup, incident: Incident | None,
@@ -127,9 +148,10 @@ def _annotate(s: Session, incident: Incident, group: AlertGroup, notification: N
                fingerprints=list(change.newly_resolved))
         said.append(_count(alerts, "resolved"))
     if change.all_resolved:
+        told = _tell_incident_commander(s, incident, group, change, slot=f"alerts-resolved-{group.last_event_id}")
         record(s, incident, "alerts_resolved",
                f"All alerts of the group have resolved in {SENDER_NAMES[group.source]}. "
-               "The incident stays open until a person resolves it.", actor=actor, group=group.key)
+               f"The incident stays open until a person resolves it; {told}.", actor=actor, group=group.key)
         said.append("all alerts resolved")
     elif change.unconfirmed_resolution:
         record(s, incident, "alerts_resolved_unconfirmed",
@@ -138,6 +160,24 @@ def _annotate(s: Session, incident: Incident, group: AlertGroup, notification: N
                "that every alert has resolved.", actor=actor, group=group.key)
         said.append("resolution unconfirmed (truncated)")
     return ", ".join(said)
+
+
+def _tell_incident_commander(s: Session, incident: Incident, group: AlertGroup, change: grouping.Change, *,
+                             slot: str) -> str:
+    """A notice to the Incident Commander (held until business hours for business-hours severities)."""
+    holder = incident.role(INCIDENT_COMMANDER)
+    title = policy().role_title(INCIDENT_COMMANDER)
+    if holder is None or holder.person is None:
+        return f"nobody holds the {title} role to tell"
+    severity = policy().severities[incident.severity]
+    resolved = [triage.describe(alert) for alert in change.alerts.values()]
+    context = {"role": role_data(policy(), INCIDENT_COMMANDER),
+               "monitoring": {"source": SENDER_NAMES[group.source], "alerts": resolved[:MAX_LISTED],
+                              "more": max(len(resolved) - MAX_LISTED, 0)}}
+    notify(s, incident=incident, kind="notice", slot=slot,
+           recipients=recipients_for_person(holder.person, severity.channels), context=context,
+           not_before=cadence.page_not_before(severity, clock.now(), policy(), holidays()))
+    return f"the {title}, {holder.person.name}, has been told"
 
 
 def _raise_severity(s: Session, incident: Incident, alerts: list[Alert], actor: str) -> None:

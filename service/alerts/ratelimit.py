@@ -7,7 +7,6 @@ front (e.g. nginx `limit_req`) when that matters.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
@@ -24,7 +23,7 @@ class _Bucket:
 class TokenBuckets:
     """One bucket per key: `burst` requests at once, refilled at `rate` per second.
 
-    Keys are hashed credentials; the number of buckets kept is bounded (least recently used go first,
+    Keys are token digests; the number of buckets kept is bounded (least recently used go first,
     and a forgotten bucket simply starts full again).
     """
 
@@ -59,10 +58,6 @@ class TokenBuckets:
 def retry_after_seconds(wait: float) -> int:
     """Retry-After takes whole seconds; never 0, or clients retry at once."""
     return max(1, math.ceil(wait))
-
-
-def credential_key(credential: str | None) -> str:
-    return hashlib.sha256((credential or "").encode("utf-8")).hexdigest()
 
 
 class ConcurrencyGate:

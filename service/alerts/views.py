@@ -11,16 +11,17 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
+from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable, TooManyRequests
 
-from ..auth import authenticate, current_principal, presented_token, require_scope
+from ..auth import current_principal, hash_token, presented_token, require_scope
 from ..db import session
 from ..errors import not_found
 from ..incidents.lifecycle import get_by_id_or_number
 from . import inbox
 from .models import AlertEvent, AlertGroup
 from .normalize import pagerduty_group_key, webhook_group_key
-from .ratelimit import ConcurrencyGate, TokenBuckets, credential_key, retry_after_seconds
+from .ratelimit import ConcurrencyGate, TokenBuckets, retry_after_seconds
+from .tokens import RecentPrincipals, remembered
 from .schemas import (
     Accepted,
     AlertEventDetail,
@@ -46,24 +47,29 @@ pagerduty = Blueprint("pagerduty", __name__, url_prefix="/v2",
 
 
 @dataclass
-class IngestLimits:
+class Ingest:
     buckets: TokenBuckets
     gate: ConcurrencyGate
+    recent: RecentPrincipals
 
 
 def init_app(app) -> None:
     config = app.config["HERALD"]
-    app.extensions["herald.ingest_limits"] = IngestLimits(TokenBuckets(config.ingest_rate, config.ingest_burst),
-                                                          ConcurrencyGate(INGEST_CONCURRENCY))
+    app.extensions["herald.ingest"] = Ingest(TokenBuckets(config.ingest_rate, config.ingest_burst),
+                                             ConcurrencyGate(INGEST_CONCURRENCY), RecentPrincipals())
 
 
-def _limits() -> IngestLimits:
-    return current_app.extensions["herald.ingest_limits"]
+def _ingest() -> Ingest:
+    return current_app.extensions["herald.ingest"]
 
 
 def _throttle_wait(credential: str | None) -> float:
     """Seconds to wait before this credential may send again (0: go ahead)."""
-    return _limits().buckets.take(credential_key(credential))
+    return _ingest().buckets.take(hash_token(credential or ""))
+
+
+def _recent_principal(token: str | None):
+    return remembered(_ingest().recent, token)
 
 
 def rate_limited(view):
@@ -75,7 +81,7 @@ def rate_limited(view):
         wait = _throttle_wait(presented_token())
         if wait:
             raise TooManyRequests("this token is sending too fast", retry_after=retry_after_seconds(wait))
-        gate = _limits().gate
+        gate = _ingest().gate
         if not gate.try_enter():
             raise TooManyRequests("Herald is busy ingesting; retry shortly", retry_after=1)
         try:
@@ -87,16 +93,18 @@ def rate_limited(view):
 
 
 def _accept(source: str, payload: dict) -> dict:
-    event = inbox.store(session, source=source, group_key=webhook_group_key(source, payload), payload=payload,
-                        token_name=current_principal().name)
-    session.commit()
-    return {"id": event.id, "status": event.status}
+    try:
+        event_id = inbox.writer.submit(source=source, group_key=webhook_group_key(source, payload),
+                                       payload=payload, token_name=current_principal().name)
+    except inbox.InboxUnavailable as exc:  # Alertmanager and Grafana retry a 5xx
+        raise ServiceUnavailable(str(exc), retry_after=5) from exc
+    return {"id": event_id, "status": "pending"}
 
 
 @blp.route("/alertmanager", methods=["POST"])
 @rate_limited
-@require_scope("ingest")
-@blp.arguments(AlertmanagerWebhook)
+@require_scope("ingest", lookup=_recent_principal)
+@blp.arguments(AlertmanagerWebhook())  # one instance for every request: no schema built per call
 @blp.response(202, Accepted)
 def alertmanager(_data):
     """Alertmanager webhook (version 4). Token as Bearer or as the HTTP basic password."""
@@ -105,8 +113,8 @@ def alertmanager(_data):
 
 @blp.route("/grafana", methods=["POST"])
 @rate_limited
-@require_scope("ingest")
-@blp.arguments(GrafanaWebhook)
+@require_scope("ingest", lookup=_recent_principal)
+@blp.arguments(GrafanaWebhook())
 @blp.response(202, Accepted)
 def grafana(_data):
     """Grafana alerting's webhook contact point. Token as Bearer or as the HTTP basic password."""
@@ -222,7 +230,7 @@ def enqueue():
     wait = _throttle_wait(routing_key)
     if wait:
         return _throttled(wait)
-    gate = _limits().gate
+    gate = _ingest().gate
     if not gate.try_enter():
         return _throttled(1)
     try:
@@ -232,7 +240,7 @@ def enqueue():
 
 
 def _enqueue(event: dict, routing_key: str):
-    principal = authenticate(routing_key)
+    principal = _recent_principal(routing_key)
     if principal is None or not principal.can("ingest"):
         return _pagerduty_error(400, ["Invalid routing key"])
     try:
@@ -243,7 +251,10 @@ def _enqueue(event: dict, routing_key: str):
     stored = {k: v for k, v in event.items() if k != "routing_key"}  # the credential is not kept
     stored["dedup_key"] = dedup_key
     scope = str(principal.token_id) if principal.token_id is not None else principal.name
-    inbox.store(session, source="pagerduty", group_key=pagerduty_group_key(scope, dedup_key), payload=stored,
-                token_name=principal.name)
-    session.commit()
+    try:
+        inbox.writer.submit(source="pagerduty", group_key=pagerduty_group_key(scope, dedup_key), payload=stored,
+                            token_name=principal.name)
+    except inbox.InboxUnavailable as exc:  # PagerDuty's senders retry a 5xx
+        body = {"status": "unavailable", "message": str(exc)}
+        return jsonify(body), 503, {"Retry-After": "5"}
     return jsonify({"status": "success", "message": "Event processed", "dedup_key": dedup_key}), 202

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 from sqlalchemy import select
 
@@ -91,6 +92,38 @@ def test_all_resolved_is_said_once_and_the_incident_stays_open(client, ingest, p
     assert kinds(entries).count("alerts_resolved") == 1
     assert "stays open until a person resolves it" in entries[-1]["text"]
     assert incidents()[0]["status"] == "investigating" and incidents()[0]["resolved_at"] is None
+
+
+def test_the_incident_commander_is_told_when_every_alert_resolved(client, ingest, process, incidents, timeline,
+                                                                   admin_headers, make_person, put_on_call):
+    make_person("ada", "Ada Lovelace", teams_webhook="http://127.0.0.1:9/teams-webhook-of-ada")
+    put_on_call("incident-commander", "ada", START)
+    body = payload("alertmanager_firing")
+    client.post(AM, json=body, headers=ingest)
+    process()
+    (incident,) = incidents()
+    client.post(AM, json=resolved(body), headers=ingest)
+    process()
+    assert timeline(incident["id"])[-1]["text"].endswith("the Incident Commander, Ada Lovelace, has been told.")
+    sent = client.get(f"/api/incidents/{incident['id']}/notifications?kind=notice", headers=admin_headers).get_json()
+    told = [n for n in sent if n["slot"].startswith("alerts-resolved-")]
+    assert {n["channel"] for n in told} == {"teams", "log"}  # P1 channels; no mail transport configured: log
+    mail = next(n for n in told if n["channel"] == "log")["payload"]
+    assert mail["subject"] == "[INC-20260302-1] ✅ P1: Order matching delayed: every alert has resolved"
+    assert "Alertmanager reports that every alert of this incident has resolved" in mail["text"]
+    assert 'OrderMatchingSlow {instance="matcher-0.prod:9100", job="order-matcher", severity="critical"}' in mail["text"]
+    assert "stays open until a person resolves it" in mail["text"]
+    card = json.dumps(next(n for n in told if n["channel"] == "teams")["payload"], ensure_ascii=False)
+    assert "every alert has resolved" in card
+
+
+def test_nobody_to_tell_is_said_on_the_timeline(client, ingest, process, incidents, timeline):
+    body = payload("alertmanager_firing")
+    client.post(AM, json=body, headers=ingest)
+    client.post(AM, json=resolved(body), headers=ingest)
+    process()
+    (incident,) = incidents()
+    assert timeline(incident["id"])[-1]["text"].endswith("nobody holds the Incident Commander role to tell.")
 
 
 def test_a_group_firing_again_after_resolution_opens_a_linked_incident(client, ingest, process, incidents,

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from service import db
+from service.alerts.ratelimit import ConcurrencyGate
+from service.auth import hash_token
 from service.alerts.models import AlertEvent
 from tests.alerts.senders import payload
 
@@ -116,8 +119,8 @@ def test_unknown_fields_from_newer_senders_are_kept_not_refused(client, app, ing
 
 
 def test_a_flood_from_one_token_gets_429_with_retry_after(app, client, ingest, token_for):
-    app.extensions["herald.ingest_limits"].buckets.burst = 3
-    app.extensions["herald.ingest_limits"].buckets.rate = 0.5
+    app.extensions["herald.ingest"].buckets.burst = 3
+    app.extensions["herald.ingest"].buckets.rate = 0.5
     codes = [client.post("/api/alerts/alertmanager", json=payload("alertmanager_firing"), headers=ingest).status_code
              for _ in range(5)]
     assert codes == [202, 202, 202, 429, 429]
@@ -133,7 +136,7 @@ def test_a_flood_from_one_token_gets_429_with_retry_after(app, client, ingest, t
 
 
 def test_when_every_ingest_slot_is_busy_the_request_is_refused_at_once(app, client, ingest):
-    gate = app.extensions["herald.ingest_limits"].gate
+    gate = app.extensions["herald.ingest"].gate
     taken = 0
     while gate.try_enter():
         taken += 1
@@ -172,3 +175,49 @@ def test_openapi_documents_the_monitoring_endpoints(client):
     enqueue = spec["paths"]["/v2/enqueue"]["post"]
     assert "requestBody" in enqueue and "202" in enqueue["responses"]
     assert json.dumps(spec)  # serialisable
+
+
+def test_concurrent_requests_share_commits_and_all_are_stored(app, client, ingest):
+    """Requests arriving together are written together; every one is answered with its own event."""
+    app.extensions["herald.ingest"].gate = ConcurrencyGate(32)
+    results: list[tuple[int, int]] = []
+
+    def send(n: int) -> None:
+        body = payload("alertmanager_firing")
+        body["groupKey"] = f'{{}}:{{alertname="Burst", n="{n}"}}'
+        with app.test_client() as own:
+            response = own.post("/api/alerts/alertmanager", json=body, headers=ingest)
+            results.append((response.status_code, response.get_json().get("id")))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {status for status, _ in results} == {202}
+    assert len({event_id for _, event_id in results}) == 24
+    assert stored_events(app) == 24
+
+
+def test_when_the_database_cannot_store_the_sender_is_told_to_retry(app, client, ingest):
+    with app.app_context(), db.transaction() as s:
+        s.execute(text("ALTER TABLE alert_events RENAME TO alert_events_away"))
+    try:
+        response = client.post("/api/alerts/alertmanager", json=payload("alertmanager_firing"), headers=ingest)
+        assert response.status_code == 503  # Alertmanager and Grafana retry a 5xx
+        assert response.headers["Retry-After"] == "5"
+        assert set(response.get_json()) == {"code", "message", "errors"}
+    finally:
+        with app.app_context(), db.transaction() as s:
+            s.execute(text("ALTER TABLE alert_events_away RENAME TO alert_events"))
+    assert client.post("/api/alerts/alertmanager", json=payload("alertmanager_firing"), headers=ingest).status_code == 202
+
+
+def test_a_known_token_is_looked_up_once_per_few_seconds(app, client, ingest):
+    recent = app.extensions["herald.ingest"].recent
+    client.post("/api/alerts/alertmanager", json=payload("alertmanager_firing"), headers=ingest)
+    digest = hash_token(ingest["Authorization"].split(" ", 1)[1])
+    assert recent.get(digest).name == "test-ingest"
+    assert recent.get(hash_token("hrld_unknown")) is None
+    client.post("/api/alerts/alertmanager", json=payload("alertmanager_firing"), headers=basic("hrld_unknown"))
+    assert recent.get(hash_token("hrld_unknown")) is None  # refusals are not remembered

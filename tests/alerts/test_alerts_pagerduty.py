@@ -189,8 +189,8 @@ def test_more_than_512_kb_is_413(app, client, routing_key):
 
 
 def test_throttled_with_retry_after(app, client, routing_key):
-    app.extensions["herald.ingest_limits"].buckets.burst = 2
-    app.extensions["herald.ingest_limits"].buckets.rate = 0.1
+    app.extensions["herald.ingest"].buckets.burst = 2
+    app.extensions["herald.ingest"].buckets.rate = 0.1
     codes = [client.post(ENQUEUE, json=event(routing_key)).status_code for _ in range(3)]
     assert codes == [202, 202, 429]
     response = client.post(ENQUEUE, json=event(routing_key))
