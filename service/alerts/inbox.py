@@ -29,8 +29,8 @@ from .models import AlertEvent, group_hash
 
 log = logging.getLogger("herald.alerts")
 
-BATCH_SIZE = 25
-# Commit at least this often: SQLite has one writer, and ingest requests wait for it.
+BATCH_SIZE = 10
+# Commit at least this often (and on SQLite as soon as the inbox writer waits): one writer at a time.
 TRANSACTION_SECONDS = 0.02
 # Give the other tick jobs (dispatch!) their turn; a busy inbox asks for another tick at once.
 TICK_SECONDS = 0.5
@@ -74,6 +74,11 @@ class FairTurns:
         self._changed = threading.Condition()
         self._next_ticket = 0
         self._serving = 0
+
+    def someone_waits(self) -> bool:
+        """Another thread waits for the turn now held (the worker then commits early)."""
+        with self._changed:
+            return self._next_ticket - self._serving > 1
 
     @contextmanager
     def turn(self):
@@ -212,10 +217,11 @@ def process_batch() -> int:
                 runs.setdefault(event.group_hash, []).append(event)
         if not runs:
             return 0
+        until = time.monotonic() + TRANSACTION_SECONDS
         try:
             with s.begin_nested():
-                applied = processing.apply_runs(s, list(runs.values()),
-                                                until=time.monotonic() + TRANSACTION_SECONDS)
+                applied = processing.apply_runs(
+                    s, list(runs.values()), enough=lambda: time.monotonic() >= until or _turns.someone_waits())
         except Exception:
             log.warning("a batch of alert events failed; applying it one group at a time", exc_info=True)
             return sum(_settle(s, run, now) for run in runs.values())
@@ -277,7 +283,7 @@ def process_due_events(now: datetime) -> None:
             worker.wake()  # more to do: come back right after the other jobs
             break
         if writer.busy():
-            time.sleep(min(time.monotonic() - started, deadline - time.monotonic()))
+            time.sleep(max(0.0, min(time.monotonic() - started, deadline - time.monotonic())))
     global _next_prune
     if time.monotonic() >= _next_prune:  # housekeeping: skipping a round loses nothing
         _next_prune = time.monotonic() + PRUNE_EVERY_SECONDS

@@ -1,4 +1,4 @@
-"""Apply one stored event: update its group's alert list and open, or write on, the group's incident.
+"""Apply stored events: update each group's alert list and open, or write on, the group's incident.
 
 A person resolves the incident, never the alert: when every alert of a group has resolved, the timeline
 says so and the Incident Commander is told. A group that fires again after its incident was resolved
@@ -6,7 +6,7 @@ opens a new incident that links the old one.
 """
 from __future__ import annotations
 
-import time
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
@@ -35,23 +35,23 @@ def notification_for(event: AlertEvent) -> Notification:
 
 
 def locked_groups(s: Session, runs: list[list[AlertEvent]]) -> dict[str, AlertGroup]:
-    """The runs' groups, locked for this transaction (created when new), in one query."""
+    """The runs' existing groups, locked for this transaction, in one query."""
     hashes = [run[0].group_hash for run in runs]
-    groups = {g.key_hash: g for g in s.scalars(select(AlertGroup).where(AlertGroup.key_hash.in_(hashes))
-                                                  .with_for_update())}
-    for run in runs:
-        first = run[0]
-        if first.group_hash not in groups:
-            groups[first.group_hash] = AlertGroup(
-                source=first.source, key=first.group_key, key_hash=first.group_hash, status="resolved", labels={},
-                alerts={}, truncated_alerts=0, first_seen=first.received_at, last_seen=first.received_at)
-            s.add(groups[first.group_hash])
-    return groups
+    return {g.key_hash: g for g in s.scalars(select(AlertGroup).where(AlertGroup.key_hash.in_(hashes))
+                                                 .with_for_update())}
 
 
-def apply_runs(s: Session, runs: list[list[AlertEvent]], *, until: float | None = None) -> int:
+def new_group(s: Session, first: AlertEvent) -> AlertGroup:
+    group = AlertGroup(source=first.source, key=first.group_key, key_hash=first.group_hash, status="resolved",
+                       labels={}, alerts={}, truncated_alerts=0, first_seen=first.received_at,
+                       last_seen=first.received_at)
+    s.add(group)
+    return group
+
+
+def apply_runs(s: Session, runs: list[list[AlertEvent]], *, enough: Callable[[], bool] | None = None) -> int:
     """Apply runs of events (each run: one group's events in arrival order), noting on each event what
-    it did; stop after the run during which `until` (time.monotonic) passes. Return the runs applied.
+    it did; stop after any run once `enough()` says so. Return the number of runs applied.
 
     Groups and incidents are read in one query each, so a storm of repeats costs little more than the
     writes of the groups' alert lists and the events' outcomes.
@@ -61,13 +61,13 @@ def apply_runs(s: Session, runs: list[list[AlertEvent]], *, until: float | None 
     incidents = {i.id: i for i in s.scalars(select(Incident).where(Incident.id.in_(incident_ids))
                                             .options(lazyload(Incident.roles)))} if incident_ids else {}
     for applied, run in enumerate(runs, start=1):
-        group = groups[run[0].group_hash]
+        group = groups.get(run[0].group_hash) or new_group(s, run[0])
         incident = incidents.get(group.incident_id)
         for event in run:
             incident, outcome = _apply(s, group, incident, event)
             event.outcome = outcome[:300]
             event.incident_id = incident.id if incident else None
-        if until is not None and time.monotonic() >= until:
+        if enough is not None and enough():
             return applied
     return len(runs)
 
