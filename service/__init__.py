@@ -115,23 +115,32 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 
 
 def _register_domains(app: Flask, api: Api) -> None:
+    from .acks import smtp  # noqa: F401  (the inbound SMTP listener, started by serve/worker)
+    from .acks.pages import blp as ack_pages
+    from .acks.views import blp as inbound
     from .alerts import views as alerts
+    from .escalation import ticks  # noqa: F401  (escalation matrix, repeat pages, assemble check)
     from .health import blp as health
     from .incidents.views import blp as incidents
     from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
     from .notify.metrics import blp as metrics
     from .notify.views import blp as notifications
     from .people.views import blp as people
+    from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews
+    from .rotations import examples, handoffs  # noqa: F401  (first-start examples, the handoff tick)
+    from .rotations.views import blp as rotations
+    from .rotations.views import calendars
 
     from .web.views import board as web_board
     from .web.views import status as web_status
     from .web_static import blp as web_static
 
-    for blueprint in (health, people, incidents, notifications, reviews, alerts.blp, alerts.pagerduty):
+    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations, alerts.blp,
+                      alerts.pagerduty):
         api.register_blueprint(blueprint)
     alerts.init_app(app)
-    for page in (web_static, web_status, web_board, metrics):
+    for page in (web_static, web_status, web_board, metrics, ack_pages, calendars):
         app.register_blueprint(page)
 
 

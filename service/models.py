@@ -1,12 +1,14 @@
 """Every model, imported once so `Base.metadata` is complete (Alembic autogenerate reads it)."""
+from .acks.models import InboundMessage, MailboxSync  # noqa: F401
 from .alerts.models import AlertEvent, AlertGroup  # noqa: F401
 from .auth import ApiToken  # noqa: F401
 from .db import Base  # noqa: F401
+from .escalation.models import EscalationFiring  # noqa: F401
 from .incidents.models import Incident, IncidentCounter, IncidentRole, IncidentUpdate, TimelineEntry  # noqa: F401
 from .notify.models import Notification  # noqa: F401
 from .people.models import Person  # noqa: F401
 from .reviews.models import ActionItem, Postmortem, ReviewMeeting, ReviewReminder  # noqa: F401
-from .rotations.models import Override, Rotation, Shift  # noqa: F401
+from .rotations.models import CalendarFeed, Override, RoleOwnerSeen, Rotation, Shift  # noqa: F401
 from .worker import WorkerHeartbeat  # noqa: F401
 
 metadata = Base.metadata

@@ -51,7 +51,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def make_ack_token(notification) -> str:
-    """Sign (incident, person, notification) of a page. The notification must have an id and a person."""
+    """Sign (incident, person, notification) of a page: anything with `id`, `incident_id` and `person_id` set."""
     if notification.id is None or notification.person_id is None:
         raise ValueError("an ack token needs a stored notification addressed to a person")
     token = _serializer().dumps([notification.incident_id, notification.person_id, notification.id])

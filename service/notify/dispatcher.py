@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, or_, select, text
+from sqlalchemy import bindparam, event, or_, select, text, update
 from sqlalchemy.orm import Session, scoped_session
 
 from .. import clock, db, worker
+from ..db import UTCDateTime
+from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
+from ..incidents.timeline import record as record_timeline
 from ..processes import register_background
-from ..incidents.models import Incident
-from ..incidents.timeline import record
 from ..runtime import config
 from .channels import DeliveryError, Outgoing, Receipt, RetryableError, channel_for, close_all
 from .models import DUE_STATUSES, Notification
@@ -34,7 +37,8 @@ from .retry import after_failure
 log = logging.getLogger("herald.notify.dispatcher")
 
 NOTIFY_CHANNEL = "herald_outbox"
-INLINE_BATCH = 50
+INLINE_BATCH = 10
+RECORD_BATCH = 200
 
 
 def worker_name() -> str:
@@ -69,8 +73,30 @@ def poke() -> None:
 
 # ---- claim, send, record --------------------------------------------------------------------
 
-def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> list[Outgoing]:
-    """Lease up to `limit` due rows to `worker_id`; pages no longer wanted are cancelled instead."""
+@dataclass(frozen=True)
+class Claim:
+    """A row leased to this worker: the message, when it fell due, and the lease."""
+
+    job: Outgoing
+    due_at: datetime
+    claimed_at: datetime
+    lease_until: datetime
+
+    def fresh(self, now: datetime) -> bool:
+        """Still safe to start sending: at least half the lease is left for the send to finish in."""
+        return now < self.claimed_at + (self.lease_until - self.claimed_at) / 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    claim: Claim
+    receipt: Receipt | None
+    error: DeliveryError | None
+    at: datetime
+
+
+def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> list[Claim]:
+    """Lease up to `limit` due rows to `worker_id`, most urgent first; pages no longer wanted are cancelled."""
     with db.transaction() as s:
         due = (
             select(Notification.id)
@@ -89,79 +115,107 @@ def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> lis
             return []
         rows = s.scalars(select(Notification).where(Notification.id.in_(ids))
                          .order_by(Notification.priority, Notification.next_attempt_at, Notification.id)).all()
-        claimed = []
+        unwanted = _pages_no_longer_wanted(s, [r for r in rows if r.kind == "page" and r.incident_id is not None])
+        claims = []
         for row in rows:
-            reason = _no_longer_wanted(s, row)
-            if reason:
+            if row.id in unwanted:
                 row.status = "cancelled"
-                row.last_error = reason
+                row.last_error = unwanted[row.id]
                 continue
-            row.claimed_until = now + lease
-            row.claimed_by = worker_id
-            claimed.append(Outgoing(id=row.id, kind=row.kind, channel=row.channel, recipient=row.recipient,
-                                    recipient_name=row.recipient_name, payload=row.payload,
-                                    message_id=row.message_id))
-        return claimed
+            job = Outgoing(id=row.id, kind=row.kind, channel=row.channel, recipient=row.recipient,
+                           recipient_name=row.recipient_name, payload=row.payload, message_id=row.message_id)
+            claims.append(Claim(job, row.due_at, now, now + lease))
+        if claims:
+            s.execute(update(Notification).where(Notification.id.in_([c.job.id for c in claims]))
+                      .values(claimed_until=now + lease, claimed_by=worker_id))
+        return claims
 
 
-def _no_longer_wanted(s: Session, row: Notification) -> str | None:
-    """A page that came due after its point passed: the incident ended, the role moved on or was acknowledged."""
-    if row.kind != "page" or row.incident_id is None:
-        return None
-    incident = s.get(Incident, row.incident_id)
-    if incident is None or not incident.is_open:
-        return f"not sent: the incident is {incident.status if incident else 'gone'}"
-    if row.person_id is None:
-        return None
-    held = [r for r in incident.roles if r.person_id == row.person_id]
-    if not held:
-        return "not sent: the person no longer holds a role on the incident"
-    if all(r.acknowledged_at is not None and r.acknowledged_at > row.created_at for r in held):
-        return "not sent: already acknowledged"
-    return None
+def _pages_no_longer_wanted(s: Session, pages: list[Notification]) -> dict[int, str]:
+    """{row id: why} for pages whose point passed before they came due: the incident ended, the
+    person no longer holds a role on it, or acknowledged after the page was queued."""
+    if not pages:
+        return {}
+    incident_ids = {p.incident_id for p in pages}
+    statuses = dict(s.execute(select(Incident.id, Incident.status).where(Incident.id.in_(incident_ids))).all())
+    held: dict[tuple[int, int], list] = {}
+    for incident_id, person_id, acknowledged_at in s.execute(
+            select(IncidentRole.incident_id, IncidentRole.person_id, IncidentRole.acknowledged_at)
+            .where(IncidentRole.incident_id.in_(incident_ids), IncidentRole.person_id.is_not(None))):
+        held.setdefault((incident_id, person_id), []).append(acknowledged_at)
+    unwanted = {}
+    for page in pages:
+        status = statuses.get(page.incident_id)
+        if status not in OPEN_STATUSES:
+            unwanted[page.id] = f"not sent: the incident is {status or 'gone'}"
+        elif page.person_id is not None:
+            acks = held.get((page.incident_id, page.person_id))
+            if not acks:
+                unwanted[page.id] = "not sent: the person no longer holds a role on the incident"
+            elif all(at is not None and at > page.created_at for at in acks):
+                unwanted[page.id] = "not sent: already acknowledged"
+    return unwanted
 
 
-def deliver(job: Outgoing) -> tuple[Receipt | None, DeliveryError | None]:
-    """Send one message; never raises."""
+def deliver(c: Claim) -> Outcome:
+    """Send one claimed message; never raises."""
     try:
-        return channel_for(job.channel, config()).send(job), None
+        receipt, error = channel_for(c.job.channel, config()).send(c.job), None
     except DeliveryError as exc:
-        return None, exc
+        receipt, error = None, exc
     except Exception as exc:  # an adapter bug must not lose the message: retry it and show why
-        log.exception("sending notification %s failed unexpectedly", job.id)
-        return None, RetryableError(f"{type(exc).__name__}: {exc}")
+        log.exception("sending notification %s failed unexpectedly", c.job.id)
+        receipt, error = None, RetryableError(f"{type(exc).__name__}: {exc}")
+    return Outcome(c, receipt, error, clock.now())
 
 
-def record_outcome(job: Outgoing, receipt: Receipt | None, error: DeliveryError | None, *, worker_id: str) -> None:
-    now = clock.now()
+_t = Notification.__table__
+_MARK_SENT = (
+    _t.update()
+    .where(_t.c.id == bindparam("b_id"), _t.c.status != "sent")
+    .values(status="sent", attempts=_t.c.attempts + 1, sent_at=bindparam("b_at", type_=UTCDateTime()),
+            provider_id=bindparam("b_provider"), latency_ms=bindparam("b_latency"), claimed_until=None,
+            claimed_by=None)
+)
+
+
+def record(outcomes: list[Outcome], *, worker_id: str) -> None:
+    """Write what happened to a batch of sends in one transaction (one statement for all the successes)."""
+    sent = [o for o in outcomes if o.receipt is not None]
     with db.transaction() as s:
-        row = s.get(Notification, job.id, with_for_update=s.get_bind().dialect.name == "postgresql")
-        if row is None or row.status == "sent":
-            return  # someone finished it first (after our lease ran out): nothing to add
-        row.attempts += 1
-        row.claimed_until = None
-        row.claimed_by = None
-        if receipt is not None:
-            row.status = "sent"
-            row.sent_at = now
-            row.provider_id = receipt.provider_id
-            row.latency_ms = max(int((now - row.due_at).total_seconds() * 1000), 0)
-            return
-        status, next_attempt = after_failure(attempts=row.attempts, due_at=row.due_at, now=now,
-                                             retry_after=error.retry_after, permanent=error.permanent)
-        row.status = status
-        row.last_error = str(error)[:2000]
-        if next_attempt is not None:
-            row.next_attempt_at = next_attempt
-        log.warning("notification %s (%s to %s by %s) attempt %s failed: %s; %s", row.id, row.kind, row.recipient_name,
-                    row.channel, row.attempts, error, "giving up" if status == "dead" else f"next at {next_attempt}")
-        if status == "dead" and row.incident_id is not None:
-            incident = s.get(Incident, row.incident_id)
-            if incident is not None:
-                record(s, incident, "notification_dead",
-                       f"Gave up sending the {row.kind} to {row.recipient_name or row.recipient} by {row.channel} "
-                       f"after {row.attempts} attempt(s): {row.last_error}",
-                       notification=row.id, channel=row.channel)
+        if sent:
+            s.execute(_MARK_SENT, [{
+                "b_id": o.claim.job.id, "b_at": o.at, "b_provider": o.receipt.provider_id,
+                "b_latency": max(int((o.at - o.claim.due_at).total_seconds() * 1000), 0),
+            } for o in sent])
+        for outcome in outcomes:
+            if outcome.receipt is None:
+                _record_failure(s, outcome, worker_id)
+
+
+def _record_failure(s: Session, outcome: Outcome, worker_id: str) -> None:
+    row = s.get(Notification, outcome.claim.job.id, with_for_update=s.get_bind().dialect.name == "postgresql")
+    if row is None or row.status == "sent" or row.claimed_by != worker_id:
+        return  # sent or re-claimed by another worker after our lease ran out: theirs to record
+    error, now = outcome.error, outcome.at
+    row.attempts += 1
+    row.claimed_until = None
+    row.claimed_by = None
+    status, next_attempt = after_failure(attempts=row.attempts, due_at=row.due_at, now=now,
+                                         retry_after=error.retry_after, permanent=error.permanent)
+    row.status = status
+    row.last_error = str(error)[:2000]
+    if next_attempt is not None:
+        row.next_attempt_at = next_attempt
+    log.warning("notification %s (%s to %s by %s) attempt %s failed: %s; %s", row.id, row.kind, row.recipient_name,
+                row.channel, row.attempts, error, "giving up" if status == "dead" else f"next at {next_attempt}")
+    if status == "dead" and row.incident_id is not None:
+        incident = s.get(Incident, row.incident_id)
+        if incident is not None:
+            record_timeline(s, incident, "notification_dead",
+                            f"Gave up sending the {row.kind} to {row.recipient_name or row.recipient} by "
+                            f"{row.channel} after {row.attempts} attempt(s): {row.last_error}",
+                            notification=row.id, channel=row.channel)
 
 
 def drain(now: datetime | None = None, *, worker_id: str | None = None) -> int:
@@ -171,12 +225,13 @@ def drain(now: datetime | None = None, *, worker_id: str | None = None) -> int:
     lease = timedelta(seconds=config().dispatch_lease_seconds)
     attempted = 0
     while True:
-        jobs = claim(INLINE_BATCH, worker_id=worker_id, now=now, lease=lease)
-        if not jobs:
+        claims = claim(INLINE_BATCH, worker_id=worker_id, now=now, lease=lease)
+        if not claims:
             return attempted
-        for job in jobs:
-            receipt, error = deliver(job)
-            record_outcome(job, receipt, error, worker_id=worker_id)
+        for c in claims:
+            if not c.fresh(clock.now()):
+                break  # the rest of the batch waited too long: claim again rather than risk a twin
+            record([deliver(c)], worker_id=worker_id)
             attempted += 1
 
 
@@ -191,19 +246,28 @@ def dispatch_tick(now: datetime) -> None:
 # ---- the background dispatcher --------------------------------------------------------------
 
 class Dispatcher:
-    """Feeds a bounded thread pool from the outbox; woken by commits, NOTIFY and ticks."""
+    """Feeds a bounded thread pool from the outbox; woken by commits, NOTIFY and ticks.
+
+    Up to twice as many rows as threads are claimed, in batches of about one per thread, so the
+    threads never wait for a claim; a row that waited past half its lease is left to the next
+    claim. Outcomes are written by one recorder thread in batches.
+    """
 
     def __init__(self, *, threads: int, lease_seconds: float, idle_seconds: float):
         self.threads = max(int(threads), 1)
-        self.capacity = self.threads * 4  # claimed ahead, so a free thread never waits for a claim
+        self.capacity = 2 * self.threads
         self.lease = timedelta(seconds=lease_seconds)
         self.idle_seconds = max(idle_seconds, 0.05)
         self.worker_id = worker_name()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="herald-send")
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._slots = threading.Semaphore(self.capacity)
+        self._changed = threading.Condition()
+        self._in_flight = 0  # claimed and not yet sent
+        self._outcomes: queue.Queue[Outcome] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._recorder: threading.Thread | None = None
+        self.listening = threading.Event()  # set once PostgreSQL LISTEN is in place
 
     @property
     def running(self) -> bool:
@@ -213,7 +277,8 @@ class Dispatcher:
         self._threads.append(threading.Thread(target=self._loop, name="herald-dispatcher", daemon=True))
         if db.is_postgres():
             self._threads.append(threading.Thread(target=self._listen, name="herald-outbox-listen", daemon=True))
-        for thread in self._threads:
+        self._recorder = threading.Thread(target=self._record_loop, name="herald-outbox-record", daemon=True)
+        for thread in (*self._threads, self._recorder):
             thread.start()
         log.info("dispatcher %s started: %s threads, lease %ss", self.worker_id, self.threads,
                  self.lease.total_seconds())
@@ -224,9 +289,13 @@ class Dispatcher:
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        with self._changed:
+            self._changed.notify_all()
         for thread in self._threads:
             thread.join(timeout=10)
         self._pool.shutdown(wait=True)
+        if self._recorder is not None:
+            self._recorder.join(timeout=30)  # it writes what is left, then ends
         close_all()
 
     def _loop(self) -> None:
@@ -241,34 +310,55 @@ class Dispatcher:
 
     def _feed(self) -> None:
         while not self._stopping.is_set():
-            self._slots.acquire()  # wait for one free place, then take every other free one
-            free = 1
-            while free < self.capacity and self._slots.acquire(blocking=False):
-                free += 1
-            try:
-                jobs = claim(free, worker_id=self.worker_id, now=clock.now(), lease=self.lease)
-            except Exception:
-                self._release(free)
-                raise
-            self._release(free - len(jobs))
-            if not jobs:
+            with self._changed:
+                # While every thread is busy and a batch waits, let it shrink before claiming more.
+                while self._in_flight > self.threads and not self._stopping.is_set():
+                    self._changed.wait(0.5)
+                free = self.capacity - self._in_flight
+            now = clock.now()
+            claims = claim(free, worker_id=self.worker_id, now=now, lease=self.lease)
+            if not claims:
                 return
-            for job in jobs:
-                self._pool.submit(self._send, job)
+            with self._changed:
+                self._in_flight += len(claims)
+            for c in claims:
+                self._pool.submit(self._send, c)
 
-    def _release(self, n: int) -> None:
-        for _ in range(n):
-            self._slots.release()
-
-    def _send(self, job: Outgoing) -> None:
+    def _send(self, c: Claim) -> None:
         try:
-            receipt, error = deliver(job)
-            record_outcome(job, receipt, error, worker_id=self.worker_id)
-        except Exception:
-            log.exception("dispatcher: recording notification %s failed; its lease will expire", job.id)
+            if c.fresh(clock.now()):
+                self._outcomes.put(deliver(c))
+            else:
+                log.warning("dispatcher: notification %s waited past half its lease; leaving it to the next claim",
+                            c.job.id)
         finally:
-            self._slots.release()
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
             self._wake.set()
+
+    def _record_loop(self) -> None:
+        while True:
+            try:
+                batch = [self._outcomes.get(timeout=0.2)]
+            except queue.Empty:
+                if self._stopping.is_set() and not any(t.is_alive() for t in self._threads) \
+                        and self._pool_idle():
+                    return
+                continue
+            while len(batch) < RECORD_BATCH:
+                try:
+                    batch.append(self._outcomes.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                record(batch, worker_id=self.worker_id)
+            except Exception:  # the leases run out and the messages go again: logged, never lost
+                log.exception("dispatcher: recording %s outcome(s) failed", len(batch))
+
+    def _pool_idle(self) -> bool:
+        with self._changed:
+            return self._in_flight == 0
 
     def _listen(self) -> None:
         """PostgreSQL LISTEN: a commit with new rows in any process wakes this dispatcher at once."""
@@ -279,10 +369,13 @@ class Dispatcher:
             try:
                 with psycopg.connect(conninfo, autocommit=True) as conn:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.listening.set()
+                    self._wake.set()  # anything committed while we were not listening
                     while not self._stopping.is_set():
-                        for _ in conn.notifies(timeout=1.0):
+                        for _ in conn.notifies(timeout=0.5):
                             self._wake.set()
             except Exception as exc:
+                self.listening.clear()
                 log.warning("dispatcher: LISTEN connection lost (%s); reconnecting", exc)
                 self._stopping.wait(2)
 

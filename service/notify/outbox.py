@@ -11,8 +11,10 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from email.utils import make_msgid
 
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from .. import clock
 from ..acks.tokens import make_ack_token
 from ..rotations.oncall import on_call
 from ..runtime import config, policy
+from .channels import sender_address
 from .context import standard_context
 from .dispatcher import wake_after_commit
 from .models import KINDS, Notification
@@ -29,7 +32,7 @@ from .templates import TemplateProblem, renderer
 log = logging.getLogger("herald.notify")
 
 # Messages that ask a person to act on an incident carry a signed acknowledgement token.
-ACK_KINDS = ("page", "handoff")
+ACK_KINDS = ("page", "handoff", "help")
 # Lower goes first when many messages are due at once: a page must not wait behind status emails.
 KIND_PRIORITY = {"page": 10, "escalation": 20, "notice": 30, "handoff": 30, "reminder": 30,
                  "initial": 40, "progress": 40, "resolution": 40, "invite": 60}
@@ -124,74 +127,95 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
+    recipients = _unique(recipients)
+    keys = {r: idempotency_key(incident, kind, slot, r) for r in recipients}
+    if not keys:
+        return []
+    # Repeated calls (a tick asking again) are answered here, without rendering anything.
+    known = set(session.scalars(select(Notification.idempotency_key)
+                                .where(Notification.idempotency_key.in_(list(keys.values())))))
+    fresh = [r for r in recipients if keys[r] not in known]
+    if not fresh:
+        return []
+    cfg = config()
     now = clock.now()
     due = max(not_before, now) if not_before else now
-    priority = KIND_PRIORITY.get(kind, 50) + (policy().severities[incident.severity].rank if incident else 5)
-    created = []
-    for recipient in _unique(recipients):
-        row_id = _insert_if_new(session, {
+    base = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=fresh[0])
+    base.update(context or {})
+    ids = []
+    for recipient in fresh:
+        values = {
             "incident_id": incident.id if incident is not None else None,
-            "kind": kind,
-            "slot": slot,
-            "channel": recipient.channel,
-            "recipient": recipient.address,
-            "recipient_name": recipient.name[:200],
-            "person_id": recipient.person_id,
-            "payload": {},
-            "idempotency_key": idempotency_key(incident, kind, slot, recipient),
-            "priority": priority,
-            "status": "pending",
-            "attempts": 0,
-            "due_at": due,
-            "next_attempt_at": due,
-            "created_at": now,
-        })
-        if row_id is None:
-            continue
-        row = session.get(Notification, row_id)
-        _render_into(row, incident, recipient, context or {}, calendar, now)
-        created.append(row)
-    if created:
-        session.flush()
-        wake_after_commit(session)
-    return created
+            "kind": kind, "slot": slot, "channel": recipient.channel, "recipient": recipient.address,
+            "recipient_name": recipient.name[:200], "person_id": recipient.person_id,
+            "idempotency_key": keys[recipient], "status": "pending", "attempts": 0,
+            "priority": KIND_PRIORITY.get(kind, 50) + (policy().severities[incident.severity].rank if incident else 5),
+            "due_at": due, "next_attempt_at": due, "created_at": now,
+        }
+        if kind in ACK_KINDS and incident is not None and recipient.person_id is not None:
+            # The token signs the row's id, so the row exists before its text does.
+            row_id = _insert_if_new(session, {**values, "payload": {}})
+            if row_id is None:
+                continue
+            token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
+                                                   person_id=recipient.person_id))
+            payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
+            session.execute(update(Notification).where(Notification.id == row_id).values(
+                ack_token=token, payload=payload, message_id=message_id, last_error=problem))
+        else:
+            payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None)
+            row_id = _insert_if_new(session, {**values, "payload": payload, "message_id": message_id,
+                                              "last_error": problem})
+            if row_id is None:
+                continue
+        ids.append(row_id)
+    if not ids:
+        return []
+    wake_after_commit(session)
+    return list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
+
+
+# Built once: SQLAlchemy caches the compiled statement (an ORM INSERT … RETURNING entity would recompile).
+_INSERT_IF_NEW = {
+    name: insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 def _insert_if_new(session: Session, values: dict) -> int | None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (insert(Notification).values(**values)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id))
-    return session.execute(stmt).scalar()
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: None when a concurrent twin won."""
+    return session.execute(_INSERT_IF_NEW[session.get_bind().dialect.name], values).scalar()
 
 
-def _render_into(row: Notification, incident, recipient: Recipient, extra: dict, calendar, now) -> None:
+def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str | None,
+            ack_token: str | None) -> tuple[dict, str | None, str | None]:
+    """(payload, Message-ID for email, a note when an override failed and the default was used)."""
     cfg = config()
-    if row.kind in ACK_KINDS and incident is not None and row.person_id is not None:
-        row.ack_token = make_ack_token(row)
-    ack_url = f"{cfg.base_url}/ack/{row.ack_token}" if row.ack_token else None
-    context = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=recipient,
-                               ack_url=ack_url,
-                               ack_by_reply=bool(ack_url and cfg.reply_address and recipient.channel != "teams"))
-    context.update(extra)
+    ack_url = f"{cfg.base_url}/ack/{ack_token}" if ack_token else None
+    context = {**base, "recipient": {"name": recipient.name, "address": recipient.address,
+                                     "channel": recipient.channel},
+               "ack_url": ack_url,
+               "ack_by_reply": bool(ack_url and cfg.reply_address and recipient.channel != "teams")}
+    problem = None
     try:
-        payload = render_payload(renderer(cfg.templates_dir), row.kind, recipient.channel, context, incident)
+        payload = render_payload(renderer(cfg.templates_dir), kind, recipient.channel, context, incident)
     except TemplateProblem as exc:
         if not renderer(cfg.templates_dir).has_overrides:
             raise
         # A broken override must not silence an incident: send the default and say so.
         log.error("override template failed, sending the default: %s", exc)
-        payload = render_payload(renderer(None), row.kind, recipient.channel, context, incident)
-        row.last_error = f"override template failed, the default was used: {exc}"
+        payload = render_payload(renderer(None), kind, recipient.channel, context, incident)
+        problem = f"override template failed, the default was used: {exc}"
     if recipient.channel in ("email", "log"):
-        if row.ack_token and cfg.reply_address:
+        if ack_token and cfg.reply_address:
             local, _, domain = cfg.reply_address.partition("@")
-            payload["reply_to"] = f"{local}+{row.ack_token}@{domain}"
+            payload["reply_to"] = f"{local}+{ack_token}@{domain}"
         if calendar:
             payload["calendar"] = calendar
+    message_id = None
     if recipient.channel == "email":
-        domain = cfg.mail_from.rpartition("@")[2] or "localhost"
-        row.message_id = make_msgid(idstring=f"herald.{row.id}", domain=domain)
-    row.payload = payload
+        message_id = make_msgid(idstring="herald", domain=sender_address(cfg).rpartition("@")[2] or "localhost")
+    return payload, message_id, problem
 
 
 def render_payload(tpl, kind: str, channel: str, context: dict, incident) -> dict:

@@ -69,6 +69,8 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
         "handoff": lambda inc, pol: {"role": _first_role(pol), "previous": "Person 9"},
         "reminder": lambda inc, pol: {"role": _first_role(pol), "due_at": now + timedelta(minutes=5),
                                       "due_in": timedelta(minutes=5)},
+        "help": lambda inc, pol: {"reply": {"problem": "not_a_command", "reason": "", "first_word": "who",
+                                            "text": "Who else is on this?", "subject": "Re: page"}},
         "escalation": lambda inc, pol: {"escalation": {"name": "P1 not acknowledged", "condition": "not_acknowledged",
                                                        "reason": "Nobody has acknowledged this P1 after 15 minutes."}},
     }

@@ -15,10 +15,12 @@ from .. import clock
 from ..incidents import events
 from ..incidents.models import Incident
 from ..incidents.timeline import record
+from ..notify.outbox import notify, recipients_for_person
+from ..notify.samples import register_sample
 from ..people.models import Person
 from ..runtime import config, holidays, policy
 from .deadlines import postmortem_due, postmortem_reminder_at
-from .invitation import Attendee, Invitation, review_uid
+from .invitation import Attendee, Invitation, review_uid, to_ical
 from .models import ReviewMeeting, ReviewReminder
 from .slots import review_slot
 
@@ -48,6 +50,17 @@ def _on_incident_changed(incident: Incident, *, session: Session, changes: dict,
         plan_review(session, incident)
 
 
+@events.role_assigned.connect
+def _on_role_assigned(incident: Incident, *, session: Session, person: Person, **_):
+    """A role handed over after resolution: the new holder is invited too (the previous one stays)."""
+    meeting = meeting_of(session, incident)
+    if meeting is None or incident.status != "resolved" or meeting.status != "scheduled":
+        return
+    if person.handle not in meeting.attendees:
+        book(session, incident, meeting.start, meeting.end, actor="herald",
+             attendees=attendees_of(session, meeting) + [person], within_deadline=meeting.within_deadline)
+
+
 def plan_review(s: Session, incident: Incident) -> None:
     """Set the post-mortem deadline, schedule the IC's reminder, and book (or move) the review meeting."""
     severity = policy().severities[incident.severity]
@@ -56,13 +69,15 @@ def plan_review(s: Session, incident: Incident) -> None:
     _cancel_reminders(s, incident, "superseded")
     if due is None:
         return
-    s.add(ReviewReminder(incident_id=incident.id, purpose=POSTMORTEM_REMINDER,
-                         due_at=postmortem_reminder_at(incident.resolved_at, due)))
+    now = clock.now()
+    if due > now:  # a severity raised long after resolution can leave a deadline already passed
+        s.add(ReviewReminder(incident_id=incident.id, purpose=POSTMORTEM_REMINDER,
+                             due_at=postmortem_reminder_at(incident.resolved_at, due)))
     record(s, incident, "postmortem_due", f"Post-mortem due by {due:%Y-%m-%d %H:%M} UTC", due_at=due.isoformat())
     meeting = meeting_of(s, incident)
     if meeting is not None and meeting.status == "scheduled" and meeting.end <= due:
         return
-    slot = review_slot(incident.resolved_at, due, policy(), holidays())
+    slot = review_slot(incident.resolved_at, due, policy(), holidays(), not_before=now)
     book(s, incident, slot.start, slot.end, actor="herald", within_deadline=slot.within_deadline)
 
 
@@ -76,6 +91,7 @@ def withdraw_review(s: Session, incident: Incident) -> None:
     meeting.sequence += 1
     meeting.updated_at = clock.now()
     record(s, incident, "review_cancelled", "Review meeting cancelled: the incident was reopened")
+    _send(s, incident, meeting, "CANCEL", attendees_of(s, meeting))
 
 
 def review_done(s: Session, incident: Incident) -> None:
@@ -122,12 +138,14 @@ def book(s: Session, incident: Incident, start: datetime, end: datetime, *, acto
         s.flush()
         record(s, incident, "review_booked", f"Review meeting booked for {_when(start, end)}", actor=actor,
                start=start.isoformat(), end=end.isoformat(), attendees=meeting.attendees)
+        _send(s, incident, meeting, "REQUEST", attendees_of(s, meeting))
         return meeting
 
+    before = attendees_of(s, meeting)
     if meeting.status == "cancelled" and attendees is None:
         after = role_owners(incident)
     else:
-        after = attendees if attendees is not None else attendees_of(s, meeting)
+        after = attendees if attendees is not None else before
     unchanged = (meeting.status == "scheduled" and (meeting.start, meeting.end) == (start, end)
                  and [p.handle for p in after] == meeting.attendees)
     if unchanged:
@@ -141,6 +159,10 @@ def book(s: Session, incident: Incident, start: datetime, end: datetime, *, acto
     meeting.updated_at = now
     record(s, incident, "review_moved", f"Review meeting moved to {_when(start, end)}", actor=actor,
            start=start.isoformat(), end=end.isoformat(), attendees=meeting.attendees, sequence=meeting.sequence)
+    removed = [p for p in before if p.handle not in meeting.attendees]
+    if removed:
+        _send(s, incident, meeting, "CANCEL", removed)
+    _send(s, incident, meeting, "REQUEST", after)
     return meeting
 
 
@@ -176,6 +198,46 @@ def invitation_for(incident: Incident, meeting: ReviewMeeting, attendees: list[P
         attendees=tuple(Attendee(p.name, p.email) for p in attendees),
         url=f"{base}/api/incidents/{incident.number}/postmortem",
     )
+
+
+def _send(s: Session, incident: Incident, meeting: ReviewMeeting, method: str, people: list[Person]) -> None:
+    """Queue the invitation (REQUEST) or its withdrawal (CANCEL) to `people`, by email.
+
+    The slot names method and SEQUENCE, so a retried request queues nothing twice while every change
+    goes out again.
+    """
+    if not people:
+        return
+    calendar = to_ical(invitation_for(incident, meeting, people), stamp=clock.now(), method=method)
+    recipients = [r for person in people for r in recipients_for_person(person, ("email",))]
+    notify(s, incident=incident, kind="invite", slot=f"review-{method.lower()}-{meeting.sequence}",
+           recipients=recipients, calendar=calendar, context={"review": review_context(incident, meeting, method)})
+
+
+def review_context(incident: Incident, meeting: ReviewMeeting, method: str) -> dict:
+    """What the invite templates show beside the calendar part."""
+    base = config().base_url
+    return {
+        "method": method,
+        "cancelled": method == "CANCEL",
+        "start": meeting.start,
+        "end": meeting.end,
+        "sequence": meeting.sequence,
+        "postmortem_due_at": incident.postmortem_due_at,
+        "within_deadline": meeting.within_deadline,
+        "postmortem_url": f"{base}/api/incidents/{incident.number}/postmortem",
+    }
+
+
+def _sample_review(incident: Incident, _policy) -> dict:
+    """The invite templates' extra context for `herald templates check`."""
+    start = incident.started_at + timedelta(days=1)
+    return {"review": {"method": "REQUEST", "cancelled": False, "start": start, "end": start + timedelta(hours=1),
+                       "sequence": 0, "postmortem_due_at": start + timedelta(days=1), "within_deadline": True,
+                       "postmortem_url": f"https://herald.example.com/api/incidents/{incident.number}/postmortem"}}
+
+
+register_sample("invite", _sample_review)
 
 
 def _when(start: datetime, end: datetime) -> str:

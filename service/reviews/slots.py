@@ -32,15 +32,20 @@ def review_slot(
     policy: Policy,
     holidays: frozenset[date] = frozenset(),
     *,
+    not_before: datetime | None = None,
     length: timedelta = MEETING_LENGTH,
     settle: timedelta = SETTLE,
 ) -> Slot:
-    """The review meeting for an incident resolved at `resolved_at` whose post-mortem is due at `due_at`."""
-    preferred = _slot_from(resolved_at + settle, length, policy, holidays)
+    """The review meeting for an incident resolved at `resolved_at` whose post-mortem is due at `due_at`.
+
+    `not_before` (now) keeps a meeting planned late, e.g. after a severity change, out of the past.
+    """
+    floor = max(resolved_at, not_before or resolved_at)
+    preferred = _slot_from(max(resolved_at + settle, floor), length, policy, holidays)
     if due_at is None or preferred.end <= due_at:
         return Slot(preferred.start, preferred.end, True)
     last = None
-    candidate = _slot_from(resolved_at, length, policy, holidays)
+    candidate = _slot_from(floor, length, policy, holidays)
     while candidate.end <= due_at:
         last = candidate
         candidate = _slot_from(candidate.start + GRID, length, policy, holidays)

@@ -1,14 +1,22 @@
-"""Who is on call at a moment: one indexed query over materialised shifts, overrides first."""
+"""Who is on call: one indexed query over materialised shifts, overrides first; and the effective schedule
+(shifts with overrides laid over them) for listings and feeds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ..clock import as_utc
 from ..people.models import Person
+from ..runtime import policy
 from .models import Override, Rotation, Shift
+from .resolve import resolve_overlaps
+
+
+def iso(moment: datetime) -> str:
+    return as_utc(moment).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -18,13 +26,15 @@ class OnCall:
     start: datetime
     end: datetime
     override: bool = False
+    uid: str = ""
 
     def as_json(self) -> dict:
         return {
             "person": self.person.handle if self.person else None,
+            "name": self.person.name if self.person else None,
             "label": self.label,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
+            "start": iso(self.start),
+            "end": iso(self.end),
             "override": self.override,
         }
 
@@ -42,7 +52,7 @@ def on_call(session: Session, rotation: str | Rotation, at: datetime) -> OnCall 
         .limit(1)
     )
     if override is not None:
-        return OnCall(override.person, override.person.name, override.start, override.end, override=True)
+        return _from_override(override)
     shift = session.scalar(
         select(Shift)
         .where(Shift.rotation_id == rotation.id, Shift.start <= at, Shift.end > at)
@@ -51,4 +61,60 @@ def on_call(session: Session, rotation: str | Rotation, at: datetime) -> OnCall 
     )
     if shift is None:
         return None
-    return OnCall(shift.person, shift.label, shift.start, shift.end)
+    return OnCall(shift.person, shift.label, shift.start, shift.end, uid=shift.uid)
+
+
+def who_is_on_call(session: Session, at: datetime) -> dict:
+    """`GET /api/oncall`: every rotation's owner at `at`, and every policy role's through its rotation."""
+    rotations = session.scalars(select(Rotation).order_by(Rotation.name)).all()
+    owners = {rotation.name: on_call(session, rotation, at) for rotation in rotations}
+    roles = {key: owners.get(role.rotation) if role.rotation else None for key, role in policy().roles.items()}
+    return {
+        "at": iso(at),
+        "rotations": {name: owner.as_json() if owner else None for name, owner in owners.items()},
+        "roles": {key: owner.as_json() if owner else None for key, owner in roles.items()},
+    }
+
+
+def effective_schedule(session: Session, rotation: Rotation, start: datetime, end: datetime) -> list[OnCall]:
+    """The rotation's shifts between `start` and `end` with its overrides laid over them (newest override wins)."""
+    shifts = session.scalars(
+        select(Shift)
+        .where(Shift.rotation_id == rotation.id, Shift.end > start, Shift.start < end)
+        .order_by(Shift.start)
+    ).all()
+    lower = min([start, *(s.start for s in shifts)])
+    upper = max([end, *(s.end for s in shifts)])
+    overrides = session.scalars(
+        select(Override).where(Override.rotation_id == rotation.id, Override.end > lower, Override.start < upper)
+    ).all()
+    slots = [_from_override(o) for o in overrides] + [
+        OnCall(s.person, s.label, s.start, s.end, uid=s.uid) for s in shifts
+    ]
+    ranks = {id(slot): (0, -o.created_at.timestamp(), -o.id) for slot, o in zip(slots, overrides)}
+    pieces = resolve_overlaps(slots, start=lambda x: x.start, end=lambda x: x.end,
+                              rank=lambda x: ranks.get(id(x), (1, 0, 0)))
+    return [
+        OnCall(slot.person, slot.label, lo, hi, slot.override, _piece_uid(slot, lo))
+        for lo, hi, slot in pieces if hi > start and lo < end
+    ]
+
+
+def rotations_of(session: Session, person: Person, start: datetime, end: datetime) -> list[Rotation]:
+    """Rotations in which `person` has a shift or an override between `start` and `end`."""
+    with_shift = select(Shift.rotation_id).where(Shift.person_id == person.id, Shift.end > start, Shift.start < end)
+    with_override = select(Override.rotation_id).where(Override.person_id == person.id, Override.end > start,
+                                                      Override.start < end)
+    return session.scalars(
+        select(Rotation).where(or_(Rotation.id.in_(with_shift), Rotation.id.in_(with_override))).order_by(Rotation.name)
+    ).all()
+
+
+def _from_override(override: Override) -> OnCall:
+    return OnCall(override.person, override.person.name, override.start, override.end, override=True,
+                  uid=f"override-{override.id}")
+
+
+def _piece_uid(slot: OnCall, start: datetime) -> str:
+    """A piece keeps its slot's UID when it starts where the slot does; a later piece is told apart by its start."""
+    return slot.uid if start == slot.start else f"{slot.uid}+{as_utc(start):%Y%m%dT%H%M%SZ}"

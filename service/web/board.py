@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole, TimelineEntry
+from ..notify.models import Notification
 from ..policy import Policy, duration_in_words
 from ..rotations.models import Override, Rotation, Shift
 from ..rotations.oncall import OnCall, on_call
@@ -34,6 +35,17 @@ class RoleOwners:
 
 
 @dataclass(frozen=True)
+class PageDelivery:
+    """How the pages to a role's holder fared: did they reach them at all?"""
+
+    first_at: datetime
+    delivered: tuple[str, ...]  # channels that accepted a page
+    state: str  # delivered | scheduled | sending | failing | undeliverable
+    next_attempt_at: datetime | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class Responder:
     role: str
     title: str
@@ -41,6 +53,7 @@ class Responder:
     paged: bool
     acknowledged_at: datetime | None
     acknowledged_via: str | None
+    page: PageDelivery | None = None
 
 
 @dataclass(frozen=True)
@@ -102,8 +115,30 @@ def role_owners(s: Session, policy: Policy, at: datetime) -> list[RoleOwners]:
     return out
 
 
-def open_incidents(s: Session, policy: Policy) -> list[BoardIncident]:
-    """Open incidents, most severe first, with each role's acknowledgement and the escalations fired."""
+def page_delivery(pages: list[Notification], now: datetime) -> PageDelivery | None:
+    """One holder's pages summed up (cancelled ones do not count): the question is whether they got one."""
+    pages = [n for n in pages if n.status != "cancelled"]
+    if not pages:
+        return None
+    first = min(n.created_at for n in pages)
+    delivered = tuple(sorted({n.channel for n in pages if n.status == "sent"}))
+    if delivered:
+        return PageDelivery(first, delivered, "delivered")
+    latest = max(pages, key=lambda n: (n.created_at, n.id))
+    errors = [n for n in pages if n.last_error]
+    error = (max(errors, key=lambda n: n.id).last_error or "")[:160] if errors else ""
+    if all(n.status == "dead" for n in pages):
+        return PageDelivery(first, (), "undeliverable", error=error)
+    if any(n.status == "failed" for n in pages):
+        return PageDelivery(first, (), "failing", latest.next_attempt_at, error)
+    if latest.next_attempt_at > now:
+        return PageDelivery(first, (), "scheduled", latest.next_attempt_at)
+    return PageDelivery(first, (), "sending")
+
+
+def open_incidents(s: Session, policy: Policy, now: datetime) -> list[BoardIncident]:
+    """Open incidents, most severe first, with each role's acknowledgement, how its pages fared, and the
+    escalations fired."""
     incidents = s.scalars(select(Incident).where(Incident.status.in_(OPEN_STATUSES))).all()
     rank = {key: sev.rank for key, sev in policy.severities.items()}
     incidents = sorted(incidents, key=lambda i: (rank.get(i.severity, 99), i.started_at, i.id))
@@ -115,6 +150,12 @@ def open_incidents(s: Session, policy: Policy) -> list[BoardIncident]:
             .order_by(TimelineEntry.at, TimelineEntry.id)
         ):
             escalations[entry.incident_id].append(entry)
+    pages: dict[tuple[int, int], list[Notification]] = {}
+    if incidents:
+        for page in s.scalars(select(Notification).where(
+                Notification.incident_id.in_(escalations), Notification.kind == "page",
+                Notification.person_id.is_not(None))):
+            pages.setdefault((page.incident_id, page.person_id), []).append(page)
     out = []
     for incident in incidents:
         severity = policy.severities.get(incident.severity)
@@ -125,7 +166,7 @@ def open_incidents(s: Session, policy: Policy) -> list[BoardIncident]:
         out.append(BoardIncident(
             incident=incident,
             severity_name=severity.name if severity else "",
-            responders=tuple(_responder(slot, policy, paged) for slot in slots),
+            responders=tuple(_responder(slot, policy, paged, pages, now) for slot in slots),
             escalations=tuple(escalations[incident.id]),
         ))
     return out
@@ -136,7 +177,11 @@ def _in_policy_order(slots: list[IncidentRole], policy: Policy) -> list[Incident
     return sorted(slots, key=lambda slot: (order.get(slot.role, len(order)), slot.role))
 
 
-def _responder(slot: IncidentRole, policy: Policy, paged: set[str]) -> Responder:
+def _responder(slot: IncidentRole, policy: Policy, paged: set[str],
+               pages: dict[tuple[int, int], list[Notification]], now: datetime) -> Responder:
+    # Only pages to the current holder since they took the role describe this role.
+    mine = [n for n in pages.get((slot.incident_id, slot.person_id), [])
+            if slot.assigned_at is None or n.created_at >= slot.assigned_at] if slot.person_id else []
     return Responder(
         role=slot.role,
         title=policy.role_title(slot.role),
@@ -144,13 +189,14 @@ def _responder(slot: IncidentRole, policy: Policy, paged: set[str]) -> Responder
         paged=slot.role in paged,
         acknowledged_at=slot.acknowledged_at,
         acknowledged_via=slot.acknowledged_via,
+        page=page_delivery(mine, now),
     )
 
 
 def relative(moment: datetime, now: datetime) -> str:
-    """"in 12 minutes" / "3 minutes ago" / "just now", to the minute (the board refreshes often)."""
+    """"in 12 minutes" / "3 minutes ago" / "in 2 days 23 hours" / "just now": the two largest units."""
     seconds = (moment - now).total_seconds()
     if abs(seconds) < 60:
         return "just now"
-    words = duration_in_words(abs(moment - now))
+    words = " ".join(duration_in_words(abs(moment - now)).split()[:4])
     return f"in {words}" if seconds > 0 else f"{words} ago"

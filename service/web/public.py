@@ -5,6 +5,7 @@ timeline, alert labels, descriptions, actors) can reach the status page by accid
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,11 +17,15 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session, raiseload
 
+from ..config import PROJECT_ROOT
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentUpdate
+from ..notify.templates import when
 from ..policy import Policy, duration_in_words
 
+log = logging.getLogger("herald.web")
+
 HISTORY = timedelta(days=90)
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+DEFAULT_TEMPLATES = PROJECT_ROOT / "templates"
 PUBLIC_TEMPLATES = "web/public"
 
 # (indicator, words) of the overall banner, from calm to worst.
@@ -91,10 +96,6 @@ def overall_state(open_incidents: list[Incident] | tuple, policy: Policy) -> tup
     return DEGRADED
 
 
-def utc_text(moment: datetime) -> str:
-    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} UTC"
-
-
 def iso_utc(moment: datetime | None) -> str | None:
     """ISO 8601 with a `Z`, to the second (as the API writes times, without the microseconds)."""
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
@@ -110,14 +111,18 @@ def _environment(override_dir: str | None) -> SandboxedEnvironment:
 
 def update_text(incident: Incident, update: IncidentUpdate, policy: Policy, *, templates_dir: str | None = None) -> str:
     """The stakeholder text of one update, in the wording of the guide's three templates."""
+    return _render(templates_dir, update.kind, **_context(incident, update, policy))
+
+
+def _context(incident: Incident, update: IncidentUpdate, policy: Policy) -> dict:
+    """Everything a public text may say: no people, no timeline, no alert labels, no description."""
     severity = policy.severities.get(incident.severity)
     cadence = severity.update_every if severity else None
-    return _render(
-        templates_dir, update.kind,
+    return dict(
         title=incident.title,
         status=status_label(update.status),
         impact=update.impact,
-        started=utc_text(incident.started_at),
+        started=when(incident.started_at, policy.timezone),  # as the stakeholder message writes it
         duration=duration_in_words(update.posted_at - incident.started_at),
         learned=update.learned,
         doing=update.doing,
@@ -130,8 +135,43 @@ def update_text(incident: Incident, update: IncidentUpdate, policy: Policy, *, t
 
 @lru_cache(maxsize=8192)
 def _render(templates_dir: str | None, kind: str, **context) -> str:
-    """Memoised: a busy status page re-renders the same few hundred texts on every request."""
-    return _tidy(_environment(templates_dir).get_template(f"{kind}.txt.j2").render(**context))
+    """Memoised: a busy status page re-renders the same few hundred texts on every request.
+
+    A broken override falls back to the default wording: a template typo must not take the public
+    status page down in the middle of an incident (`herald templates check` reports it).
+    """
+    name = f"{kind}.txt.j2"
+    if templates_dir:
+        try:
+            return _tidy(_environment(templates_dir).get_template(name).render(**context))
+        except Exception:
+            if (templates_dir, kind) not in _broken:
+                _broken.add((templates_dir, kind))
+                log.exception("public template %s/%s/%s failed; using the default", templates_dir, PUBLIC_TEMPLATES, name)
+    return _tidy(_environment(None).get_template(name).render(**context))
+
+
+_broken: set[tuple[str, str]] = set()
+
+
+def check_public_templates(templates_dir: str | None, policy: Policy, now: datetime) -> list[tuple[str, str | None]]:
+    """For `herald templates check`: [(file, None or the problem)] for each public update text."""
+    from ..notify.samples import sample_incident
+
+    incident = sample_incident(policy, now)
+    results = []
+    for kind, status in (("initial", "investigating"), ("progress", "identified"), ("resolution", "resolved")):
+        context = _context(incident, IncidentUpdate(
+            id=1, kind=kind, status=status, impact=incident.impact, learned="The new release breaks the matcher",
+            doing="Rolling back", root_cause="A bad deploy", resolution="Rolled back", posted_at=now), policy)
+        name = f"{PUBLIC_TEMPLATES}/{kind}.txt.j2"
+        try:
+            _environment(templates_dir).get_template(f"{kind}.txt.j2").render(**context)
+        except Exception as exc:
+            results.append((name, f"{type(exc).__name__}: {exc}"))
+        else:
+            results.append((name, None))
+    return results
 
 
 def _tidy(text: str) -> str:

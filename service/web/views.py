@@ -6,14 +6,15 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
 
 from .. import clock
 from ..db import session
+from ..notify.templates import when
 from ..policy import duration_in_words
 from ..runtime import config, policy
 from . import board as board_data
 from . import login
 from .feed import atom_feed
-from .public import as_json, iso_utc, status_snapshot, utc_text
+from .public import as_json, iso_utc, status_snapshot
 
-REFRESH_SETTING = "HERALD_BOARD_REFRESH_SECONDS"
+REFRESH_SETTING = "BOARD_REFRESH_SECONDS"  # Flask setting; tests shorten it
 SECURITY_HEADERS = {
     # Scripts and styles only from our own static files: no inline code, nothing third-party.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -33,7 +34,7 @@ def _configure(state) -> None:
     # and only over HTTPS when Herald is served over HTTPS.
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config().base_url.startswith("https://"))
-    app.jinja_env.filters.update(utc=utc_text, iso=iso_utc, relative=board_data.relative, duration=duration_in_words)
+    app.jinja_env.filters.update(utc=when, iso=iso_utc, relative=board_data.relative, duration=duration_in_words)
 
 
 def _secure(response: Response) -> Response:
@@ -59,9 +60,12 @@ def _snapshot():
     return status_snapshot(session, clock.now(), policy(), templates_dir=config().templates_dir)
 
 
-def _fresh(response: Response) -> Response:
-    """Public and shareable, but always revalidated: an update is visible the moment it is posted."""
+def _fresh(response: Response, *, shared: bool = False) -> Response:
+    """Public, but always revalidated: an update is visible the moment it is posted. The feeds may be
+    read by other sites' scripts (dashboards, web feed readers)."""
     response.headers["Cache-Control"] = "no-cache"
+    if shared:
+        response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
@@ -72,15 +76,13 @@ def status_page():
 
 @status.get("/status.json")
 def status_json():
-    response = jsonify(as_json(_snapshot()))
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return _fresh(response)
+    return _fresh(jsonify(as_json(_snapshot())), shared=True)
 
 
 @status.get("/status.atom")
 def status_atom():
     body = atom_feed(_snapshot(), config().base_url)
-    return _fresh(Response(body, mimetype="application/atom+xml"))
+    return _fresh(Response(body, mimetype="application/atom+xml"), shared=True)
 
 
 # ---- the on-call board -----------------------------------------------------------------------
@@ -90,7 +92,7 @@ def _board_context() -> dict:
     return {
         "now": now,
         "owners": board_data.role_owners(session, policy(), now),
-        "incidents": board_data.open_incidents(session, policy()),
+        "incidents": board_data.open_incidents(session, policy(), now),
     }
 
 

@@ -49,13 +49,17 @@ def test_a_repeat_storm_only_moves_last_seen(app, client, ingest, process, incid
     client.post(AM, json=body, headers=ingest)
     process()
     (incident,) = incidents()
-    before = timeline(incident["id"])
+
+    def from_monitoring():
+        return [e for e in timeline(incident["id"]) if e["actor"] == "alertmanager"]
+
+    before = from_monitoring()
     for _ in range(25):
         frozen_clock.advance(seconds=30)
         assert client.post(AM, json=body, headers=ingest).status_code == 202
     process()
     assert len(incidents()) == 1
-    assert timeline(incident["id"]) == before
+    assert from_monitoring() == before
     with app.app_context():
         group = db.session.scalar(select(AlertGroup))
         assert group.last_seen == frozen_clock.now()

@@ -10,7 +10,7 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -41,7 +41,7 @@ class HttpDouble:
 
     def __init__(self, *, tls_context: ssl.SSLContext | None = None):
         self._lock = threading.Lock()
-        self._script: list[Reply] = []
+        self._script: list[tuple[str, Reply]] = []
         self.requests: list[Request] = []
         double = self
 
@@ -52,10 +52,14 @@ class HttpDouble:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+                request = Request(self.command, unquote(parts.path), parse_qs(parts.query), dict(self.headers.items()), body)
                 with double._lock:
                     double.requests.append(request)
-                    scripted = double._script.pop(0) if double._script else None
+                    scripted = None
+                    for i, (suffix, reply) in enumerate(double._script):
+                        if request.path.endswith(suffix):
+                            scripted = double._script.pop(i)[1]
+                            break
                 reply = scripted or double.handle(request)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
@@ -89,10 +93,10 @@ class HttpDouble:
         self.server.shutdown()
         self.server.server_close()
 
-    def script(self, status: int, body: bytes = b"", headers: dict | None = None) -> None:
-        """Answer the next request with this reply instead of the normal one."""
+    def script(self, status: int, body: bytes = b"", headers: dict | None = None, *, path: str = "") -> None:
+        """Answer the next request (whose path ends with `path`) with this reply instead of the normal one."""
         with self._lock:
-            self._script.append(Reply(status, body, headers or {}))
+            self._script.append((path, Reply(status, body, headers or {})))
 
     def handle(self, request: Request) -> Reply:
         raise NotImplementedError

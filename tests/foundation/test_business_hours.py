@@ -57,7 +57,12 @@ def test_holidays_from_ical(tmp_path):
         "BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20261224\r\n"
         "DTEND;VALUE=DATE:20261227\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\n"
         "BEGIN:VEVENT\r\nUID:b\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260101\r\n"
-        "SUMMARY:New Year\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        "SUMMARY:New Year\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:c\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20200501\r\n"
+        "RRULE:FREQ=YEARLY\r\nSUMMARY:Labour Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    assert load_holidays(ics) == frozenset({date(2026, 12, 24), date(2026, 12, 25), date(2026, 12, 26),
-                                            date(2026, 1, 1)})
+    days = load_holidays(ics, around=date(2026, 6, 1), years=2)
+    assert {date(2026, 12, 24), date(2026, 12, 25), date(2026, 12, 26), date(2026, 1, 1)} <= days
+    assert {date(y, 5, 1) for y in range(2025, 2029)} <= days
+    assert date(2020, 5, 1) not in days  # outside the window
+    assert len(days) == 4 + 4

@@ -59,3 +59,45 @@ def responders(make_person, put_on_call):
         return people
 
     return make
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory):
+    from tests.doubles.tls import make_certificate
+
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def trust(certificate, monkeypatch):
+    """Trust the test certificate the way a deployment trusts a private CA: REQUESTS_CA_BUNDLE."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate.cert_file))
+    return certificate
+
+
+@pytest.fixture
+def smtp_sink():
+    from tests.doubles.smtp import SmtpSink
+
+    started = []
+
+    def start(**options) -> SmtpSink:
+        sink = SmtpSink(**options).start()
+        started.append(sink)
+        return sink
+
+    yield start
+    for sink in started:
+        sink.stop()
+
+
+@pytest.fixture
+def graph(trust):
+    from service.microsoft import forget_clients
+    from tests.doubles.graph import GraphDouble
+
+    forget_clients()  # a fresh msal application (and token cache) per test
+    double = GraphDouble(trust).start()
+    yield double
+    double.stop()
+    forget_clients()

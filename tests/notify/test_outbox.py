@@ -242,7 +242,7 @@ def test_a_lease_keeps_other_workers_off_until_it_expires(app, client, frozen_cl
         assert len(mine) == 1
         assert dispatcher.claim(10, worker_id="b", now=now + timedelta(seconds=59), lease=lease) == []
         theirs = dispatcher.claim(10, worker_id="b", now=now + timedelta(seconds=61), lease=lease)
-        assert [j.id for j in theirs] == [j.id for j in mine]
+        assert [c.job.id for c in theirs] == [c.job.id for c in mine]
 
 
 def test_a_broken_override_falls_back_to_the_default_and_says_so(client, config, responders, outbox, tmp_path):
@@ -260,8 +260,8 @@ def test_pages_come_before_stakeholder_updates(app, client, config, responders, 
     for _ in range(3):
         open_incident(client)
     with app.app_context():
-        jobs = dispatcher.claim(100, worker_id="a", now=frozen_clock.now(), lease=timedelta(seconds=60))
-    kinds = [j.kind for j in jobs]
+        claims = dispatcher.claim(100, worker_id="a", now=frozen_clock.now(), lease=timedelta(seconds=60))
+    kinds = [c.job.kind for c in claims]
     assert kinds == sorted(kinds, key=lambda k: {"page": 0, "notice": 1, "initial": 2}[k])
     with app.app_context(), db.transaction() as s:
         assert s.scalar(select(TimelineEntry).where(TimelineEntry.kind == "notification_dead")) is None

@@ -17,15 +17,9 @@ def pending_reminders(app):
         return [(r.purpose, r.due_at) for r in rows]
 
 
-def new_incident(client, severity="P1"):
-    incident = client.post("/api/incidents", json={"title": "Orders are failing", "severity": severity},
-                           headers=ADMIN).get_json()
-    return f"/api/incidents/{incident['id']}"
-
-
-def test_action_items_are_numbered_per_incident(client, make_person, token_for):
+def test_action_items_are_numbered_per_incident(client, make_person, token_for, new_incident):
     make_person("bob", "Bob Baker")
-    first, second = new_incident(client), new_incident(client)
+    first, second = new_incident(), new_incident()
     writer = token_for("read", "write")
     created = client.post(f"{first}/actions", json={"action": "Add an alert", "owner": "bob",
                                                     "due_date": "2026-03-10"}, headers=writer)
@@ -44,10 +38,10 @@ def test_action_items_are_numbered_per_incident(client, make_person, token_for):
     assert client.get(f"{first}/actions/2", headers=writer).get_json()["action"] == "Write a runbook"
 
 
-def test_patch_action(client, make_person, frozen_clock):
+def test_patch_action(client, make_person, frozen_clock, new_incident):
     make_person("bob")
     make_person("dana")
-    url = new_incident(client)
+    url = new_incident()
     client.post(f"{url}/actions", json={"action": "Add an alert", "owner": "bob"}, headers=ADMIN)
     frozen_clock.advance(hours=2)
     patched = client.patch(f"{url}/actions/1", json={"owner": "dana", "due_date": "2026-03-12",
@@ -62,9 +56,9 @@ def test_patch_action(client, make_person, frozen_clock):
     assert (cleared["owner"], cleared["due_date"]) == (None, None)
 
 
-def test_bad_action_requests_change_nothing(client, make_person, token_for):
+def test_bad_action_requests_change_nothing(client, make_person, token_for, new_incident):
     make_person("bob")
-    url = new_incident(client)
+    url = new_incident()
     client.post(f"{url}/actions", json={"action": "Add an alert"}, headers=ADMIN)
     cases = [
         ({"owner": "bob"}, "action"),
@@ -86,10 +80,10 @@ def test_bad_action_requests_change_nothing(client, make_person, token_for):
     assert client.get(f"{url}/actions/1", headers=ADMIN).get_json()["owner"] is None
 
 
-def test_action_reminders_the_day_before_and_on_the_day(app, client, make_person):
+def test_action_reminders_the_day_before_and_on_the_day(app, client, make_person, new_incident):
     make_person("bob")
     make_person("kai", timezone="Asia/Tokyo")
-    url = new_incident(client)
+    url = new_incident()
     client.post(f"{url}/actions", json={"action": "a", "owner": "bob", "due_date": "2026-03-10"}, headers=ADMIN)
     client.post(f"{url}/actions", json={"action": "b", "owner": "kai", "due_date": "2026-03-12"}, headers=ADMIN)
     client.post(f"{url}/actions", json={"action": "no owner", "due_date": "2026-03-12"}, headers=ADMIN)
@@ -107,15 +101,15 @@ def test_action_reminders_the_day_before_and_on_the_day(app, client, make_person
     assert [p for p, _ in pending_reminders(app)] == ["action_due_tomorrow", "action_due_today"]
 
 
-def test_postmortem_reminder_12_hours_before_or_halfway(app, client, frozen_clock):
-    url = new_incident(client, "P1")
+def test_postmortem_reminder_12_hours_before_or_halfway(app, client, new_incident):
+    url = new_incident("P1")
     client.post(f"{url}/resolve", json={"root_cause": "x", "resolution": "y"}, headers=ADMIN)
     assert pending_reminders(app) == [("postmortem_due", START + timedelta(hours=36))]
     client.patch(url, json={"status": "investigating"}, headers=ADMIN)
     assert pending_reminders(app) == []
 
 
-def test_short_window_reminds_halfway(app, client, frozen_clock, monkeypatch):
+def test_short_window_reminds_halfway(app, client, monkeypatch, new_incident):
     from dataclasses import replace
 
     from service.runtime import runtime
@@ -123,18 +117,18 @@ def test_short_window_reminds_halfway(app, client, frozen_clock, monkeypatch):
     policy = runtime.policy
     short = replace(policy.severities["P1"], postmortem_within=timedelta(hours=8))
     monkeypatch.setattr(runtime, "policy", replace(policy, severities={**policy.severities, "P1": short}))
-    url = new_incident(client, "P1")
+    url = new_incident("P1")
     client.post(f"{url}/resolve", json={"root_cause": "x", "resolution": "y"}, headers=ADMIN)
     assert pending_reminders(app) == [("postmortem_due", START + timedelta(hours=4))]
 
 
-def test_concurrent_additions_get_distinct_numbers(app, client):
+def test_concurrent_additions_get_distinct_numbers(app, client, new_incident):
     import threading
 
     from service.incidents.models import Incident
     from service.reviews.actions import add_action
 
-    url = new_incident(client)
+    url = new_incident()
     incident_id = int(url.rsplit("/", 1)[1])
     errors: list[Exception] = []
     barrier = threading.Barrier(6)

@@ -1,5 +1,5 @@
 """Deadlines, the review meeting and its invitation, driven through the incident lifecycle."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import icalendar
 import pytest
@@ -8,34 +8,24 @@ from service import db
 from service.incidents.models import Incident
 from service.reviews import review
 from service.reviews.invitation import to_ical
-from tests.conftest import ADMIN, START
+from tests.conftest import ADMIN
 
 UTC = timezone.utc
 
 
 @pytest.fixture
-def crew(make_person, put_on_call):
-    make_person("alice", "Alice Archer")
-    make_person("bob", "Bob Baker")
-    make_person("carol", "Carol Chen")
-    put_on_call("incident-commander", "alice", START - timedelta(days=1))
-    put_on_call("technical-lead", "bob", START - timedelta(days=1))
-    put_on_call("scribe", "alice", START - timedelta(days=1))
+def open_and_resolve(new_incident, resolve, frozen_clock):
+    """An incident of `severity` resolved 40 minutes after it opened (Monday 10:40)."""
+    def run(severity: str = "P1"):
+        url = new_incident(severity)
+        frozen_clock.advance(minutes=40)
+        return url, resolve(url)
+
+    return run
 
 
-def open_and_resolve(client, clock, severity="P1", after=timedelta(minutes=40)):
-    incident = client.post("/api/incidents", json={"title": "Orders are failing", "severity": severity},
-                           headers=ADMIN).get_json()
-    url = f"/api/incidents/{incident['id']}"
-    clock.advance(after)
-    resolved = client.post(f"{url}/resolve", json={"root_cause": "bad deploy", "resolution": "rolled back"},
-                           headers=ADMIN)
-    assert resolved.status_code == 200
-    return url, resolved.get_json()
-
-
-def test_p1_resolution_sets_the_deadline_and_books_the_review(client, crew, frozen_clock):
-    url, incident = open_and_resolve(client, frozen_clock)
+def test_p1_resolution_sets_the_deadline_and_books_the_review(client, crew, open_and_resolve):
+    url, incident = open_and_resolve()
     assert incident["postmortem_due_at"] == "2026-03-04T10:40:00Z"  # 48 h
     meeting = client.get(f"{url}/review", headers=ADMIN).get_json()
     assert meeting["start"] == "2026-03-03T11:00:00Z"
@@ -47,14 +37,14 @@ def test_p1_resolution_sets_the_deadline_and_books_the_review(client, crew, froz
     assert [a["person"] for a in meeting["attendees"]] == ["alice", "bob"]  # alice holds two roles: once
 
 
-def test_p2_deadline_is_a_week(client, crew, frozen_clock):
-    url, incident = open_and_resolve(client, frozen_clock, "P2")
+def test_p2_deadline_is_a_week(crew, open_and_resolve):
+    url, incident = open_and_resolve("P2")
     assert incident["postmortem_due_at"] == "2026-03-09T10:40:00Z"
 
 
 @pytest.mark.parametrize("severity", ["P3", "P4"])
-def test_p3_p4_review_is_optional(client, crew, frozen_clock, severity):
-    url, incident = open_and_resolve(client, frozen_clock, severity)
+def test_p3_p4_review_is_optional(client, crew, severity, open_and_resolve):
+    url, incident = open_and_resolve(severity)
     assert incident["postmortem_due_at"] is None
     assert client.get(f"{url}/review", headers=ADMIN).status_code == 404
     # ...but can be booked by hand.
@@ -64,8 +54,8 @@ def test_p3_p4_review_is_optional(client, crew, frozen_clock, severity):
     assert booked.get_json()["within_deadline"] is True
 
 
-def test_invitation_parsed_back_field_by_field(app, client, crew, frozen_clock):
-    url, incident = open_and_resolve(client, frozen_clock)
+def test_invitation_parsed_back_field_by_field(app, crew, frozen_clock, open_and_resolve):
+    url, incident = open_and_resolve()
     with app.app_context():
         s = db.session
         row = s.get(Incident, incident["id"])
@@ -98,8 +88,8 @@ def test_invitation_parsed_back_field_by_field(app, client, crew, frozen_clock):
         assert attendee.params["RSVP"] == "TRUE"
 
 
-def test_put_review_moves_it_and_raises_the_sequence(client, crew, frozen_clock, token_for):
-    url, _ = open_and_resolve(client, frozen_clock)
+def test_put_review_moves_it_and_raises_the_sequence(client, crew, token_for, open_and_resolve):
+    url, _ = open_and_resolve()
     writer = token_for("read", "write")
     moved = client.put(f"{url}/review", json={"start": "2026-03-03T15:00:00Z", "end": "2026-03-03T15:30:00Z"},
                        headers=writer)
@@ -121,8 +111,8 @@ def test_put_review_moves_it_and_raises_the_sequence(client, crew, frozen_clock,
     assert kinds.count("review_moved") == 3
 
 
-def test_bad_review_requests_change_nothing(client, crew, frozen_clock):
-    url, _ = open_and_resolve(client, frozen_clock)
+def test_bad_review_requests_change_nothing(client, crew, open_and_resolve):
+    url, _ = open_and_resolve()
     before = client.get(f"{url}/review", headers=ADMIN).get_json()
     for body, field in (({"start": "2026-03-02T09:00:00Z"}, "start"),
                         ({"start": "2026-03-03T15:00:00Z", "end": "2026-03-03T14:00:00Z"}, "end"),
@@ -145,8 +135,8 @@ def test_review_of_an_open_incident_is_a_conflict(client, crew):
     assert "resolve it first" in response.get_json()["message"]
 
 
-def test_reopen_withdraws_and_resolving_again_rebooks(client, crew, frozen_clock):
-    url, _ = open_and_resolve(client, frozen_clock)
+def test_reopen_withdraws_and_resolving_again_rebooks(client, crew, frozen_clock, open_and_resolve):
+    url, _ = open_and_resolve()
     reopened = client.patch(url, json={"status": "investigating"}, headers=ADMIN).get_json()
     assert reopened["postmortem_due_at"] is None
     cancelled = client.get(f"{url}/review", headers=ADMIN).get_json()
@@ -160,8 +150,8 @@ def test_reopen_withdraws_and_resolving_again_rebooks(client, crew, frozen_clock
     assert again["postmortem_due_at"] == "2026-03-05T10:40:00Z"
 
 
-def test_severity_raised_after_resolution_tightens_the_deadline(client, crew, frozen_clock):
-    url, _ = open_and_resolve(client, frozen_clock, "P2")
+def test_severity_raised_after_resolution_tightens_the_deadline(client, crew, open_and_resolve):
+    url, _ = open_and_resolve("P2")
     assert client.get(f"{url}/review", headers=ADMIN).get_json()["start"] == "2026-03-03T11:00:00Z"
     raised = client.patch(url, json={"severity": "P1"}, headers=ADMIN).get_json()
     assert raised["postmortem_due_at"] == "2026-03-04T10:40:00Z"
@@ -169,8 +159,8 @@ def test_severity_raised_after_resolution_tightens_the_deadline(client, crew, fr
     assert client.get(f"{url}/review", headers=ADMIN).get_json()["sequence"] == 0
 
 
-def test_closing_records_the_review_as_done(client, crew, frozen_clock):
-    url, _ = open_and_resolve(client, frozen_clock)
+def test_closing_records_the_review_as_done(client, crew, frozen_clock, open_and_resolve):
+    url, _ = open_and_resolve()
     frozen_clock.advance(days=1, hours=3)
     closed = client.patch(url, json={"status": "closed"}, headers=ADMIN).get_json()
     meeting = client.get(f"{url}/review", headers=ADMIN).get_json()

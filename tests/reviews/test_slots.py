@@ -94,3 +94,11 @@ def test_business_hours_in_the_policy_time_zone_across_dst(policy):
     assert chosen.start == at(30, 7)  # Monday 09:00 CEST
     friday_late = review_slot(at(27, 14), at(27, 14) + P1, berlin)  # 15:00 CET, due Sunday
     assert (friday_late.start, friday_late.end) == (at(27, 15), at(27, 16))  # 16:00-17:00 CET
+
+
+def test_a_slot_planned_late_never_lies_in_the_past(policy):
+    # Resolved Monday 10:00; the severity is raised on Thursday 14:10, long after the P1 deadline.
+    chosen = review_slot(at(2, 10), at(2, 10) + P1, policy, not_before=at(5, 14, 10))
+    assert (chosen.start, chosen.within_deadline) == (at(5, 14, 30), False)
+    # Raised on Monday 15:00 with a P1 window: the settled slot still counts from resolution.
+    assert review_slot(at(2, 10), at(2, 10) + P1, policy, not_before=at(2, 15)).start == at(3, 10)

@@ -134,7 +134,7 @@ def test_board_shows_owners_now_and_next_with_handoff_times(app, client, make_pe
     html = live(client)
     ic = row_of(html, "Incident Commander")
     assert "Alice Archer" in ic and "Bob Baker" in ic
-    assert '<time datetime="2026-03-02T18:00:00Z" data-local>Mon 2 Mar 2026, 18:00 UTC</time>' in ic
+    assert '<time datetime="2026-03-02T18:00:00Z" data-local>Mon 2 Mar 2026 18:00 UTC</time>' in ic
     assert "in 8 hours" in ic
     scribe = row_of(html, "Scribe")
     assert "2026-03-02T15:00:00Z" in scribe and scribe.index("Carol Chen") < scribe.index("Alice Archer")
@@ -187,6 +187,7 @@ def test_board_shows_incidents_with_ack_state_next_update_and_escalations(app, c
     assert "Bob Baker" in tl and "Not acknowledged" in tl and "paged" in tl
     assert "waiting for 1 acknowledgement" in card
     assert "Next update due" in card and "2026-03-02T10:15:00Z" in card and "in 11 minutes" in card
+    assert "(in 5 days 23 hours)" in html  # the technical lead's handoff: two units are enough
     assert "Escalated to Engineering Manager: P1 not acknowledged" in card
     assert "Paged again" not in card  # a repeat page is no escalation
     assert "On-call Engineer" not in card  # neither paged nor notified at P1, and held by nobody
@@ -210,3 +211,43 @@ def test_a_paged_role_with_nobody_on_call_is_called_out(client):
     sign_in(client, "test-admin-token")
     html = re.sub(r"\s+", " ", live(client))
     assert "Nobody on call to page" in html and "2 paged roles without anyone on call" in html
+
+
+def card_of(html: str, number: str) -> str:
+    start = html.index(f'id="{number}"')
+    end = html.find('<article', start + 1)
+    return re.sub(r"\s+", " ", html[start:end if end != -1 else len(html)])
+
+
+def test_board_says_whether_each_page_reached_its_person(app, client, frozen_clock, make_person, put_on_call):
+    from service.notify.models import Notification
+    from service.worker import run_tick
+
+    make_person("alice", "Alice Archer")
+    make_person("bob", "Bob Baker")
+    put_on_call("incident-commander", "alice", START - timedelta(days=1))
+    put_on_call("technical-lead", "bob", START - timedelta(days=1))
+    incident = client.post("/api/incidents", json={"title": "Orders are failing", "severity": "P1"},
+                           headers=ADMIN).get_json()
+    with app.app_context():
+        run_tick(frozen_clock.now())  # the dispatcher sends the pages (no channel configured: the log)
+    with app.app_context(), db.transaction() as s:
+        bob = s.scalar(select(Person).where(Person.handle == "bob"))
+        page = s.scalar(select(Notification).where(Notification.kind == "page", Notification.person_id == bob.id))
+        page.status, page.last_error = "failed", "SMTP 451 4.7.0 mailbox busy, try later"
+        page.next_attempt_at = START + timedelta(minutes=2)
+    sign_in(client, "test-admin-token")
+
+    card = card_of(live(client), incident["number"])
+    ic, tl = row_of(card, "Incident Commander"), row_of(card, "Technical Lead")
+    assert "Paged <time datetime=\"2026-03-02T10:00:00Z\"" in ic and "the log only (no channel configured)" in ic
+    assert "Page not delivered yet" in tl and "SMTP 451 4.7.0 mailbox busy" in tl
+    assert 'retrying <time datetime="2026-03-02T10:02:00Z"' in tl
+
+    with app.app_context(), db.transaction() as s:
+        s.scalar(select(Notification).where(Notification.kind == "page",
+                                            Notification.person_id == bob.id)).status = "dead"
+    assert "Page could not be delivered" in row_of(card_of(live(client), incident["number"]), "Technical Lead")
+
+    client.post(f"/api/incidents/{incident['id']}/acknowledgements", json={"person": "alice"}, headers=ADMIN)
+    assert "Paged" not in row_of(card_of(live(client), incident["number"]), "Incident Commander")

@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import requests
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -14,11 +15,18 @@ from service import clock, db
 from service.auth import ApiToken, create_token
 from service.incidents.models import Incident
 from service.incidents.timeline import record
+from service.worker import run_tick
 from tests.conftest import ADMIN, START
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 PHONE = {"width": 390, "height": 844}
+
+
+def assert_accessible(page) -> None:
+    """axe-core's WCAG checks (landmarks, labels, contrast, names, ARIA) find nothing on the page."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
 
 
 def api(server: str, method: str, path: str, **body) -> dict:
@@ -43,6 +51,8 @@ def scripted(app, frozen_clock, make_person, put_on_call):
     client.post(f"/api/incidents/{incident['id']}/updates", headers=ADMIN,
                 json={"status": "identified", "learned": "A disk on the primary database is full.",
                       "doing": "We are failing over to the replica."})
+    with app.app_context():
+        run_tick(clock.now())  # the dispatcher sends the pages and updates (to the log: no channel configured)
     with app.app_context(), db.transaction() as s:
         row = s.get(Incident, incident["id"])
         row.next_update_due_at = clock.now() + timedelta(minutes=15)
@@ -65,7 +75,7 @@ def test_status_page_shows_the_incident_and_its_updates_in_order(chromium, live_
     # Times are rewritten into the viewer's zone (Berlin is UTC+1 in March); the UTC text stays as a tooltip.
     started = page.locator("#" + scripted["number"] + " dd time").first
     assert "11:00" in started.inner_text()
-    assert started.get_attribute("title") == "Mon 2 Mar 2026, 10:00 UTC"
+    assert started.get_attribute("title") == "Mon 2 Mar 2026 10:00 UTC"
     history = page.locator("#" + earlier["number"])
     assert "🟢 RESOLVED: Search results are stale" in history.inner_text()
     assert history.locator("summary").inner_text() == "Earlier updates (1)"
@@ -73,10 +83,12 @@ def test_status_page_shows_the_incident_and_its_updates_in_order(chromium, live_
     visible = page.locator("body").inner_text()
     for private in ("Alice", "Bob", "corp-internal", "zq-", "INTERNAL", "Escalated"):
         assert private not in visible
+    assert_accessible(page)
     page.screenshot(path=str(artifacts / "status.png"), full_page=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(artifacts / "status-phone.png"), full_page=True)
     page.emulate_media(color_scheme="dark")
+    assert_accessible(page)
     page.screenshot(path=str(artifacts / "status-phone-dark.png"), full_page=True)
     context.close()
 
@@ -88,7 +100,7 @@ def test_status_page_shows_the_incident_and_its_updates_in_order(chromium, live_
 
 def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium, live_server, scripted,
                                                                    artifacts):
-    app.config["HERALD_BOARD_REFRESH_SECONDS"] = 0.3
+    app.config["BOARD_REFRESH_SECONDS"] = 0.3
     with app.app_context(), db.transaction() as s:
         token = create_token(s, "wall display", ["read"])
     context = chromium.new_context(timezone_id="America/New_York", locale="en-US")
@@ -96,6 +108,7 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
     page.goto(f"{live_server}/board")
     assert page.url.endswith("/board/login")
     assert "herald token create" in page.locator("main").inner_text()
+    assert_accessible(page)
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server}/board")
@@ -111,9 +124,10 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
 
     card = page.locator("#" + scripted["number"])
     responder = card.get_by_role("row", name="Incident Commander")
-    assert "Not acknowledged" in responder.inner_text()
+    assert "Not acknowledged" in responder.inner_text() and "Paged" in responder.inner_text()
     assert "Escalated to Engineering Manager: P1 not acknowledged" in card.inner_text()
     assert "Next update due" in card.inner_text()
+    assert_accessible(page)
     page.screenshot(path=str(artifacts / "board.png"), full_page=True)
 
     # Acknowledge through the API while the page is open: the board updates itself, without a reload.
@@ -124,7 +138,9 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
     assert page.evaluate("window.notReloaded") is True
     assert "Board updated at" in page.locator("#refresh-state").inner_text()
     page.set_viewport_size(PHONE)
-    page.screenshot(path=str(artifacts / "board-phone.png"), full_page=True)
+    page.emulate_media(color_scheme="dark")
+    assert_accessible(page)
+    page.screenshot(path=str(artifacts / "board-phone-dark.png"), full_page=True)
 
     # Revoking the token stops the board and says so.
     with app.app_context(), db.transaction() as s:
@@ -135,13 +151,21 @@ def test_board_signs_in_shows_owners_and_updates_when_acknowledged(app, chromium
     context.close()
 
 
-def test_sign_out_from_the_board(chromium, live_server, scripted):
+def test_board_says_when_it_cannot_refresh_and_signs_out(app, chromium, live_server, scripted):
+    app.config["BOARD_REFRESH_SECONDS"] = 0.3
     context = chromium.new_context()
     page = context.new_page()
     page.goto(f"{live_server}/board/login")
     page.get_by_label("API token").fill("test-admin-token")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server}/board")
+
+    state = page.locator("#refresh-state")
+    page.route("**/board/live", lambda route: route.abort())  # the network drops
+    expect(state).to_contain_text("what you see may be stale", timeout=10000)
+    page.unroute("**/board/live")
+    expect(state).not_to_contain_text("stale", timeout=10000)  # "Board is current again" or "Board updated at"
+    expect(state).not_to_have_class("error")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live_server}/board/login")
     assert "You have signed out." in page.locator("main").inner_text()

@@ -33,7 +33,7 @@ def test_initial_update_is_the_guides_initial_template(policy):
         "\n"
         "Status: Investigating\n"
         "Impact: Nobody can place orders\n"
-        "Started: Mon 2 Mar 2026, 10:00 UTC\n"
+        "Started: Mon 2 Mar 2026 10:00 UTC\n"
         "\n"
         "We are aware of the issue and actively investigating.\n"
         "Updates will be posted every 15 minutes."
@@ -121,3 +121,27 @@ def test_public_incident_lists_updates_newest_first_and_closed_reads_resolved(po
 def test_overall_state_from_open_severities(policy, open_incidents, expected):
     rows = [incident(sev, status) for sev, status in open_incidents]
     assert overall_state(rows, policy)[0] == expected
+
+
+def test_a_broken_override_falls_back_to_the_default_wording(policy, tmp_path, caplog):
+    folder = tmp_path / "web" / "public"
+    folder.mkdir(parents=True)
+    (folder / "progress.txt.j2").write_text("{{ title }} — {{ assignee }}\n")  # no such variable: public only
+    text = update_text(incident(), update("progress", minutes=3), policy, templates_dir=str(tmp_path))
+    assert text.startswith("🟡 UPDATE: Orders are failing")
+    assert "public template" in caplog.text and "using the default" in caplog.text
+
+
+def test_herald_templates_check_covers_the_public_texts(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    folder = tmp_path / "web" / "public"
+    folder.mkdir(parents=True)
+    (folder / "initial.txt.j2").write_text("{{ title }} handled by {{ roles }}\n")
+    monkeypatch.setenv("HERALD_TEMPLATES", str(tmp_path))
+    result = CliRunner().invoke(main, ["templates", "check"])
+    assert result.exit_code == 1
+    assert "FAIL  web/public/initial.txt.j2: UndefinedError: 'roles' is undefined" in result.output
+    assert "ok    web/public/progress.txt.j2" in result.output

@@ -141,6 +141,8 @@ def test_public_responses_are_fresh_and_shareable(client):
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/status.json").headers["Access-Control-Allow-Origin"] == "*"
+    assert client.get("/status.atom").headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in page.headers
     assert '<link rel="alternate" type="application/atom+xml"' in page.get_data(as_text=True)
 
 

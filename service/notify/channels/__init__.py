@@ -115,6 +115,13 @@ def _make(name: str, cfg) -> Channel:
     raise RetryableError("no mail transport configured (set HERALD_SMTP_URL or HERALD_GRAPH_*)")
 
 
+def sender_address(cfg) -> str:
+    """The From address of Herald's mail: HERALD_MAIL_FROM, or the Graph mailbox when Graph sends."""
+    if not cfg.smtp_url and cfg.graph_configured:
+        return cfg.graph_mailbox
+    return cfg.mail_from
+
+
 def close_all() -> None:
     """Close every open adapter (connections); the next send opens them again."""
     with _lock:

@@ -1,0 +1,33 @@
+"""POST /api/inbound/email: a raw reply from a provider's inbound-parse webhook, the same as one over SMTP."""
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+
+from ..auth import require_scope
+from ..db import session
+from ..errors import ApiError
+from .inbound import NotAMessage, receive
+from .schemas import ReceivedOut
+from .smtp import MAX_MESSAGE_BYTES
+
+blp = Blueprint("inbound", __name__, url_prefix="/api/inbound", description="Replies to pages, from outside")
+
+RFC822_BODY = {"required": True, "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+@blp.route("/email", methods=["POST"])
+@require_scope("ingest")
+@blp.doc(requestBody=RFC822_BODY)
+@blp.response(200, ReceivedOut)
+def inbound_email():
+    """Process one raw RFC 822 message (Content-Type: message/rfc822); a repeat of a message changes nothing."""
+    if request.mimetype != "message/rfc822":
+        raise ApiError(415, "unsupported_media_type", "send the raw message with Content-Type: message/rfc822")
+    request.max_content_length = MAX_MESSAGE_BYTES
+    try:
+        result = receive(session, request.get_data(cache=False), source="api")
+    except NotAMessage as exc:
+        raise ApiError(400, "bad_request", str(exc)) from exc
+    session.commit()
+    return result

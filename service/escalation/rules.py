@@ -1,0 +1,85 @@
+"""The guide's escalation matrix, repeat pages and the assemble check as pure functions of incident, policy and now.
+
+Nothing here reads the database or the clock: the tick jobs in `ticks.py` feed it rows and `now`,
+and record what fired so each thing happens once.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ..incidents.models import OPEN_STATUSES
+from ..policy import Escalation, Policy, Severity, duration_in_words
+
+REPEAT_LIMIT = 5  # a paged role owner is paged again at most this many times
+
+
+def condition_holds(rule: Escalation, incident) -> bool:
+    """Whether the rule's condition is true of the incident now (ignoring its delay)."""
+    if rule.condition == "not_acknowledged":
+        return incident.status in OPEN_STATUSES and incident.acknowledged_at is None
+    if rule.condition == "not_mitigated":
+        return incident.status in OPEN_STATUSES and incident.mitigated_at is None
+    if rule.condition == "data_breach_suspected":
+        return bool(incident.data_breach_suspected) and incident.status != "closed"
+    if rule.condition == "financial_impact_over":
+        return (incident.financial_impact is not None and rule.threshold is not None
+                and incident.financial_impact > rule.threshold and incident.status != "closed")
+    raise ValueError(f"unknown escalation condition {rule.condition!r}")
+
+
+def due_at(rule: Escalation, incident) -> datetime:
+    """When the rule may first fire: its delay after the start for time-based rules, at once for the flags."""
+    if rule.condition in ("not_acknowledged", "not_mitigated"):
+        return incident.started_at + rule.after
+    return incident.started_at
+
+
+def fires(rule: Escalation, incident, now: datetime) -> bool:
+    return incident.severity in rule.severities and now >= due_at(rule, incident) and condition_holds(rule, incident)
+
+
+def reason(rule: Escalation, incident) -> str:
+    """Why the rule fired, in words for the timeline and the message."""
+    if rule.condition == "not_acknowledged":
+        return f"{incident.severity} not acknowledged within {duration_in_words(rule.after)}"
+    if rule.condition == "not_mitigated":
+        return f"{incident.severity} not mitigated within {duration_in_words(rule.after)}"
+    if rule.condition == "data_breach_suspected":
+        return "data breach suspected"
+    return f"financial impact {incident.financial_impact:,.2f} is over {rule.threshold:,.2f}"
+
+
+def due_escalations(policy: Policy, incident, now: datetime) -> list[Escalation]:
+    """Every rule of the matrix that fires for the incident at `now` (the caller fires each once)."""
+    return [rule for rule in policy.escalations if fires(rule, incident, now)]
+
+
+def repeat_number(first_paged_at: datetime, every: timedelta | None, now: datetime,
+                  limit: int = REPEAT_LIMIT) -> int:
+    """Which repeat of a page is due at `now`: 0 (none yet) up to `limit`.
+
+    A late tick gets only the latest number, so a worker that was down sends one page, not a burst.
+    """
+    if every is None or every <= timedelta(0) or now < first_paged_at + every:
+        return 0
+    return min(limit, int((now - first_paged_at) / every))
+
+
+def unacknowledged_paged_roles(incident, severity: Severity) -> list:
+    """The incident's role slots that are paged for its severity, held by someone, and not yet acknowledged."""
+    return [slot for slot in incident.roles
+            if slot.role in severity.page and slot.person_id is not None and slot.acknowledged_at is None]
+
+
+def assemble_deadline(incident, severity: Severity) -> datetime | None:
+    return incident.started_at + severity.assemble_within if severity.assemble_within else None
+
+
+def missing_at(incident, severity: Severity, deadline: datetime) -> list[str]:
+    """Paged roles that had not acknowledged by `deadline` (or that nobody holds): the team is not assembled."""
+    missing = []
+    for key in severity.page:
+        slot = incident.role(key)
+        if slot is None or slot.person_id is None or slot.acknowledged_at is None or slot.acknowledged_at > deadline:
+            missing.append(key)
+    return missing

@@ -1,0 +1,92 @@
+"""Rotation handoffs during P1/P2 incidents: when a role's rotation names a new owner, the role moves.
+
+Each tick compares every open P1/P2 incident role's rotation owner with the owner last seen for it
+(`RoleOwnerSeen`). Only a change moves the role, so a manual handover is not undone until the
+rotation itself hands over; a role that returns to the calendar's owner when a cover ends moves back.
+The first time an incident is seen (just opened, or just raised to P2), an empty role is filled and a
+role still held from before the current shift began is moved. The new owner is told through the
+outbox with the `handoff` template (it carries an acknowledgement link, like a page).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .. import db
+from ..incidents.lifecycle import IncidentRuleError, hand_over_role
+from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
+from ..incidents.timeline import record
+from ..notify.cadence import page_not_before
+from ..notify.context import role_data
+from ..notify.outbox import notify, recipients_for_person
+from ..people.models import Person
+from ..runtime import holidays, policy
+from ..worker import register_tick
+from .models import RoleOwnerSeen
+from .oncall import OnCall, on_call
+
+log = logging.getLogger("herald.rotations")
+
+HANDOFF_UP_TO_RANK = 2  # P1 and P2
+
+
+@register_tick("rotations.handoffs")
+def hand_over_on_rotation(now: datetime) -> None:
+    severities = [key for key, sev in policy().severities.items() if sev.rank <= HANDOFF_UP_TO_RANK]
+    with db.transaction() as s:
+        incident_ids = s.scalars(
+            select(Incident.id).where(Incident.status.in_(OPEN_STATUSES), Incident.severity.in_(severities))
+        ).all()
+    for incident_id in incident_ids:
+        try:
+            with db.transaction() as s:
+                _follow_rotations(s, s.get(Incident, incident_id), now)
+        except IncidentRuleError as exc:  # e.g. resolved between the query and now
+            log.info("no rotation handoff on incident %s: %s", incident_id, exc)
+
+
+def _follow_rotations(s, incident: Incident, now: datetime) -> None:
+    for key, role in policy().roles.items():
+        if not role.rotation:
+            continue
+        owner = on_call(s, role.rotation, now)
+        person = owner.person if owner else None
+        seen = s.get(RoleOwnerSeen, (incident.id, key))
+        slot = incident.role(key)
+        if seen is None:
+            s.add(RoleOwnerSeen(incident_id=incident.id, role=key, person_id=person.id if person else None,
+                                seen_at=now))
+            if person is not None and _stale(slot, owner):
+                _hand_over(s, incident, key, person, now)
+            continue
+        if seen.person_id == (person.id if person else None):
+            continue
+        seen.person_id, seen.seen_at = (person.id if person else None), now
+        if person is None or (slot is not None and slot.person_id == person.id):
+            continue  # a gap in the rotation keeps the current holder; or they already hold it
+        _hand_over(s, incident, key, person, now)
+
+
+def _hand_over(s, incident: Incident, key: str, person: Person, now: datetime) -> None:
+    previous = incident.role(key).person if incident.role(key) is not None else None
+    hand_over_role(s, incident, key, person, actor="herald", reason="rotation")
+    severity = policy().severities[incident.severity]
+    sent = notify(s, incident=incident, kind="handoff", slot=f"rotation-{key}-{now:%Y%m%dT%H%M%SZ}",
+                  recipients=recipients_for_person(person, severity.channels),
+                  context={"role": role_data(policy(), key), "previous": previous.name if previous else ""},
+                  not_before=page_not_before(severity, now, policy(), holidays()))
+    if sent:
+        record(s, incident, "handoff_sent", f"Told {person.name} they are now {policy().role_title(key)}",
+               role=key, person=person.handle, channels=sorted({n.channel for n in sent}),
+               notifications=[n.id for n in sent])
+
+
+def _stale(slot: IncidentRole | None, owner: OnCall) -> bool:
+    """On first sight: the role is empty, or its holder got it before the current owner's shift began."""
+    if slot is None or slot.person is None:
+        return True
+    if slot.person_id == owner.person.id:
+        return False
+    return slot.assigned_at is not None and slot.assigned_at < owner.start

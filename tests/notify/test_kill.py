@@ -1,0 +1,98 @@
+"""Robustness: three `herald worker` processes on PostgreSQL, one killed with SIGKILL in the middle of a burst.
+
+Everything is delivered (the dead worker's leases run out and the others send its messages);
+duplicates can only be messages the dead worker had in flight, and they are counted and printed.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from service import create_app, db
+from service.notify.models import Notification
+from service.notify.outbox import Recipient, notify
+from service.worker import WorkerHeartbeat
+from tests.conftest import ADMIN
+
+MESSAGES = 150
+WORKERS = 3
+
+
+def wait_until(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_kill_minus_nine_loses_nothing(database_url, config, smtp_sink, tmp_path):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers share one PostgreSQL database; SQLite serves one process")
+    sink = smtp_sink(delay=0.05)  # slow enough that a worker is always mid-send
+    config.smtp_url = f"smtp://127.0.0.1:{sink.port}"
+    app = create_app(config)
+    env = {**os.environ, "HERALD_DATABASE_URL": database_url, "HERALD_SMTP_URL": config.smtp_url,
+           "HERALD_POLICY": config.policy_path, "HERALD_SECRET_KEY": config.secret_key,
+           "HERALD_TICK_SECONDS": "0.2", "HERALD_DISPATCH_LEASE_SECONDS": "2", "HERALD_DISPATCH_THREADS": "4",
+           "HERALD_VAR_DIR": str(tmp_path)}
+    herald = Path(sys.executable).with_name("herald")
+    workers = [subprocess.Popen([str(herald), "worker"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=open(tmp_path / f"worker{i}.log", "w")) for i in range(WORKERS)]
+    try:
+        with app.app_context():
+            def beating():
+                with db.transaction() as s:
+                    return s.scalar(select(func.count(WorkerHeartbeat.id))) >= WORKERS
+            assert wait_until(beating, 60), "the workers did not start"
+
+            client = app.test_client()
+            incident_id = client.post("/api/incidents", json={"title": "Burst", "severity": "P3"},
+                                      headers=ADMIN).get_json()["id"]
+            with db.transaction() as s:
+                from service.incidents.models import Incident
+
+                incident = s.get(Incident, incident_id)
+                notify(s, incident=incident, kind="escalation", slot="burst",
+                       recipients=[Recipient("email", f"person{i}@example.com", f"Person {i}") for i in range(MESSAGES)],
+                       context={"escalation": {"name": "Burst", "reason": "Robustness test"}})
+
+            assert wait_until(lambda: len(sink.raw) >= MESSAGES // 3, 60)
+            victim = workers[0]
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(10)
+            with db.transaction() as s:
+                in_flight = set(s.scalars(select(Notification.message_id).where(
+                    Notification.claimed_by.like(f"%:{victim.pid}"), Notification.status != "sent")).all())
+
+            def all_sent():
+                with db.transaction() as s:
+                    return s.scalar(select(func.count()).where(Notification.status != "sent")) == 0
+            assert wait_until(all_sent, 60), "the surviving workers did not finish the burst"
+
+            with db.transaction() as s:
+                expected = set(s.scalars(select(Notification.message_id)).all())
+        received = Counter(m["Message-ID"] for m in sink.messages)
+        duplicates = {mid: n - 1 for mid, n in received.items() if n > 1}
+        print(f"\nkill -9 during a burst of {len(expected)} messages: {sum(duplicates.values())} duplicate(s), "
+              f"{len(in_flight)} in flight at the kill")
+        assert set(received) == expected  # every notification arrived
+        assert set(duplicates) <= in_flight  # only messages in flight at the kill went twice
+        assert all(n == 1 for n in duplicates.values())
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        db.session.remove()
