@@ -118,6 +118,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .acks import smtp  # noqa: F401  (the inbound SMTP listener, started by serve/worker)
     from .acks.pages import blp as ack_pages
     from .acks.views import blp as inbound
+    from .alerts import views as alerts
     from .escalation import ticks  # noqa: F401  (escalation matrix, repeat pages, assemble check)
     from .health import blp as health
     from .incidents.views import blp as incidents
@@ -135,8 +136,10 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .web.views import status as web_status
     from .web_static import blp as web_static
 
-    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations):
+    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations, alerts.blp,
+                      alerts.pagerduty):
         api.register_blueprint(blueprint)
+    alerts.init_app(app)
     for page in (web_static, web_status, web_board, metrics, ack_pages, calendars):
         app.register_blueprint(page)
 

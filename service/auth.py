@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import Callable
 
 from flask import current_app, g, request
 from sqlalchemy import JSON, String, select
@@ -103,13 +104,16 @@ def current_principal() -> Principal | None:
     return g.get("principal")
 
 
-def require_scope(scope: str):
-    """Decorator: 401 without a valid token, 403 when the token lacks `scope` (admin implies all)."""
+def require_scope(scope: str, *, lookup: Callable[[str | None], Principal | None] | None = None):
+    """Decorator: 401 without a valid token, 403 when the token lacks `scope` (admin implies all).
+
+    `lookup` replaces `authenticate` (the monitoring endpoints remember recently seen tokens).
+    """
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = authenticate(presented_token())
+            principal = (lookup or authenticate)(presented_token())
             if principal is None:
                 raise ApiError(401, "unauthorized", "a valid API token is required (Authorization: Bearer <token>)")
             if not principal.can(scope):

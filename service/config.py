@@ -37,6 +37,8 @@ class Config:
     dispatch_threads: int = 8
     dispatch_lease_seconds: float = 60.0
     max_body_bytes: int = 1024 * 1024
+    ingest_rate: float = 50.0  # monitoring requests per second, per token (token bucket refill)
+    ingest_burst: int = 500  # bucket size: how many a token may send at once
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -67,6 +69,8 @@ class Config:
             templates_dir=get("HERALD_TEMPLATES") or None,
             dispatch_threads=int(get("HERALD_DISPATCH_THREADS", "8")),
             dispatch_lease_seconds=float(get("HERALD_DISPATCH_LEASE_SECONDS", "60")),
+            ingest_rate=float(get("HERALD_INGEST_RATE", "50")),
+            ingest_burst=int(get("HERALD_INGEST_BURST", "500")),
         )
 
     @property

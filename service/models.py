@@ -1,5 +1,6 @@
 """Every model, imported once so `Base.metadata` is complete (Alembic autogenerate reads it)."""
 from .acks.models import InboundMessage, MailboxSync  # noqa: F401
+from .alerts.models import AlertEvent, AlertGroup  # noqa: F401
 from .auth import ApiToken  # noqa: F401
 from .db import Base  # noqa: F401
 from .escalation.models import EscalationFiring  # noqa: F401

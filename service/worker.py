@@ -82,6 +82,7 @@ class Ticker:
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.last_tick_at: datetime | None = None
         self._lock = threading.Lock()
+        self._again = threading.Event()  # woken while a tick was running: tick again right after it
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -93,6 +94,7 @@ class Ticker:
 
     def wake(self) -> None:
         """Run a tick now (if one is running, the next starts right after it)."""
+        self._again.set()  # APScheduler drops a run asked for while one is running (max_instances=1)
         try:
             self.scheduler.modify_job("tick", next_run_time=datetime.now(timezone.utc))
         except Exception:  # scheduler shutting down
@@ -110,10 +112,14 @@ class Ticker:
 
     def _tick(self) -> None:
         with self._lock, self.app.app_context():
-            now = clock.now()
-            run_tick(now)
-            self.last_tick_at = now
-            _beat(self.name, now)
+            while True:
+                self._again.clear()
+                now = clock.now()
+                run_tick(now)
+                self.last_tick_at = now
+                _beat(self.name, now)
+                if not self._again.is_set():
+                    break
 
 
 def _beat(name: str, now: datetime) -> None:
