@@ -58,6 +58,15 @@ def test_smtp_sends_multipart_with_our_headers_and_reuses_the_connection(smtp_si
     assert "METHOD:REQUEST" in calendar[0].get_content()
 
 
+def test_a_cancellation_is_labelled_cancel(smtp_sink):
+    sink = smtp_sink()
+    channel = SmtpChannel(f"smtp://127.0.0.1:{sink.port}", "herald@example.com")
+    channel.send(outgoing(3, to="bob@example.com", calendar=CALENDAR.replace("METHOD:REQUEST", "METHOD:CANCEL")))
+    channel.close()
+    calendar = [p for p in sink.messages[0].iter_parts() if p.get_content_type() == "text/calendar"]
+    assert calendar[0].get_param("method") == "CANCEL"
+
+
 def test_starttls_with_login(smtp_sink, certificate):
     sink = smtp_sink(starttls=certificate, login=("herald", "pw"))
     url = f"smtp://herald:pw@127.0.0.1:{sink.port}?starttls=1&cafile={certificate.cert_file}"
