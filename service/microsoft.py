@@ -128,6 +128,11 @@ class Microsoft:
                 raise GraphError(0, "unreachable", f"{type(exc).__name__}: {exc}") from exc
             if response.status_code < 400:
                 return response
+            if response.status_code == 401:
+                # A token revoked before its expiry: forget it, so the next call gets a new one.
+                self._application().remove_tokens_for_client()
+                if attempt == 0 and retries > 0:
+                    continue
             error = (DeltaExpired if response.status_code == 410 else GraphError).from_response(response)
             wait = error.retry_after if error.retry_after is not None else 2 ** attempt
             if error.throttled and attempt < retries and wait <= max_wait:

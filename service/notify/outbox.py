@@ -11,8 +11,8 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
 from email.utils import make_msgid
+from types import SimpleNamespace
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -27,8 +27,9 @@ def after_failure(*, attempts: int, due_at: datetime, now: datetime, retry_after
     deadline = due_at + GIVE_UP_AFTER
     if permanent or attempts >= MAX_ATTEMPTS or now >= deadline:
         return "dead", None
-    if retry_after is not None:  # at least what the provider asked for, never a busy loop on "0"
-        delay = max(timedelta(seconds=retry_after), FIRST_DELAY)
+    if retry_after is not None:  # at least what the provider asked for (a little more, so a throttled
+        # burst does not come back in one wave), and never a busy loop on "0"
+        delay = max(timedelta(seconds=retry_after), FIRST_DELAY) * (1 + JITTER * rng())
     else:
         delay = backoff(attempts, rng)
     return "failed", min(now + delay, deadline)

@@ -52,6 +52,9 @@ class GraphDouble(HttpDouble):
     def expire_delta_tokens(self) -> None:
         self._delta_tokens.clear()
 
+    def revoke_tokens(self) -> None:
+        self.tokens.clear()
+
     def handle(self, request: Request) -> Reply:
         path = request.path
         if path == f"/{self.tenant}/v2.0/.well-known/openid-configuration" and request.method == "GET":

@@ -8,16 +8,8 @@ from service import db
 from service.notify import dispatcher
 from service.notify.dispatcher import Dispatcher
 from tests.conftest import ADMIN
+from tests.notify.polling import wait_until
 
-
-def wait_until(condition, timeout=15.0):
-    """Poll background work; the timeout only bounds a broken run, nothing asserts on time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture

@@ -58,6 +58,15 @@ def test_smtp_sends_multipart_with_our_headers_and_reuses_the_connection(smtp_si
     assert "METHOD:REQUEST" in calendar[0].get_content()
 
 
+def test_a_cancellation_is_labelled_cancel(smtp_sink):
+    sink = smtp_sink()
+    channel = SmtpChannel(f"smtp://127.0.0.1:{sink.port}", "herald@example.com")
+    channel.send(outgoing(3, to="bob@example.com", calendar=CALENDAR.replace("METHOD:REQUEST", "METHOD:CANCEL")))
+    channel.close()
+    calendar = [p for p in sink.messages[0].iter_parts() if p.get_content_type() == "text/calendar"]
+    assert calendar[0].get_param("method") == "CANCEL"
+
+
 def test_starttls_with_login(smtp_sink, certificate):
     sink = smtp_sink(starttls=certificate, login=("herald", "pw"))
     url = f"smtp://herald:pw@127.0.0.1:{sink.port}?starttls=1&cafile={certificate.cert_file}"
@@ -188,3 +197,19 @@ def test_an_unreachable_authority_is_a_token_error(trust):
                        graph_url="https://127.0.0.1:1/v1.0")
     with pytest.raises(TokenError):
         client.token()
+
+
+def test_a_revoked_token_is_replaced_once(graph):
+    client = Microsoft(tenant_id=graph.tenant, client_id=graph.client_id, client_secret=graph.client_secret,
+                       authority=graph.authority, graph_url=graph.graph_url)
+    inbox = f"/users/{graph.mailbox}/mailFolders/inbox/messages/delta"
+    client.get(inbox)
+    graph.revoke_tokens()  # msal still holds a token it believes fresh
+    assert client.get(inbox)["value"] == []
+    assert graph.token_requests == 2
+    graph.revoke_tokens()
+    with pytest.raises(GraphError) as refused:
+        client.get(inbox, retries=0)  # the outbox's calls: no second try in place, the row is retried
+    assert refused.value.status == 401
+    assert client.get(inbox, retries=0)["value"] == []  # the retry gets a new token
+    assert graph.token_requests == 3

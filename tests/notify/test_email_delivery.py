@@ -70,7 +70,7 @@ def test_a_p1_reaches_inboxes_through_graph(client, config, responders, graph, o
     run_tick(frozen_clock.now())
     throttled = [n for n in outbox() if n.status == "failed"]
     assert len(throttled) == 1 and throttled[0].last_error.startswith("Graph sendMail failed: 429")
-    frozen_clock.advance(seconds=5)
+    frozen_clock.set(throttled[0].next_attempt_at)  # Retry-After: 5, and a little jitter
     run_tick(frozen_clock.now())
     assert {n.status for n in outbox()} == {"sent"}
     assert len(graph.sent) == 5 and graph.token_requests == 1

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,18 +18,11 @@ from service.notify.models import Notification
 from service.notify.outbox import Recipient, notify
 from service.worker import WorkerHeartbeat
 from tests.conftest import ADMIN
+from tests.notify.polling import wait_until
 
 MESSAGES = 150
 WORKERS = 3
 
-
-def wait_until(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_kill_minus_nine_loses_nothing(database_url, config, smtp_sink, tmp_path):

@@ -23,8 +23,12 @@ def test_a_failure_is_retried_after_the_backoff():
 
 
 def test_retry_after_wins_over_the_backoff():
-    assert after_failure(attempts=1, due_at=T0, now=T0, retry_after=120) == ("failed", T0 + timedelta(minutes=2))
-    assert after_failure(attempts=1, due_at=T0, now=T0, retry_after=0) == ("failed", T0 + timedelta(seconds=1))
+    assert after_failure(attempts=1, due_at=T0, now=T0, retry_after=120, rng=lambda: 0.0) == \
+        ("failed", T0 + timedelta(minutes=2))
+    assert after_failure(attempts=1, due_at=T0, now=T0, retry_after=120, rng=lambda: 1.0) == \
+        ("failed", T0 + timedelta(minutes=2, seconds=24))  # never earlier than asked, spread a little later
+    assert after_failure(attempts=1, due_at=T0, now=T0, retry_after=0, rng=lambda: 0.0) == \
+        ("failed", T0 + timedelta(seconds=1))
 
 
 def test_the_tenth_failure_is_final():
@@ -34,7 +38,7 @@ def test_the_tenth_failure_is_final():
 
 def test_nothing_is_tried_after_twenty_four_hours():
     late = T0 + timedelta(hours=23, minutes=59)
-    assert after_failure(attempts=2, due_at=T0, now=late, retry_after=3600) == \
+    assert after_failure(attempts=2, due_at=T0, now=late, retry_after=3600, rng=lambda: 0.0) == \
         ("failed", T0 + timedelta(hours=24))
     assert after_failure(attempts=3, due_at=T0, now=T0 + timedelta(hours=24)) == ("dead", None)
 

@@ -1,7 +1,6 @@
 """Templates render in a sandbox: strict variables, escaped HTML, JSON that a title cannot break."""
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

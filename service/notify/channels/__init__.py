@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
+from ... import clock
+
 MAX_RETRY_AFTER = 24 * 3600.0
 
 
@@ -63,7 +65,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 

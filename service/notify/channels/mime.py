@@ -1,8 +1,8 @@
 """The email Herald sends, as MIME: the same bytes go out over SMTP and through Graph.
 
-multipart/alternative with text and HTML (and, for invitations, a text/calendar; method=REQUEST
-part that Outlook, Google and Apple show as a meeting). Our own Message-ID (stored on the row, so
-replies can be matched and a retried copy folds into the first), Reply-To with the page's token,
+multipart/alternative with text and HTML (and, for invitations, a text/calendar part whose
+`method=` repeats the calendar's METHOD, REQUEST or CANCEL, which Outlook, Google and Apple show as
+a meeting or its cancellation). Our own Message-ID (stored on the row, so replies can be matched and a retried copy folds into the first), Reply-To with the page's token,
 and headers that keep out-of-office robots quiet.
 """
 from __future__ import annotations
@@ -36,5 +36,15 @@ def build_email(message: Outgoing, mail_from: str) -> EmailMessage:
     mail.set_content(payload["text"])
     mail.add_alternative(payload["html"], subtype="html")
     if payload.get("calendar"):
-        mail.add_alternative(payload["calendar"], subtype="calendar", params={"method": "REQUEST"})
+        mail.add_alternative(payload["calendar"], subtype="calendar",
+                             params={"method": calendar_method(payload["calendar"])})
     return mail
+
+
+def calendar_method(ics: str) -> str:
+    """The iTIP METHOD of the calendar (REQUEST, CANCEL, …); RFC 6047 wants it on the MIME part too."""
+    for line in ics.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().upper() == "METHOD" and value.strip():
+            return value.strip().upper()
+    return "REQUEST"
