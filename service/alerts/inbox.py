@@ -32,8 +32,8 @@ log = logging.getLogger("herald.alerts")
 BATCH_SIZE = 10
 # Commit at least this often (and on SQLite as soon as the inbox writer waits): one writer at a time.
 TRANSACTION_SECONDS = 0.02
-# Give the other tick jobs (dispatch!) their turn; a busy inbox asks for another tick at once.
-TICK_SECONDS = 0.5
+# Then the other tick jobs (escalations, cadence…) get their turn; a busy inbox asks for another tick at once.
+TICK_SECONDS = 2.0
 # While webhooks keep arriving, accepting them comes first: after each batch the worker pauses as long
 # as the batch took, so it never takes more than half of this process's time (and never stops).
 STORM_QUIET_SECONDS = 0.1
