@@ -1,7 +1,7 @@
 """dispatch: the notifications outbox
 
 Revision ID: 0003_outbox
-Revises: 0001_foundation
+Revises: 0002_rotations
 Create Date: 2026-11-27 12:06:16.600880
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.db
 
 
 revision = '0003_outbox'
-down_revision = '0001_foundation'
+down_revision = '0002_rotations'
 branch_labels = None
 depends_on = None
 

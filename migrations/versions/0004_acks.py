@@ -1,7 +1,7 @@
 """acks and escalation: inbound messages, Graph mailbox sync, escalation firings
 
 Revision ID: 0004_acks
-Revises: 0001_foundation
+Revises: 0003_outbox
 Create Date: 2026-11-27 12:07:13.939268
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.db
 
 
 revision = '0004_acks'
-down_revision = '0001_foundation'
+down_revision = '0003_outbox'
 branch_labels = None
 depends_on = None
 

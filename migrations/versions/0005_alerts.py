@@ -1,7 +1,7 @@
 """alerts: the inbox of monitoring events and alert groups
 
 Revision ID: 0005_alerts
-Revises: 0001_foundation
+Revises: 0004_acks
 Create Date: 2026-11-27 12:08:36.261139
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.db
 
 
 revision = '0005_alerts'
-down_revision = '0001_foundation'
+down_revision = '0004_acks'
 branch_labels = None
 depends_on = None
 

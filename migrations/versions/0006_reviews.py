@@ -1,7 +1,7 @@
 """reviews: post-mortems, review meetings, action items, reminders
 
 Revision ID: 0006_reviews
-Revises: 0001_foundation
+Revises: 0005_alerts
 Create Date: 2026-11-27 12:06:43.522087
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.db
 
 
 revision = '0006_reviews'
-down_revision = '0001_foundation'
+down_revision = '0005_alerts'
 branch_labels = None
 depends_on = None
 

@@ -17,3 +17,12 @@ def test_timestamps_are_aware_utc(app, client, admin_headers):
         assert entry.at.tzinfo is not None
         assert entry.at.utcoffset() == timedelta(0)
         assert entry.at == datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+
+
+def test_migrations_form_one_chain():
+    """Parallel branches are fine while developing; main keeps a single head."""
+    from alembic.script import ScriptDirectory
+
+    from service.migrate import alembic_config
+
+    assert len(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()) == 1
