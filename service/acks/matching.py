@@ -24,7 +24,7 @@ class PageMatch:
 
 
 def find_page(s: Session, reply: Reply, reply_address: str | None) -> PageMatch | None:
-    return (_by_thread(s, reply) or _by_token(s, reply, reply_address) or _by_subject(s, reply))
+    return _by_thread(s, reply) or _by_token(s, reply, reply_address) or _by_subject(s, reply)
 
 
 def _by_thread(s: Session, reply: Reply) -> PageMatch | None:

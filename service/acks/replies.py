@@ -50,9 +50,8 @@ class Reply:
         return found.group(1).upper() if found else None
 
 
-def parse_message(raw: bytes | str) -> EmailMessage:
-    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
-    return message_from_bytes(data, policy=policy.default)
+def parse_message(raw: bytes) -> EmailMessage:
+    return message_from_bytes(raw, policy=policy.default)
 
 
 def read_reply(message: EmailMessage, envelope_recipients: tuple[str, ...] = (),
