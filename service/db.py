@@ -109,3 +109,8 @@ def transaction() -> Iterator[Session]:
         raise
     finally:
         s.close()
+
+
+def page_of(query, page: dict) -> list:
+    """One page of a select: `page` is the loaded PageArgs ({"limit", "offset"}) of a list endpoint."""
+    return session.scalars(query.limit(page["limit"]).offset(page["offset"])).all()

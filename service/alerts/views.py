@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable, TooManyRequests
 
 from ..auth import current_principal, hash_token, presented_token, require_scope
-from ..db import session
+from ..db import page_of, session
 from ..errors import not_found
 from ..incidents.lifecycle import get_by_id_or_number
 from . import inbox
@@ -137,7 +137,7 @@ def list_groups(args):
             raise not_found(f"incident {args['incident']!r}")
         query = query.where(AlertGroup.incident_id == incident.id)
     query = query.order_by(AlertGroup.last_seen.desc(), AlertGroup.id.desc())
-    return session.scalars(query.limit(args["limit"]).offset(args["offset"])).all()
+    return page_of(query, args)
 
 
 @blp.route("/groups/<int:group_id>", methods=["GET"])
@@ -162,7 +162,7 @@ def list_events(args):
     if args.get("source"):
         query = query.where(AlertEvent.source == args["source"])
     query = query.order_by(AlertEvent.id.desc())
-    return session.scalars(query.limit(args["limit"]).offset(args["offset"])).all()
+    return page_of(query, args)
 
 
 @blp.route("/events/<int:event_id>", methods=["GET"])

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ..auth import actor_name, require_scope
-from ..db import session
+from ..db import page_of, session
 from ..errors import ApiError, not_found
 from ..people.views import person_or_404
 from ..runtime import policy
@@ -65,7 +65,7 @@ def list_incidents(args):
         query = query.where(Incident.status == args["status"])
     if args.get("severity"):
         query = query.where(Incident.severity == args["severity"].upper())
-    return session.scalars(query.limit(args["limit"]).offset(args["offset"])).all()
+    return page_of(query, args)
 
 
 @blp.route("/<ident>", methods=["GET"])
@@ -115,7 +115,7 @@ def list_updates(page, ident):
     incident = incident_or_404(ident)
     query = (select(IncidentUpdate).where(IncidentUpdate.incident_id == incident.id)
              .order_by(IncidentUpdate.posted_at, IncidentUpdate.id))
-    return session.scalars(query.limit(page["limit"]).offset(page["offset"])).all()
+    return page_of(query, page)
 
 
 @blp.route("/<ident>/resolve", methods=["POST"])
@@ -147,4 +147,4 @@ def timeline(page, ident):
     incident = incident_or_404(ident)
     query = (select(TimelineEntry).where(TimelineEntry.incident_id == incident.id)
              .order_by(TimelineEntry.at, TimelineEntry.id))
-    return session.scalars(query.limit(page["limit"]).offset(page["offset"])).all()
+    return page_of(query, page)

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from .. import clock
 from ..auth import actor_name, require_scope
-from ..db import session
+from ..db import page_of, session
 from ..errors import conflict, not_found
 from ..incidents.models import Incident
 from ..incidents.timeline import record
@@ -27,8 +27,7 @@ def list_notifications(args, ident):
     for field in ("status", "kind", "channel"):
         if args.get(field):
             query = query.where(getattr(Notification, field) == args[field])
-    rows = session.scalars(query.order_by(Notification.id).limit(args["limit"]).offset(args["offset"])).all()
-    return rows
+    return page_of(query.order_by(Notification.id), args)
 
 
 @blp.route("/notifications/<int:notification_id>", methods=["GET"])

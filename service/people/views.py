@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from .. import clock
 from ..auth import require_scope
-from ..db import session
+from ..db import page_of, session
 from ..errors import ApiError, not_found
 from ..schemas import PageArgs
 from .models import Person
@@ -40,7 +40,7 @@ def create_person(data):
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, PersonOut(many=True))
 def list_people(page):
-    return session.scalars(select(Person).order_by(Person.handle).limit(page["limit"]).offset(page["offset"])).all()
+    return page_of(select(Person).order_by(Person.handle), page)
 
 
 @blp.route("/<handle>", methods=["GET"])

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from .. import clock
 from ..auth import actor_name, require_scope
-from ..db import session
+from ..db import page_of, session
 from ..errors import ApiError, not_found, unprocessable
 from ..incidents.views import incident_or_404
 from ..people.models import Person
@@ -178,7 +178,7 @@ def create_action(data, ident):
 def list_actions(page, ident):
     incident = incident_or_404(ident)
     query = select(ActionItem).where(ActionItem.incident_id == incident.id).order_by(ActionItem.number)
-    return session.scalars(query.limit(page["limit"]).offset(page["offset"])).all()
+    return page_of(query, page)
 
 
 @blp.route("/<ident>/actions/<int:number>", methods=["GET"])

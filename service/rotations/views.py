@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from .. import clock
 from ..auth import actor_name, require_scope
-from ..db import session
+from ..db import page_of, session
 from ..errors import ApiError, not_found, unprocessable
 from ..people.models import Person
 from ..people.views import person_or_404
@@ -214,8 +214,7 @@ def list_overrides(args, name):
         query = query.where(Override.end > args["from_"])
     if args["to"]:
         query = query.where(Override.start < args["to"])
-    query = query.order_by(Override.start, Override.id).limit(args["limit"]).offset(args["offset"])
-    return session.scalars(query).all()
+    return page_of(query.order_by(Override.start, Override.id), args)
 
 
 @blp.route("/rotations/<name>/overrides/<int:override_id>", methods=["DELETE"])
