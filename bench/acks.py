@@ -9,30 +9,16 @@ Run: .venv/bin/python bench/acks.py
 """
 from __future__ import annotations
 
-import sys
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from service import clock, create_app, db  # noqa: E402
+from _harness import best_of, sqlite_app  # bench/ is on sys.path; _harness puts the project there
+from service import db  # noqa: E402
 from service.acks.replies import parse_message, read_reply  # noqa: E402
-from service.config import PROJECT_ROOT, Config  # noqa: E402
-from service.migrate import upgrade  # noqa: E402
+from service.config import PROJECT_ROOT  # noqa: E402
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 MAIL = PROJECT_ROOT / "tests" / "acks" / "mail"
 
-
-def best_of(fn, repeat=5) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def bench_replies(rounds: int = 20) -> None:
@@ -63,12 +49,7 @@ def bench_tick(open_incidents: int) -> None:
     from service.incidents.models import OPEN_STATUSES, Incident
     from service.people.models import Person
 
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bench.db"
-        upgrade(url)
-        frozen = clock.FrozenClock(START)
-        app = create_app(Config(database_url=url, secret_key="bench",
-                                policy_path=str(PROJECT_ROOT / "schedules" / "policy.toml")), clock=frozen)
+    with sqlite_app(START) as (app, frozen):
         with app.app_context():
             s = db.session
             alice = Person(handle="alice", name="Alice", email="alice@example.com", created_at=START)

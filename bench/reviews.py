@@ -8,31 +8,17 @@ Run: .venv/bin/python bench/reviews.py
 """
 from __future__ import annotations
 
-import sys
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from service import clock, create_app, db  # noqa: E402
-from service.config import PROJECT_ROOT, Config  # noqa: E402
-from service.migrate import upgrade  # noqa: E402
+from _harness import best_of, sqlite_app  # bench/ is on sys.path; _harness puts the project there
+from service import db  # noqa: E402
+from service.config import PROJECT_ROOT  # noqa: E402
 from service.policy import load_policy  # noqa: E402
 from service.policy.business_hours import next_business_slot  # noqa: E402
 from service.reviews.slots import MEETING_LENGTH, review_slot  # noqa: E402
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 
-
-def best_of(fn, repeat=5) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def bench_slots() -> None:
@@ -62,12 +48,7 @@ def bench_draft(entries: int) -> None:
     from service.incidents.timeline import record
     from service.reviews.draft import render_postmortem
 
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bench.db"
-        upgrade(url)
-        frozen = clock.FrozenClock(START)
-        app = create_app(Config(database_url=url, secret_key="bench", policy_path=str(PROJECT_ROOT / "schedules" / "policy.toml")),
-                         clock=frozen)
+    with sqlite_app(START) as (app, frozen):
         with app.app_context():
             s = db.session
             incident = lifecycle.open_incident(s, title="Orders are failing", severity="P1", actor="bench")

@@ -10,29 +10,14 @@ Run: .venv/bin/python bench/web.py
 from __future__ import annotations
 
 import re
-import sys
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from service import clock, create_app, db  # noqa: E402
-from service.config import PROJECT_ROOT, Config  # noqa: E402
-from service.migrate import upgrade  # noqa: E402
+from _harness import best_of, sqlite_app  # bench/ is on sys.path; _harness puts the project there
+from service import db  # noqa: E402
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
 ADMIN = {"Authorization": "Bearer bench-admin"}
 
-
-def best_of(fn, repeat=15) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def populate(frozen) -> None:
@@ -86,13 +71,7 @@ def populate(frozen) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bench.db"
-        upgrade(url)
-        frozen = clock.FrozenClock(NOW)
-        config = Config(database_url=url, secret_key="bench", admin_token="bench-admin",
-                        policy_path=str(PROJECT_ROOT / "schedules" / "policy.toml"))
-        app = create_app(config, clock=frozen)
+    with sqlite_app(NOW, admin_token="bench-admin") as (app, frozen):
         with app.app_context():
             populate(frozen)
         client = app.test_client()
@@ -106,12 +85,12 @@ def main() -> None:
                 assert response.status_code == 200, (path, response.status_code)
             return run
 
-        health = best_of(get("/api/health"))
-        listing = best_of(get("/api/incidents?limit=1000", ADMIN))
+        health = best_of(get("/api/health"), repeat=15)
+        listing = best_of(get("/api/incidents?limit=1000", ADMIN), repeat=15)
         print(f"baseline GET /api/health                {health * 1e3:7.2f} ms")
         print(f"baseline GET /api/incidents?limit=1000  {listing * 1e3:7.2f} ms  (310 incidents as JSON)")
         for path in ("/status", "/status.json", "/status.atom", "/board/live"):
-            took = best_of(get(path))
+            took = best_of(get(path), repeat=15)
             size = len(client.get(path).data)
             print(f"GET {path:13s} {took * 1e3:7.2f} ms  {size / 1024:6.0f} KiB  "
                   f"ratio to health {took / health:6.1f}x  to incident list {took / listing:5.2f}x")
