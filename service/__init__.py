@@ -140,8 +140,27 @@ def _register_domains(app: Flask, api: Api) -> None:
                       alerts.pagerduty):
         api.register_blueprint(blueprint)
     alerts.init_app(app)
+    _wire_teams(api)
     for page in (web_static, web_status, web_board, metrics, ack_pages, calendars):
         app.register_blueprint(page)
+
+
+def _wire_teams(api: Api) -> None:
+    """The two-way Teams bot: its channel, who it reaches, its verbs, its card updates, its endpoint."""
+    from .incidents import events
+    from .notify.channels import register_channel
+    from .notify.outbox import register_payload_builder, register_reach
+    from .teams import actions, channel, outbox
+    from .teams.views import blp as teams
+
+    register_channel("teams_bot", channel.make_channel, channel.channel_key)
+    register_payload_builder("teams_bot", outbox.BotPayloads())
+    register_reach(person=outbox.reach_person, stakeholders=outbox.reach_stakeholders)
+    actions.register_incident_verbs()
+    for signal in (events.incident_acknowledged, events.incident_changed, events.update_posted,
+                   events.role_assigned):
+        signal.connect(outbox.on_incident_event)
+    api.register_blueprint(teams)
 
 
 def _register_errors(app: Flask) -> None:

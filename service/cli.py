@@ -172,6 +172,7 @@ def register(command: click.Command) -> None:
 # Domains' command modules (each calls `register` on import).
 from .notify import cli as _notify_cli  # noqa: E402,F401  herald templates
 from .rotations import cli as _rotation_cli  # noqa: E402,F401  herald rotation, herald who
+from .teams import cli as _teams_cli  # noqa: E402,F401  herald teams manifest
 
 if __name__ == "__main__":
     main()

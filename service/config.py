@@ -39,6 +39,13 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     ingest_rate: float = 50.0  # monitoring requests per second, per token (token bucket refill)
     ingest_burst: int = 500  # bucket size: how many a token may send at once
+    teams_app_id: str | None = None  # the Teams bot (CONTRACT §6): on when app id, password and tenant are set
+    teams_app_password: str | None = None
+    teams_tenant_id: str | None = None
+    teams_authority: str = "https://login.microsoftonline.com"
+    teams_openid_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    teams_service_url: str = "https://smba.trafficmanager.net/teams/"
+    teams_channel: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -71,11 +78,24 @@ class Config:
             dispatch_lease_seconds=float(get("HERALD_DISPATCH_LEASE_SECONDS", "60")),
             ingest_rate=float(get("HERALD_INGEST_RATE", "50")),
             ingest_burst=int(get("HERALD_INGEST_BURST", "500")),
+            teams_app_id=get("HERALD_TEAMS_APP_ID") or None,
+            teams_app_password=get("HERALD_TEAMS_APP_PASSWORD") or None,
+            teams_tenant_id=get("HERALD_TEAMS_TENANT_ID") or None,
+            teams_authority=(get("HERALD_TEAMS_AUTHORITY") or "https://login.microsoftonline.com").rstrip("/"),
+            teams_openid_url=get("HERALD_TEAMS_OPENID_URL")
+            or "https://login.botframework.com/v1/.well-known/openidconfiguration",
+            teams_service_url=get("HERALD_TEAMS_SERVICE_URL") or "https://smba.trafficmanager.net/teams/",
+            teams_channel=get("HERALD_TEAMS_CHANNEL") or None,
         )
 
     @property
     def graph_configured(self) -> bool:
         return bool(self.graph_tenant_id and self.graph_client_id and self.graph_client_secret and self.graph_mailbox)
+
+    @property
+    def teams_bot_configured(self) -> bool:
+        """The two-way Teams bot is on when its app id, password and tenant are all set."""
+        return bool(self.teams_app_id and self.teams_app_password and self.teams_tenant_id)
 
     def resolve_secret_key(self) -> str:
         """HERALD_SECRET_KEY, else a key generated once into var/secret_key."""

@@ -8,6 +8,7 @@ from .incidents.models import Incident, IncidentCounter, IncidentRole, IncidentU
 from .notify.models import Notification  # noqa: F401
 from .people.models import Person  # noqa: F401
 from .reviews.models import ActionItem, Postmortem, ReviewMeeting, ReviewReminder  # noqa: F401
+from .teams.models import TeamsActivity, TeamsCard, TeamsConversation  # noqa: F401
 from .rotations.models import CalendarFeed, Override, RoleOwnerSeen, Rotation, Shift  # noqa: F401
 from .worker import WorkerHeartbeat  # noqa: F401
 

@@ -9,6 +9,11 @@ from ..schemas import StrictSchema
 HANDLE = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$", error="lower-case letters, digits, '.', '_' or '-', at most 64")
 
 
+# The Entra (Azure AD) object id of the person's account: a GUID.
+AAD_OBJECT_ID = validate.Regexp(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                                error="an Entra object id (a GUID such as 00000000-0000-0000-0000-000000000000)")
+
+
 def _zone(value: str) -> None:
     try:
         ZoneInfo(value)
@@ -23,6 +28,7 @@ class PersonCreate(StrictSchema):
     aliases = fields.List(fields.String(validate=validate.Length(min=1, max=320)), load_default=list)
     teams_webhook = fields.Url(allow_none=True, schemes={"https", "http"})
     timezone = fields.String(allow_none=True, validate=_zone)
+    aad_object_id = fields.String(allow_none=True, validate=AAD_OBJECT_ID)
 
 
 class PersonPatch(StrictSchema):
@@ -31,6 +37,7 @@ class PersonPatch(StrictSchema):
     aliases = fields.List(fields.String(validate=validate.Length(min=1, max=320)))
     teams_webhook = fields.Url(allow_none=True, schemes={"https", "http"})
     timezone = fields.String(allow_none=True, validate=_zone)
+    aad_object_id = fields.String(allow_none=True, validate=AAD_OBJECT_ID)
 
 
 class PersonOut(Schema):
@@ -40,3 +47,4 @@ class PersonOut(Schema):
     aliases = fields.List(fields.String())
     teams_webhook = fields.String(allow_none=True)
     timezone = fields.String(allow_none=True)
+    aad_object_id = fields.String(allow_none=True)

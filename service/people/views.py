@@ -29,6 +29,7 @@ def create_person(data):
     if session.scalar(select(Person.id).where(Person.handle == data["handle"])) is not None:
         raise ApiError(409, "conflict", f"a person with handle {data['handle']!r} already exists",
                        {"handle": ["already exists"]})
+    _claim_aad_object_id(data, None)
     person = Person(created_at=clock.now(), **data)
     session.add(person)
     session.commit()
@@ -56,7 +57,19 @@ def get_person(handle):
 @blp.response(200, PersonOut)
 def patch_person(data, handle):
     person = person_or_404(handle)
+    _claim_aad_object_id(data, person)
     for key, value in data.items():
         setattr(person, key, value)
     session.commit()
     return person
+
+
+def _claim_aad_object_id(data: dict, person: Person | None) -> None:
+    """Entra object ids are stored lower-case and belong to one person only (409 otherwise)."""
+    if not data.get("aad_object_id"):
+        return
+    data["aad_object_id"] = data["aad_object_id"].lower()
+    holder = session.scalar(select(Person).where(Person.aad_object_id == data["aad_object_id"]))
+    if holder is not None and holder is not person:
+        raise ApiError(409, "conflict", f"that Entra object id belongs to {holder.handle!r}",
+                       {"aad_object_id": ["already belongs to another person"]})

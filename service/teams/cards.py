@@ -1,0 +1,268 @@
+"""The bot's Adaptive Cards: drawn from Jinja templates in `templates/teams_bot/` (overridable through
+HERALD_TEMPLATES like every message, escaped like every Teams card) and checked against the
+Adaptive Card 1.5 rules Teams enforces before they leave.
+
+A card is always drawn from the incident as it is now, for one viewer: `viewer_rights` asks
+`incidents/permissions.py` what that person may do, so the buttons on a card and the answer to
+pressing them follow one rule set. Contexts are plain data (the sandbox never sees the session).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from types import SimpleNamespace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..incidents import permissions
+from ..incidents.models import OPEN_STATUSES, Incident
+from ..notify.context import STATUS_LABELS, role_data, standard_context, update_data
+from ..notify.templates import TemplateProblem, renderer
+from ..people.models import Person
+from ..runtime import config, policy
+
+VERSION = "1.5"
+LIMIT_BYTES = 28_000  # Teams refuses larger messages; measured on the whole activity as sent
+MAX_REFRESH_USERS = 60  # Teams refreshes a card automatically for at most 60 listed users
+MAX_PEOPLE_CHOICES = 100
+
+ELEMENTS = {
+    "TextBlock": ("text",), "RichTextBlock": ("inlines",), "FactSet": ("facts",), "Image": ("url",),
+    "ImageSet": ("images",), "Container": ("items",), "ColumnSet": (), "Column": (), "ActionSet": ("actions",),
+    "Table": (), "Input.Text": ("id",), "Input.Number": ("id",), "Input.Date": ("id",), "Input.Time": ("id",),
+    "Input.Toggle": ("id", "title"), "Input.ChoiceSet": ("id", "choices"),
+}
+ACTIONS = {"Action.Execute": ("verb",), "Action.OpenUrl": ("url",), "Action.ShowCard": ("card",),
+           "Action.ToggleVisibility": ("targetElements",), "Action.Submit": ()}
+
+
+def commander_role() -> str | None:
+    """The role that commands an incident, as the policy names it.
+
+    Older policies without `[responsibilities]` fall back to the first role the most severe
+    severity pages (the guide's Incident Commander); no role key is spelled here.
+    """
+    rules = policy()
+    named = getattr(rules, "commander_role", None)
+    if named:
+        return named
+    severities = sorted(rules.severities.values(), key=lambda s: s.rank)
+    return next((key for s in severities for key in s.page), None)
+
+
+def viewer_rights(s: Session | None, incident: Incident, person: Person | None, role: str | None = None) -> dict | None:
+    """What `person` may do on `incident` from a card; None for someone who holds no role (the plain view)."""
+    if person is None:
+        return None
+    held = [slot for slot in incident.roles if slot.person_id == person.id]
+    if not held:
+        return None
+    pending = [slot for slot in held if slot.acknowledged_at is None]
+    acked = [slot.acknowledged_at for slot in held if slot.acknowledged_at is not None]
+    commander = commander_role()
+    handover = [slot.role for slot in incident.roles
+                if permissions.may_hand_over(incident, person.id, slot.role, commander)]
+    rights = {
+        "open": incident.is_open,
+        "can_ack": bool(pending) and bool(permissions.may_acknowledge(incident, person.id)),
+        "acknowledged_at": max(acked) if acked and not pending else None,
+        "can_update": bool(permissions.may_update(incident, person.id)),
+        "can_resolve": bool(permissions.may_resolve(incident, person.id)),
+        "handover_roles": [[policy().role_title(key), key] for key in handover],
+        "people": [],
+    }
+    if handover and s is not None:
+        rights["people"] = [[f"{name} ({handle})", handle] for name, handle in s.execute(
+            select(Person.name, Person.handle).order_by(Person.name).limit(MAX_PEOPLE_CHOICES))]
+        if not rights["people"]:
+            rights["handover_roles"] = []
+    return rights
+
+
+def _statuses() -> list[list[str]]:
+    return [[STATUS_LABELS[key], key] for key in OPEN_STATUSES]
+
+
+def _base(incident: Incident | None, recipient_name: str = "") -> dict:
+    recipient = SimpleNamespace(name=recipient_name, address="", channel="teams_bot")
+    return standard_context(incident, policy=policy(), base_url=config().base_url, now=clock.now(), recipient=recipient)
+
+
+def render(name: str, context: dict) -> dict:
+    """Render `teams_bot/<name>.json.j2` and check it; TemplateProblem when it is not a card Teams takes."""
+    cfg = config()
+    file = f"teams_bot/{name}.json.j2"
+    try:
+        card = renderer(cfg.templates_dir).json(file, context)
+    except TemplateProblem:
+        if not renderer(cfg.templates_dir).has_overrides:
+            raise
+        card = renderer(None).json(file, context)  # a broken override must not silence an incident
+    problems = card_problems(card)
+    if problems:
+        raise TemplateProblem(f"{file}: " + "; ".join(problems))
+    return card
+
+
+def person_card(s: Session | None, incident: Incident, person: Person | None, *, kind: str, role: str | None,
+                token: str, ack_url: str | None = None, data: dict | None = None, notice: str = "") -> dict:
+    """The card in a person's chat: a page (notice, handoff, escalation, reminder) as the incident is now."""
+    data = data or {}
+    context = _base(incident, person.name if person else "")
+    due_at = data.get("due_at")
+    context.update({
+        "kind": kind,
+        "role": role_data(policy(), role) if role else None,
+        "repeat": int(data.get("repeat") or 0),
+        "previous": data.get("previous") or "",
+        "escalation": data.get("escalation"),
+        "due_at": datetime.fromisoformat(due_at) if isinstance(due_at, str) else due_at,
+        "viewer": viewer_rights(s, incident, person, role) or {"open": incident.is_open},
+        "token": token,
+        "ack_url": ack_url,
+        "statuses": _statuses(),
+        "notice": notice,
+    })
+    return render("person", context)
+
+
+def stakeholder_card(s: Session | None, incident: Incident, update, *, token: str, viewer: Person | None = None,
+                     refresh_user_ids: list[str] | None = None, notice: str = "") -> dict:
+    """The channel's status card of `update`; with `viewer`, that person's view (buttons for role holders)."""
+    context = _base(incident, "Incident channel")
+    refresh = None
+    if refresh_user_ids:
+        refresh = {"action": {"type": "Action.Execute", "verb": "refresh", "data": {"token": token}},
+                   "userIds": refresh_user_ids[:MAX_REFRESH_USERS]}
+    context.update({
+        "update": update if isinstance(update, dict) else update_data(update),
+        "viewer": viewer_rights(s, incident, viewer),
+        "token": token,
+        "statuses": _statuses(),
+        "refresh": refresh,
+        "notice": notice,
+    })
+    return render("stakeholder", context)
+
+
+def message_card(title: str, *lines: str, color: str = "Default", link: str | None = None) -> dict:
+    """A short answer: why an action was refused, what was done, a chat command's reply."""
+    context = _base(None)
+    context.update({"title": title, "lines": [line for line in lines if line], "color": color, "link": link})
+    return render("message", context)
+
+
+# ---- the Adaptive Card rules ------------------------------------------------------------------
+
+def card_problems(card, *, limit: int = LIMIT_BYTES) -> list[str]:
+    """What makes `card` unfit for Teams as an Adaptive Card 1.5 with Universal Actions (empty when fine).
+
+    The structural rules of the Adaptive Card schema that Teams enforces: the card's type and
+    version, every element and action a known type with its required properties, unique input ids,
+    `Action.Execute` with a verb (Action.Submit only as a fallback), a `refresh` that executes with
+    at most 60 user ids, and the whole message under 28,000 bytes.
+    """
+    problems: list[str] = []
+    if not isinstance(card, dict) or card.get("type") != "AdaptiveCard":
+        return ["the card must be an object of type AdaptiveCard"]
+    if card.get("version") != VERSION:
+        problems.append(f"the card version must be {VERSION}")
+    if not isinstance(card.get("body"), list) or not card["body"]:
+        problems.append("the card needs a non-empty body")
+    ids: list[str] = []
+    _check_card(card, "card", problems, ids)
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"input id {duplicate!r} is used twice")
+    refresh = card.get("refresh")
+    if refresh is not None:
+        action = refresh.get("action") if isinstance(refresh, dict) else None
+        if not isinstance(action, dict) or action.get("type") != "Action.Execute" or not action.get("verb"):
+            problems.append("refresh.action must be an Action.Execute with a verb")
+        users = refresh.get("userIds", []) if isinstance(refresh, dict) else []
+        if not isinstance(users, list) or not all(isinstance(u, str) and u for u in users):
+            problems.append("refresh.userIds must be a list of Teams user ids")
+        elif len(users) > MAX_REFRESH_USERS:
+            problems.append(f"refresh.userIds lists {len(users)} users; Teams takes at most {MAX_REFRESH_USERS}")
+    size = len(json.dumps({"type": "message", "attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]},
+        ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > limit:
+        problems.append(f"the message is {size} bytes; Teams takes at most {limit}")
+    return problems
+
+
+def _check_card(card: dict, where: str, problems: list[str], ids: list[str]) -> None:
+    for i, element in enumerate(card.get("body") or []):
+        _check_element(element, f"{where}.body[{i}]", problems, ids)
+    actions = card.get("actions", [])
+    if not isinstance(actions, list):
+        problems.append(f"{where}.actions must be a list")
+        return
+    for i, action in enumerate(actions):
+        _check_action(action, f"{where}.actions[{i}]", problems, ids)
+
+
+def _check_element(element, where: str, problems: list[str], ids: list[str]) -> None:
+    if not isinstance(element, dict):
+        problems.append(f"{where}: an element must be an object")
+        return
+    kind = element.get("type")
+    if kind not in ELEMENTS:
+        problems.append(f"{where}: unknown element type {kind!r}")
+        return
+    for prop in ELEMENTS[kind]:
+        if element.get(prop) in (None, "", []) and not (kind == "TextBlock" and prop == "text" and "text" in element):
+            problems.append(f"{where}: {kind} needs {prop}")
+    if kind == "TextBlock" and not isinstance(element.get("text"), str):
+        problems.append(f"{where}: TextBlock.text must be a string")
+    if kind == "FactSet":
+        for j, fact in enumerate(element.get("facts") or []):
+            if not (isinstance(fact, dict) and isinstance(fact.get("title"), str) and isinstance(fact.get("value"), str)):
+                problems.append(f"{where}.facts[{j}]: a fact needs a title and a value (strings)")
+    if kind.startswith("Input."):
+        ids.append(element.get("id"))
+    if kind == "Input.ChoiceSet":
+        for j, choice in enumerate(element.get("choices") or []):
+            if not (isinstance(choice, dict) and isinstance(choice.get("title"), str)
+                    and isinstance(choice.get("value"), str)):
+                problems.append(f"{where}.choices[{j}]: a choice needs a title and a value (strings)")
+    for key in ("items",):
+        for j, child in enumerate(element.get(key) or []):
+            _check_element(child, f"{where}.{key}[{j}]", problems, ids)
+    for j, column in enumerate(element.get("columns") or []):
+        if not isinstance(column, dict) or column.get("type", "Column") != "Column":
+            problems.append(f"{where}.columns[{j}]: must be a Column")
+            continue
+        for k, child in enumerate(column.get("items") or []):
+            _check_element(child, f"{where}.columns[{j}].items[{k}]", problems, ids)
+    for j, action in enumerate(element.get("actions") or []):
+        _check_action(action, f"{where}.actions[{j}]", problems, ids)
+
+
+def _check_action(action, where: str, problems: list[str], ids: list[str], *, fallback: bool = False) -> None:
+    if not isinstance(action, dict):
+        problems.append(f"{where}: an action must be an object")
+        return
+    kind = action.get("type")
+    if kind not in ACTIONS:
+        problems.append(f"{where}: unknown action type {kind!r}")
+        return
+    if kind == "Action.Submit" and not fallback:
+        problems.append(f"{where}: use Action.Execute (Action.Submit only as a fallback)")
+    for prop in ACTIONS[kind]:
+        if not action.get(prop):
+            problems.append(f"{where}: {kind} needs {prop}")
+    if kind == "Action.OpenUrl" and not str(action.get("url", "")).startswith(("https://", "http://")):
+        problems.append(f"{where}: Action.OpenUrl needs an http(s) url")
+    if kind == "Action.Execute" and "data" in action and not isinstance(action["data"], dict):
+        problems.append(f"{where}: Action.Execute data must be an object (inputs are merged into it)")
+    if kind == "Action.ShowCard":
+        inner = action.get("card")
+        if not isinstance(inner, dict) or inner.get("type") != "AdaptiveCard":
+            problems.append(f"{where}: Action.ShowCard.card must be an AdaptiveCard")
+        else:
+            _check_card(inner, f"{where}.card", problems, ids)
+    if "fallback" in action and action["fallback"] != "drop":
+        _check_action(action["fallback"], f"{where}.fallback", problems, ids, fallback=True)
