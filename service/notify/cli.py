@@ -37,6 +37,7 @@ def check() -> None:
     renderer = Renderer(cfg.templates_dir)
     results = check_templates(renderer, policy, cfg.base_url, clock.now())
     results += check_public_templates(cfg.templates_dir, policy, clock.now())  # the status page's texts
+    results += _check_bot_cards(cfg, policy, clock.now())  # the Teams bot's cards
     failures = [(name, problem) for name, problem in results if problem]
     for name, problem in results:
         click.echo(f"ok    {name}" if problem is None else f"FAIL  {name}: {problem}")
@@ -45,6 +46,14 @@ def check() -> None:
         click.echo(f"{len(failures)} of {len(results)} template(s) failed{where}", err=True)
         sys.exit(1)
     click.echo(f"all {len(results)} templates render{where}")
+
+
+def _check_bot_cards(cfg, policy, now) -> list:
+    from ..runtime import runtime
+    from ..teams.cards import check_bot_templates
+
+    runtime.config, runtime.policy = runtime.config or cfg, runtime.policy or policy
+    return check_bot_templates(now)
 
 
 register(templates)

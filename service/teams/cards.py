@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from types import SimpleNamespace
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,12 +74,21 @@ def viewer_rights(s: Session | None, incident: Incident, person: Person | None, 
         "handover_roles": [[policy().role_title(key), key] for key in handover],
         "people": [],
     }
-    if handover and s is not None:
-        rights["people"] = [[f"{name} ({handle})", handle] for name, handle in s.execute(
-            select(Person.name, Person.handle).order_by(Person.name).limit(MAX_PEOPLE_CHOICES))]
+    if handover:
+        if s is not None:
+            people = list(s.execute(select(Person.name, Person.handle).order_by(Person.name)
+                                    .limit(MAX_PEOPLE_CHOICES)))
+        else:  # drawn without a database (templates check): the incident's own people
+            people = sorted({(slot.person.name, slot.person.handle) for slot in incident.roles if slot.person})
+        rights["people"] = [[f"{name} ({handle})", handle] for name, handle in people]
         if not rights["people"]:
             rights["handover_roles"] = []
     return rights
+
+
+def _no_rights(incident: Incident) -> dict:
+    return {"open": incident.is_open, "can_ack": False, "acknowledged_at": None, "can_update": False,
+            "can_resolve": False, "handover_roles": [], "people": []}
 
 
 def _statuses() -> list[list[str]]:
@@ -119,7 +129,7 @@ def person_card(s: Session | None, incident: Incident, person: Person | None, *,
         "previous": data.get("previous") or "",
         "escalation": data.get("escalation"),
         "due_at": datetime.fromisoformat(due_at) if isinstance(due_at, str) else due_at,
-        "viewer": viewer_rights(s, incident, person, role) or {"open": incident.is_open},
+        "viewer": viewer_rights(s, incident, person, role) or _no_rights(incident),
         "token": token,
         "ack_url": ack_url,
         "statuses": _statuses(),
@@ -266,3 +276,56 @@ def _check_action(action, where: str, problems: list[str], ids: list[str], *, fa
             _check_card(inner, f"{where}.card", problems, ids)
     if "fallback" in action and action["fallback"] != "drop":
         _check_action(action["fallback"], f"{where}.fallback", problems, ids, fallback=True)
+
+
+# ---- herald templates check ---------------------------------------------------------------------
+
+def check_bot_templates(now: datetime) -> list[tuple[str, str | None]]:
+    """[(template, None or the problem)]: every bot card drawn from sample data for each case it has.
+
+    Needs the runtime configuration and policy (`herald templates check` sets them).
+    """
+    from ..notify.samples import sample_incident
+
+    rules = policy()
+    incident = sample_incident(rules, now)
+    for slot in incident.roles:  # a transient incident: set the keys a flush would have set
+        slot.person_id = slot.person.id if slot.person else None
+    commander = incident.roles[0]
+    person = commander.person
+    token = "SAMPLE-TOKEN"
+    cases: list[tuple[str, Callable[[], dict]]] = []
+    for kind in ("page", "notice", "handoff", "escalation", "reminder"):
+        data = {"repeat": 1, "previous": "Person 9", "due_at": now.isoformat(),
+                "escalation": {"name": "P1 not acknowledged", "reason": "Nobody has acknowledged this P1."}}
+        cases.append((f"person.json.j2 ({kind})", lambda kind=kind, data=data: person_card(
+            None, incident, person, kind=kind, role=commander.role, token=token,
+            ack_url=f"{config().base_url}/ack/SAMPLE", data=data, notice="A sample notice")))
+    for kind in ("initial", "progress", "resolution"):
+        update = {"id": 7, "kind": kind, "status": incident.status, "status_label": STATUS_LABELS[incident.status],
+                  "impact": incident.impact, "learned": "The new release breaks the order matcher",
+                  "doing": "Rolling back", "root_cause": "A bad deploy" if kind == "resolution" else "",
+                  "resolution": "Rolled back" if kind == "resolution" else "", "automatic": False, "posted_at": now}
+        ids = [f"29:user-{i}" for i in range(MAX_REFRESH_USERS)]
+        cases.append((f"stakeholder.json.j2 ({kind})", lambda update=update, ids=ids: stakeholder_card(
+            None, incident, update, token=token, refresh_user_ids=ids)))
+        cases.append((f"stakeholder.json.j2 ({kind}, role holder)", lambda update=update, ids=ids: stakeholder_card(
+            None, incident, update, token=token, viewer=person, refresh_user_ids=ids, notice="A sample notice")))
+    cases.append(("message.json.j2", lambda: message_card("A title", "A line", "Another line", link="https://x.test")))
+    oncall = _base(None)
+    oncall.update({"owners": [{"title": r.title, "now": "Person 1", "until": now, "next": "Person 2"}
+                              for r in rules.roles.values()]})
+    cases.append(("oncall.json.j2", lambda: render("oncall", oncall)))
+    choose = _base(None)
+    choose.update({"pending": [{"number": incident.number, "role": commander.role, "token": token}] * 2,
+                   "pending_facts": [[incident.number, incident.title]] * 2})
+    cases.append(("choose.json.j2", lambda: render("choose", choose)))
+    results = []
+    for name, draw in cases:
+        try:
+            draw()
+        except TemplateProblem as exc:
+            results.append((f"teams_bot/{name}", str(exc)))
+        else:
+            results.append((f"teams_bot/{name}", None))
+    return results
