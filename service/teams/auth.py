@@ -43,6 +43,8 @@ class BotTokenVerifier:
         self._jwks: jwt.PyJWKClient | None = None
         self._fetched_at = 0.0
         self._lock = threading.Lock()
+        # An unknown kid fetches the keys again, but not more often than this (PyJWT's guard against floods).
+        self.refetch_cooldown = 30.0
 
     def _keys(self) -> jwt.PyJWKClient:
         with self._lock:
@@ -57,7 +59,8 @@ class BotTokenVerifier:
                     log.warning("OpenID configuration unavailable (%s); keeping the keys we have", exc)
                 else:
                     self._jwks = jwt.PyJWKClient(jwks_uri, cache_jwk_set=True, lifespan=3600,
-                                                 ssl_context=_ssl_context(), timeout=15)
+                                                 ssl_context=_ssl_context(), timeout=15,
+                                                 cooldown_duration=self.refetch_cooldown)
                 self._fetched_at = time.monotonic()
             return self._jwks
 

@@ -101,7 +101,7 @@ class Teams:
         return load("invoke_action", **values)
 
     def post(self, activity: dict, *, token: str | None = None, raw: bytes | None = None):
-        headers = {"Authorization": token or self.bot.token(now=self.clock.now().timestamp())}
+        headers = {"Authorization": token if token is not None else self.bot.token(now=self.clock.now().timestamp())}
         if raw is not None:
             return self.client.post("/api/teams/messages", data=raw, headers={**headers,
                                                                             "Content-Type": "application/json"})
