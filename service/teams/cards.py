@@ -142,10 +142,10 @@ def stakeholder_card(s: Session | None, incident: Incident, update, *, token: st
                      refresh_user_ids: list[str] | None = None, notice: str = "") -> dict:
     """The channel's status card of `update`; with `viewer`, that person's view (buttons for role holders)."""
     context = _base(incident, "Incident channel")
-    refresh = None
-    if refresh_user_ids:
-        refresh = {"action": {"type": "Action.Execute", "verb": "refresh", "data": {"token": token}},
-                   "userIds": refresh_user_ids[:MAX_REFRESH_USERS]}
+    # Teams refreshes the card by itself for the listed users (the role holders it knows); anyone else
+    # may still refresh it by hand and gets the view the rules give them.
+    refresh = {"action": {"type": "Action.Execute", "verb": "refresh", "data": {"token": token}},
+               "userIds": list(refresh_user_ids or [])[:MAX_REFRESH_USERS]}
     context.update({
         "update": update if isinstance(update, dict) else update_data(update),
         "viewer": viewer_rights(s, incident, viewer),

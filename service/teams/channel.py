@@ -105,6 +105,8 @@ class TeamsBotChannel:
                 raise PermanentError("the person has no Entra object id any more")
             aad, user_id = person.aad_object_id, person.teams_user_id
         conversation_id = client.create_conversation(aad_object_id=aad, user_id=user_id)
+        if not user_id:
+            user_id = self._teams_user_id(client, conversation_id, aad)
         now = clock.now()
         try:
             with db.transaction() as s:
@@ -113,7 +115,20 @@ class TeamsBotChannel:
                                         tenant_id=self.cfg.teams_tenant_id, created_at=now, updated_at=now))
         except IntegrityError:
             pass  # another thread opened the same chat at the same moment: it is the same conversation
+        if user_id:
+            with db.transaction() as s:
+                s.execute(update(Person).where(Person.id == person_id, Person.teams_user_id.is_(None))
+                          .values(teams_user_id=user_id[:200]))
         return conversation_id, client.service_url
+
+    @staticmethod
+    def _teams_user_id(client, conversation_id: str, aad: str) -> str | None:
+        """The person's Teams user id ("29:…"), which channel cards list for their automatic refresh."""
+        try:
+            return client.member(conversation_id, aad).get("id") or None
+        except ConnectorError as exc:
+            log.info("could not learn the Teams user id of %s: %s", aad, exc)
+            return None
 
     @staticmethod
     def _known_service_url(conversation_id: str) -> str | None:

@@ -189,7 +189,8 @@ class BotFrameworkDouble(HttpDouble):
         if conversation.kind == "personal" and any(m.get("aadObjectId") in self.removed for m in conversation.members):
             return connector_error(403, "BotNotInConversationRoster", "The bot is not part of the conversation roster.")
         if parts[3] == "members" and len(parts) == 5 and request.method == "GET":
-            user = self.users.get(parts[4])
+            user = self.users.get(parts[4]) or next(  # Teams also takes the Entra object id here
+                (u for u in self.users.values() if u.aad_object_id == parts[4]), None)
             if user is None:
                 return connector_error(404, "MemberNotFoundInConversation", "The member was not found.")
             return Reply.json(200, user.member())
