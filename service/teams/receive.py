@@ -44,7 +44,12 @@ def activity_key(activity: dict) -> str | None:
 
 
 def wants_sender(activity: dict) -> bool:
-    return activity.get("type") in ("invoke", "message")
+    """Who sent it matters for acting and writing, and for whose personal chat was just opened."""
+    if activity.get("type") in ("invoke", "message"):
+        return True
+    conversation = activity.get("conversation") if isinstance(activity.get("conversation"), dict) else {}
+    return activity.get("type") in ("conversationUpdate", "installationUpdate") \
+        and conversation.get("conversationType", "personal") == "personal"
 
 
 def receive(s: Session, activity: dict, cfg, *, member: dict | None = None) -> Reply:

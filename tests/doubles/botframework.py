@@ -99,6 +99,12 @@ class BotFrameworkDouble(HttpDouble):
         self.conversations[conversation_id] = Conversation(conversation_id, "channel")
         return conversation_id
 
+    def open_chat(self, user: TeamsUser) -> str:
+        """The person opens a 1:1 chat with the bot in Teams (installs it): the conversation exists."""
+        conversation_id = f"a:1{secrets.token_hex(12)}"
+        self.conversations[conversation_id] = Conversation(conversation_id, "personal", [user.member()])
+        return conversation_id
+
     def remove_bot(self, user: TeamsUser) -> None:
         self.removed.add(user.aad_object_id)
 
