@@ -41,9 +41,14 @@ def _from(activity: dict) -> tuple[str | None, str | None]:
 
 
 def known(s: Session, activity: dict) -> Person | None:
-    """The sender, when Herald already knows their Entra object id."""
+    """The sender, when Herald already knows their Entra object id (from the session when looked up before)."""
     aad, _ = _from(activity)
-    return s.scalar(select(Person).where(Person.aad_object_id == aad)) if aad else None
+    if not aad:
+        return None
+    for obj in s.identity_map.values():
+        if isinstance(obj, Person) and obj.aad_object_id == aad:
+            return obj
+    return s.scalar(select(Person).where(Person.aad_object_id == aad))
 
 
 def fetch_member(activity: dict, cfg) -> dict | None:
@@ -95,16 +100,19 @@ def remember_conversation(s: Session, activity: dict, person: Person | None) -> 
     conversation_id, service_url = conversation.get("id"), activity.get("serviceUrl")
     if not isinstance(conversation_id, str) or not conversation_id or not isinstance(service_url, str):
         return None
-    kind = conversation.get("conversationType") or "personal"
+    kind = str(conversation.get("conversationType") or "personal")[:16]
+    tenant = conversation.get("tenantId") or ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
     now = clock.now()
     row = s.scalar(select(TeamsConversation).where(TeamsConversation.conversation_id == conversation_id[:500]))
     if row is None:
-        row = TeamsConversation(conversation_id=conversation_id[:500], created_at=now)
+        row = TeamsConversation(conversation_id=conversation_id[:500], created_at=now, updated_at=now)
         s.add(row)
-    row.conversation_type = str(kind)[:16]
-    row.service_url = service_url[:500]
-    row.tenant_id = (conversation.get("tenantId") or ((activity.get("channelData") or {}).get("tenant") or {}).get("id"))
+    wanted = {"conversation_type": kind, "service_url": service_url[:500], "tenant_id": tenant}
     if kind == "personal" and person is not None:
-        row.person_id = person.id
-    row.updated_at = now
+        wanted["person_id"] = person.id
+    changed = {key: value for key, value in wanted.items() if getattr(row, key) != value}
+    if changed:  # most activities change nothing here: keep them read-only
+        for key, value in changed.items():
+            setattr(row, key, value)
+        row.updated_at = now
     return row

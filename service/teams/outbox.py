@@ -17,7 +17,7 @@ import json
 import logging
 from typing import Callable
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, object_session, scoped_session
@@ -204,22 +204,55 @@ def enqueue_reply(s: Session, *, conversation_id: str, card: dict, slot: str, pe
 
 def enqueue_update(s: Session, card: TeamsCard) -> int | None:
     """Ask for `card` to be drawn again and replaced in place (the channel draws it when it sends)."""
-    card.revision += 1
-    card.updated_at = clock.now()
     s.flush()
-    payload = {"op": "update", "card_id": card.id, "revision": card.revision, "incident_id": card.incident_id}
-    return _enqueue(s, incident_id=card.incident_id, kind=UPDATE_KIND, slot=f"card-{card.id}-r{card.revision}",
-                    recipient=card.conversation_id, recipient_name=f"{card.kind} card", person_id=None,
-                    payload=payload, priority_kind=card.kind)
+    return (_enqueue_updates(s, [card.id]) or [None])[0]
 
 
-def redraw_incident(s: Session, incident_id: int, *, except_card: int | None = None) -> int:
+def redraw_incident(s: Session, incident_id: int) -> int:
     """Enqueue an update in place for every card posted about the incident; returns how many."""
-    count = 0
-    for card in s.scalars(select(TeamsCard).where(TeamsCard.incident_id == incident_id).order_by(TeamsCard.id)):
-        if card.id != except_card and enqueue_update(s, card) is not None:
-            count += 1
-    return count
+    s.flush()
+    ids = list(s.scalars(select(TeamsCard.id).where(TeamsCard.incident_id == incident_id)))
+    return len(_enqueue_updates(s, ids)) if ids else 0
+
+
+_t = Notification.__table__
+_INSERT_MANY = {name: insert(_t).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_t.c.id)
+                for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
+def _enqueue_updates(s: Session, card_ids: list[int]) -> list[int]:
+    """One statement moves the cards' revisions on, one inserts their update rows (an ack stays quick)."""
+    now = clock.now()
+    bumped = s.execute(update(TeamsCard).where(TeamsCard.id.in_(card_ids))
+                       .values(revision=TeamsCard.revision + 1, updated_at=now)
+                       .returning(TeamsCard.id, TeamsCard.revision, TeamsCard.incident_id, TeamsCard.kind,
+                                  TeamsCard.conversation_id)
+                       .execution_options(synchronize_session=False)).all()
+    if not bumped:
+        return []
+    ranks = {}
+    for incident_id in {row.incident_id for row in bumped if row.incident_id}:
+        severity = s.scalar(select(Incident.severity).where(Incident.id == incident_id))
+        ranks[incident_id] = policy().severities[severity].rank if severity in policy().severities else 5
+    values = []
+    for row in bumped:
+        slot = f"card-{row.id}-r{row.revision}"
+        values.append({
+            "incident_id": row.incident_id, "kind": UPDATE_KIND, "slot": slot, "channel": CHANNEL,
+            "recipient": row.conversation_id, "recipient_name": f"{row.kind} card", "person_id": None,
+            "idempotency_key": f"{row.incident_id or '-'}:{UPDATE_KIND}:{slot}:{CHANNEL}:{row.conversation_id}"[:400],
+            "status": "pending", "attempts": 0,
+            "priority": KIND_PRIORITY.get(row.kind, 50) + ranks.get(row.incident_id, 5),
+            "due_at": now, "next_attempt_at": now, "created_at": now,
+            "payload": {"op": "update", "card_id": row.id, "revision": row.revision, "incident_id": row.incident_id},
+        })
+    ids = [r for r in s.execute(_INSERT_MANY[s.get_bind().dialect.name], values).scalars() if r is not None]
+    for card in s.identity_map.values():  # keep loaded cards in step with the database
+        if isinstance(card, TeamsCard) and card.id in card_ids:
+            s.expire(card, ["revision", "updated_at"])
+    if ids:
+        wake_after_commit(s)
+    return ids
 
 
 def schedule_redraw(s: Session, incident: Incident) -> None:

@@ -43,6 +43,13 @@ def activity_key(activity: dict) -> str | None:
     return hashlib.sha256(f"{conversation}|{activity_id}".encode()).hexdigest()
 
 
+def _is_refresh(activity: dict) -> bool:
+    """A refresh only draws a card: it changes nothing, so it needs no once-only record (and stays read-only)."""
+    value = activity.get("value") if isinstance(activity.get("value"), dict) else {}
+    action = value.get("action") if isinstance(value.get("action"), dict) else {}
+    return activity.get("type") == "invoke" and action.get("verb") == "refresh"
+
+
 def wants_sender(activity: dict) -> bool:
     """Who sent it matters for acting and writing, and for whose personal chat was just opened."""
     if activity.get("type") in ("invoke", "message"):
@@ -61,7 +68,7 @@ def receive(s: Session, activity: dict, cfg, *, member: dict | None = None) -> R
     kind = activity.get("type")
     if kind not in ("invoke", "message", "conversationUpdate", "installationUpdate"):
         return Reply(200)
-    key = activity_key(activity)
+    key = activity_key(activity) if not _is_refresh(activity) else None
     row = None
     if key is not None:
         seen = s.scalar(select(TeamsActivity).where(TeamsActivity.activity_key == key))
