@@ -160,6 +160,9 @@ def _wire_teams(api: Api) -> None:
     for signal in (events.incident_acknowledged, events.incident_changed, events.update_posted,
                    events.role_assigned):
         signal.connect(outbox.on_incident_event)
+    api.spec.components.security_scheme("botFramework", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A Bot Framework token (RS256, issuer https://api.botframework.com, audience the app id)"})
     api.register_blueprint(teams)
 
 

@@ -84,8 +84,9 @@ class BotPayloads:
             return False
         if kind in STAKEHOLDER_KINDS:
             return isinstance(context.get("update"), dict)
-        # Review reminders ("reminder" with a `reminder` context) stay with email and the webhook.
-        return kind in PERSON_KINDS and "reminder" not in context
+        # Review reminders (a `reminder` context) and "every alert resolved" notices (a `monitoring`
+        # context) say things the bot's incident card does not: they stay with email and the webhook.
+        return kind in PERSON_KINDS and "reminder" not in context and "monitoring" not in context
 
     def build(self, kind: str, incident, recipient: Recipient, context: dict) -> dict:
         s = object_session(incident)
