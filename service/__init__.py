@@ -122,13 +122,13 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .escalation import ticks  # noqa: F401  (escalation matrix, repeat pages, assemble check)
     from .health import blp as health
     from .incidents.views import blp as incidents
-    from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
+    from .notify import handoffs, triggers  # noqa: F401  (signal receivers, the cadence and handoff ticks)
     from .notify.metrics import blp as metrics
     from .notify.views import blp as notifications
     from .people.views import blp as people
     from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews
-    from .rotations import examples, handoffs  # noqa: F401  (first-start examples, the handoff tick)
+    from .rotations import examples  # noqa: F401  (first-start examples)
     from .rotations.views import blp as rotations
     from .rotations.views import calendars
 

@@ -168,13 +168,3 @@ def wake() -> None:
     """Ask this process's ticker to run now; harmless when none runs here (the worker's tick catches up)."""
     if _active is not None:
         _active.wake()
-
-
-def wake_after_commit(s) -> None:
-    """Wake the ticker once this session's transaction commits (so the tick sees the new rows)."""
-    from sqlalchemy import event
-    from sqlalchemy.orm import scoped_session
-
-    if isinstance(s, scoped_session):
-        s = s()  # listen on this thread's session, not on every session the factory makes
-    event.listen(s, "after_commit", lambda _s: wake(), once=True)

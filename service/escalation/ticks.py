@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -65,7 +63,7 @@ def act(s: Session, incident: Incident, now: datetime) -> None:
 
 def fire_once(s: Session, incident: Incident, key: str, now: datetime) -> bool:
     """Claim `key` for the incident; True only for the one caller that inserted it."""
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = db.insert_for(s)
     stmt = (insert(EscalationFiring).values(incident_id=incident.id, key=key, fired_at=now)
             .on_conflict_do_nothing(index_elements=["incident_id", "key"]).returning(EscalationFiring.id))
     return s.execute(stmt).scalar() is not None

@@ -6,7 +6,7 @@
   stakeholders on the severity's channels, and the next update falls due `update_every` later.
 - The severity goes up: the new severity's roles are paged and the cadence re-plans.
 - A role is handed over by hand: the new holder is paged (or noticed) like the first one was.
-  (Rotation handoffs are announced by the rotations domain with the `handoff` template.)
+  (Rotation handoffs are announced by `handoffs.py` with the `handoff` template.)
 - Every tick: overdue updates are posted automatically (one, however late), and the Communications
   Lead is reminded before an update falls due.
 """
@@ -151,7 +151,7 @@ def cadence_tick(now: datetime) -> None:
 
 def _advance(s: Session, incident_id: int, now: datetime) -> None:
     # The row lock makes a second worker wait here and then see the update the first one posted.
-    incident = s.get(Incident, incident_id, with_for_update=s.get_bind().dialect.name == "postgresql")
+    incident = s.get(Incident, incident_id, with_for_update=db.is_postgres(s))
     if incident is None:
         return
     severity = policy().severities[incident.severity]

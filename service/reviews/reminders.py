@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .. import db
 from ..incidents.models import Incident
+from ..mechanics.claim import skip_locked
 from ..notify.outbox import notify, recipients_for_person
 from ..policy import duration_in_words
 from ..runtime import config, policy
@@ -32,10 +33,8 @@ def send_due_reminders(now: datetime) -> None:
     with db.transaction() as s:
         query = (select(ReviewReminder).where(ReviewReminder.status == "pending", ReviewReminder.due_at <= now)
                  .order_by(ReviewReminder.due_at, ReviewReminder.id).limit(BATCH))
-        if db.is_postgres():
-            query = query.with_for_update(skip_locked=True)
         latest: dict[tuple, ReviewReminder] = {}
-        for reminder in s.scalars(query):
+        for reminder in s.scalars(skip_locked(query, s)):
             subject = (reminder.incident_id, reminder.action_item_id)
             if subject in latest:
                 _close(latest[subject], now, "skipped", "superseded by a later reminder (late tick)")

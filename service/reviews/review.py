@@ -16,7 +16,6 @@ from ..incidents import events
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..notify.outbox import notify, recipients_for_person
-from ..notify.samples import register_sample
 from ..people.models import Person
 from ..runtime import config, holidays, policy
 from .deadlines import postmortem_due, postmortem_reminder_at
@@ -229,15 +228,13 @@ def review_context(incident: Incident, meeting: ReviewMeeting, method: str) -> d
     }
 
 
-def _sample_review(incident: Incident, _policy) -> dict:
+def sample_review(incident: Incident, _policy) -> dict:
     """The invite templates' extra context for `herald templates check`."""
     start = incident.started_at + timedelta(days=1)
     return {"review": {"method": "REQUEST", "cancelled": False, "start": start, "end": start + timedelta(hours=1),
                        "sequence": 0, "postmortem_due_at": start + timedelta(days=1), "within_deadline": True,
                        "postmortem_url": f"https://herald.example.com/api/incidents/{incident.number}/postmortem"}}
 
-
-register_sample("invite", _sample_review)
 
 
 def _when(start: datetime, end: datetime) -> str:

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, object_session
 from .. import clock, db
 from ..people.models import Person
 from ..runtime import policy
-from ..worker import register_tick, wake_after_commit
+from ..mechanics.wake import wake_after_commit
+from ..worker import register_tick
 from . import background
 from .calendar import CalendarError
 from .matching import PersonRef

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from service import db
-from service.acks.tokens import read_ack_token
+from service.ack_tokens import read_ack_token
 from service.incidents.models import Incident, TimelineEntry
 from service.notify import dispatcher
 from service.notify.outbox import Recipient, notify, recipients_for_contact, recipients_for_person

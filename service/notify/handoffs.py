@@ -18,16 +18,16 @@ from .. import db
 from ..incidents.lifecycle import IncidentRuleError, hand_over_role
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record
-from ..notify.cadence import page_not_before
-from ..notify.context import role_data
-from ..notify.outbox import notify, recipients_for_person
 from ..people.models import Person
+from ..rotations.models import RoleOwnerSeen
+from ..rotations.oncall import OnCall, on_call
 from ..runtime import holidays, policy
 from ..worker import register_tick
-from .models import RoleOwnerSeen
-from .oncall import OnCall, on_call
+from .cadence import page_not_before
+from .context import role_data
+from .outbox import notify, recipients_for_person
 
-log = logging.getLogger("herald.rotations")
+log = logging.getLogger("herald.rotations")  # rotation news, whoever acts on it
 
 HANDOFF_UP_TO_RANK = 2  # P1 and P2
 
