@@ -19,11 +19,21 @@ def wake_after_commit(s: Session | scoped_session, wake: Callable[[], None] | No
     if isinstance(s, scoped_session):
         s = s()  # listen on this thread's session, not on every session of the factory
     wake = wake or worker.wake
-    transaction = s.get_transaction()
     pending = s.info.setdefault("herald_wakes", {})
-    if transaction is not None and pending.get(wake) is transaction:
+    if wake in pending:  # already set to run at this session's next commit
         return
-    pending[wake] = transaction
+    token = pending[wake] = object()
     if channel is not None and db.is_postgres(s):
         s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
-    event.listen(s, "after_commit", lambda _s: wake(), once=True)
+
+    def after_commit(_session) -> None:
+        if pending.get(wake) is token:
+            del pending[wake]
+            wake()
+
+    def after_rollback(_session) -> None:  # nothing new to see (and the NOTIFY was rolled back too)
+        if pending.get(wake) is token:
+            del pending[wake]
+
+    event.listen(s, "after_commit", after_commit, once=True)
+    event.listen(s, "after_rollback", after_rollback, once=True)
