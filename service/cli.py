@@ -182,7 +182,7 @@ def check() -> None:
     from .notify.samples import check_templates
     from .notify.templates import Renderer
     from .policy import PolicyError, load_policy
-    from .reviews.review import sample_review
+    from .wiring import SAMPLE_CONTEXTS
     from .web.public import check_public_templates
 
     cfg = Config.from_env()
@@ -195,7 +195,7 @@ def check() -> None:
         click.echo(f"HERALD_TEMPLATES={cfg.templates_dir}: no such folder", err=True)
         sys.exit(1)
     renderer = Renderer(cfg.templates_dir)
-    results = check_templates(renderer, policy, cfg.base_url, clock.now(), extra={"invite": sample_review})
+    results = check_templates(renderer, policy, cfg.base_url, clock.now(), extra=SAMPLE_CONTEXTS)
     results += check_public_templates(cfg.templates_dir, policy, clock.now())  # the status page's texts
     failures = [(name, problem) for name, problem in results if problem]
     for name, problem in results:
@@ -209,9 +209,9 @@ def check() -> None:
 
 # ---- the domains' command groups ------------------------------------------------------------
 
-from .rotations.cli import rotation, who  # noqa: E402
+from .wiring import CLI_COMMANDS  # noqa: E402
 
-for _command in (rotation, who):
+for _command in CLI_COMMANDS:
     main.add_command(_command)
 
 if __name__ == "__main__":

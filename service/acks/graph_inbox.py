@@ -20,7 +20,6 @@ from .. import clock, db
 from ..mechanics.claim import claim
 from ..microsoft import DeltaExpired, GraphError, microsoft
 from ..runtime import config
-from ..worker import register_tick
 from .inbound import receive
 from .models import InboundMessage, MailboxSync
 
@@ -41,7 +40,6 @@ def inbox_delta_path(mailbox: str) -> str:
     return f"users/{quote(mailbox)}/mailFolders/inbox/messages/delta"
 
 
-@register_tick("graph-inbox")
 def poll_inbox(now: datetime) -> None:
     cfg = config()
     if not cfg.graph_configured:

@@ -274,7 +274,6 @@ def _failed(event: AlertEvent, exc: Exception, now: datetime) -> None:
         event.next_attempt_at = now + backoff(event.attempts, first=timedelta(seconds=2))  # 2 s … 5 min
 
 
-@worker.register_tick("alerts")
 def process_due_events(now: datetime) -> None:
     _wake_requested.clear()
     deadline = time.monotonic() + TICK_SECONDS

@@ -24,14 +24,12 @@ from ..notify.triggers import INCIDENT_COMMANDER, page_role
 from ..policy import duration_in_words
 from ..policy.model import CHANNELS
 from ..runtime import policy
-from ..worker import register_tick
 from .models import EscalationFiring
 from .rules import Due, assemble_deadline, due_work, missing_at, reason
 
 log = logging.getLogger("herald.escalation")
 
 
-@register_tick("escalation")
 def run_escalation(now: datetime) -> None:
     with db.transaction() as s:
         flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))

@@ -30,7 +30,6 @@ from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record as record_timeline
 from ..mechanics.claim import claim as claim_rows
 from ..mechanics.wake import wake_after_commit
-from ..processes import register_background
 from ..runtime import config
 from .channels import DeliveryError, Outgoing, Receipt, RetryableError, channel_for, close_all
 from .models import DUE_STATUSES, Notification
@@ -216,7 +215,6 @@ def drain(now: datetime | None = None, *, worker_id: str | None = None) -> int:
             attempted += 1
 
 
-@worker.register_tick("dispatch", last=True)
 def dispatch_tick(now: datetime) -> None:
     if _active is not None and _active.running:
         _active.poke()
@@ -377,5 +375,3 @@ def stop(dispatcher: Dispatcher) -> None:
         _active = None
     dispatcher.stop()
 
-
-register_background("dispatcher", start, stop)

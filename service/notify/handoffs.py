@@ -22,7 +22,6 @@ from ..people.models import Person
 from ..rotations.models import RoleOwnerSeen
 from ..rotations.oncall import OnCall, on_call
 from ..runtime import holidays, policy
-from ..worker import register_tick
 from .cadence import page_not_before
 from .context import role_data
 from .outbox import notify, recipients_for_person
@@ -32,7 +31,6 @@ log = logging.getLogger("herald.rotations")  # rotation news, whoever acts on it
 HANDOFF_UP_TO_RANK = 2  # P1 and P2
 
 
-@register_tick("rotations.handoffs")
 def hand_over_on_rotation(now: datetime) -> None:
     severities = [key for key, sev in policy().severities.items() if sev.rank <= HANDOFF_UP_TO_RANK]
     with db.transaction() as s:

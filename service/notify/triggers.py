@@ -19,11 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock, db
-from ..incidents import events, lifecycle
+from ..incidents import lifecycle
 from ..incidents.models import OPEN_STATUSES, Incident
 from ..incidents.timeline import record
 from ..runtime import config, holidays, policy
-from ..worker import register_tick
 from . import cadence
 from .context import role_data, update_data
 from .models import Notification
@@ -90,21 +89,18 @@ def page_severity_roles(session: Session, incident: Incident) -> None:
 
 # ---- signals --------------------------------------------------------------------------------
 
-@events.incident_opened.connect
-def _on_opened(incident: Incident, session: Session, **_) -> None:
+def on_opened(incident: Incident, session: Session, **_) -> None:
     page_severity_roles(session, incident)
 
 
-@events.update_posted.connect
-def _on_update_posted(incident: Incident, session: Session, update, **_) -> None:
+def on_update_posted(incident: Incident, session: Session, update, **_) -> None:
     replan(incident)
     notify(session, incident=incident, kind=update.kind, slot=f"update-{update.id}",
            recipients=stakeholder_recipients(session, incident, update.posted_at),
            context={"update": update_data(update)})
 
 
-@events.incident_changed.connect
-def _on_changed(incident: Incident, session: Session, changes: dict, **_) -> None:
+def on_changed(incident: Incident, session: Session, changes: dict, **_) -> None:
     if "severity" in changes or "status" in changes:
         replan(incident)
     if "severity" in changes:
@@ -113,8 +109,7 @@ def _on_changed(incident: Incident, session: Session, changes: dict, **_) -> Non
             page_severity_roles(session, incident)
 
 
-@events.role_assigned.connect
-def _on_role_assigned(incident: Incident, session: Session, role: str, person, previous, reason: str, **_) -> None:
+def on_role_assigned(incident: Incident, session: Session, role: str, person, previous, reason: str, **_) -> None:
     if reason != "handover" or not incident.is_open:
         return
     severity = policy().severities[incident.severity]
@@ -132,7 +127,6 @@ def replan(incident: Incident) -> None:
 
 # ---- the cadence tick -----------------------------------------------------------------------
 
-@register_tick("cadence")
 def cadence_tick(now: datetime) -> None:
     horizon = now + cadence.lookahead(policy())
     with db.transaction() as s:

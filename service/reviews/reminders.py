@@ -19,7 +19,6 @@ from ..mechanics.claim import skip_locked
 from ..notify.outbox import notify, recipients_for_person
 from ..policy import duration_in_words
 from ..runtime import config, policy
-from ..worker import register_tick
 from .models import ActionItem, ReviewReminder
 from .review import POSTMORTEM_REMINDER, meeting_of
 
@@ -28,7 +27,6 @@ log = logging.getLogger("herald.reviews")
 BATCH = 200
 
 
-@register_tick("reviews.reminders")
 def send_due_reminders(now: datetime) -> None:
     with db.transaction() as s:
         query = (select(ReviewReminder).where(ReviewReminder.status == "pending", ReviewReminder.due_at <= now)

@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..incidents import events
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..notify.outbox import notify, recipients_for_person
@@ -36,8 +35,7 @@ def meeting_of(s: Session, incident: Incident) -> ReviewMeeting | None:
 
 # ---- lifecycle -----------------------------------------------------------------------------------
 
-@events.incident_changed.connect
-def _on_incident_changed(incident: Incident, *, session: Session, changes: dict, **_):
+def on_incident_changed(incident: Incident, *, session: Session, changes: dict, **_):
     old, new = changes.get("status", (None, None))
     if new == "resolved":
         plan_review(session, incident)
@@ -49,8 +47,7 @@ def _on_incident_changed(incident: Incident, *, session: Session, changes: dict,
         plan_review(session, incident)
 
 
-@events.role_assigned.connect
-def _on_role_assigned(incident: Incident, *, session: Session, person: Person, **_):
+def on_role_assigned(incident: Incident, *, session: Session, person: Person, **_):
     """A role handed over after resolution: the new holder is invited too (the previous one stays)."""
     meeting = meeting_of(session, incident)
     if meeting is None or incident.status != "resolved" or meeting.status != "scheduled":

@@ -15,7 +15,6 @@ from typing import Callable
 
 from .. import db
 from ..mechanics.claim import claim
-from ..processes import register_background
 from .models import Rotation
 
 log = logging.getLogger("herald.rotations")
@@ -48,16 +47,14 @@ def _in_app(app, job, *args) -> None:
             db.session.remove()
 
 
-def _start(app):
+def start(app):
     global _pool
     _pool = (app, ThreadPoolExecutor(max_workers=2, thread_name_prefix="calendars"))
     return _pool
 
 
-def _stop(handle) -> None:
+def stop(handle) -> None:
     global _pool
     _pool = None
     handle[1].shutdown(wait=True, cancel_futures=True)
 
-
-register_background("calendar work", _start, _stop)

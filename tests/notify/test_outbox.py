@@ -9,7 +9,7 @@ from service.incidents.models import Incident, TimelineEntry
 from service.notify import dispatcher
 from service.notify.outbox import Recipient, notify, recipients_for_contact, recipients_for_person
 from service.people.models import Person
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN, START
 
 
