@@ -153,19 +153,43 @@ def policy() -> None:
 def policy_check(file: str | None) -> None:
     """Validate a policy file; list every error and exit 1 when there is one."""
     from .policy import PolicyError, load_policy
+    from .policy.loader import unresolved_rotations
 
     path = file or Config.from_env().policy_path
     try:
         loaded = load_policy(path)
+        errors = unresolved_rotations(loaded, _known_rotations(Path(path).resolve().parent))
     except PolicyError as exc:
-        click.echo(f"{path}: {len(exc.errors)} error(s)", err=True)
-        for key, message in exc.errors:
+        errors = exc.errors
+    if errors:
+        click.echo(f"{path}: {len(errors)} error(s)", err=True)
+        for key, message in errors:
             click.echo(f"  {key or '(file)'}: {message}", err=True)
         sys.exit(1)
     click.echo(
         f"{path}: ok — {len(loaded.severities)} severities, {len(loaded.roles)} roles, "
         f"{len(loaded.contacts)} contacts, {len(loaded.escalations)} escalation rules"
     )
+
+
+def _known_rotations(folder: Path) -> set[str]:
+    """Rotations that exist: example calendars beside the policy, and the database's (when it answers)."""
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    known = {p.stem for p in folder.glob("*.ics")}
+    url = make_url(Config.from_env().database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return known  # checking must not create a database file
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            known |= set(connection.execute(text("SELECT name FROM rotations")).scalars())
+    except SQLAlchemyError:
+        pass  # no database (yet): the calendars beside the policy are all there is to check against
+    finally:
+        engine.dispose()
+    return known
 
 
 # ---- templates -----------------------------------------------------------------------------

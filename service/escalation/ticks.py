@@ -20,7 +20,7 @@ from ..incidents.models import OPEN_STATUSES, Incident
 from ..incidents.timeline import record
 from ..notify.models import Notification
 from ..notify.outbox import notify, recipients_for_contact, recipients_for_person
-from ..notify.triggers import INCIDENT_COMMANDER, page_role
+from ..notify.triggers import page_role
 from ..policy import duration_in_words
 from ..policy.model import CHANNELS
 from ..runtime import policy
@@ -130,13 +130,13 @@ def _assemble(s: Session, incident: Incident, due: Due, now: datetime) -> None:
                actor="herald")
         return
     text = f"Team not assembled within {within}: " + "; ".join(_missing_line(incident, key) for key in missing)
-    commander = incident.role(INCIDENT_COMMANDER)
+    commander = incident.role(policy().commander_role)
     still = [key for key in missing if (slot := incident.role(key)) is None or slot.acknowledged_at is None]
     if still and commander is not None and commander.person is not None:
         notify(s, incident=incident, kind="escalation", slot="assemble",
                recipients=recipients_for_person(commander.person, severity.channels),
                context={"escalation": {"name": "Team not assembled", "reason": text,
-                                       "to": policy().role_title(INCIDENT_COMMANDER)}})
+                                       "to": policy().role_title(policy().commander_role)}})
         text += f" (told {commander.person.name})"
     elif still:
         text += " (no Incident Commander to tell)"

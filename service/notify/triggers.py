@@ -30,8 +30,6 @@ from .outbox import Recipient, notify, recipients_for_contact, recipients_for_pe
 
 log = logging.getLogger("herald.notify.triggers")
 
-COMMUNICATIONS_LEAD = "communications_lead"
-INCIDENT_COMMANDER = "incident_commander"
 
 
 # ---- who hears ------------------------------------------------------------------------------
@@ -160,8 +158,8 @@ def _advance(s: Session, incident_id: int, now: datetime) -> None:
 
 
 def remind_communications_lead(s: Session, incident: Incident, due: datetime, now: datetime) -> list[Notification]:
-    """The Communications Lead (else the Incident Commander) hears that an update is due soon."""
-    for role_key in (COMMUNICATIONS_LEAD, INCIDENT_COMMANDER):
+    """The policy's communicator (else its commander) hears that an update is due soon."""
+    for role_key in (policy().communicator_role, policy().commander_role):
         holder = incident.role(role_key)
         if holder is not None and holder.person is not None:
             severity = policy().severities[incident.severity]

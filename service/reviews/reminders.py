@@ -46,7 +46,7 @@ def _deliver(s: Session, reminder: ReviewReminder, now: datetime) -> None:
     if reminder.purpose == POSTMORTEM_REMINDER:
         if incident.status != "resolved":
             return _close(reminder, now, "cancelled", f"the incident is {incident.status}")
-        holder = incident.role("incident_commander")
+        holder = incident.role(policy().commander_role)
         person = holder.person if holder is not None else None
         context = _postmortem_context(s, incident, now)
         if person is None:
