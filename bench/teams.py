@@ -40,7 +40,6 @@ def populate(app, bot, alice_user) -> list[tuple[int, str, str]]:
     from service.people.models import Person
     from service.rotations.models import Rotation, Shift
     from service.runtime import policy
-    from service.teams.cards import commander_role
     from service.teams.models import TeamsCard
     from service.teams.tokens import make_card_token
 
@@ -60,7 +59,7 @@ def populate(app, bot, alice_user) -> list[tuple[int, str, str]]:
             s.add(Shift(rotation_id=rotation.id, start=NOW - timedelta(days=7), end=NOW + timedelta(days=7),
                         person_id=people[n].id, label="", uid=f"r{n}"))
         s.commit()
-        role = commander_role()
+        role = policy().commander_role
         for i in range(INCIDENTS):
             incident = lifecycle.open_incident(s, title=f"Orders are failing {i}", severity="P1",
                                                impact="Nobody can trade", actor="bench")

@@ -1,23 +1,23 @@
 """Answers to `Action.Execute` (an `invoke` named `adaptiveCard/action`): a small registry of verbs.
 
 How to add a verb (on-call swap `accept`, stakeholder `got_it`, escalation `ack`, …) without
-touching this module's dispatcher:
+touching this module's dispatcher: write a handler and add one line to `CARD_VERBS` in
+`service/wiring.py`:
 
-    from service.teams.actions import Answer, register_verb
+    def accept_swap(invoke):            # invoke: an `Invoke` (below): session, activity, verb, data, person
+        ...                             # read invoke.data, check your own token, act through your domain
+        return card, "accepted"         # the card Teams shows instead of the tapped one, and an outcome
 
-    def accept_swap(invoke):                       # invoke: Invoke (below)
-        ...                                        # read invoke.data, act through your domain
-        return Answer(card, outcome="accepted")
+    ("accept", rotations_swaps.accept_swap, "swap"),      # service/wiring.py, CARD_VERBS
 
-    register_verb("accept", accept_swap, kind="swap")   # in service/wiring.py
-
-A card's action data names its `kind` (default "incident"), so two domains may both use the verb
-`ack`: the dispatcher looks up `(verb, kind)`. For kind "incident" the dispatcher reads the signed
-card token (`data.token`) and loads the incident before calling the handler; an invalid or stale
-token never reaches it. Other kinds get the raw `data` and check their own tokens. Handlers run in
-the request's transaction (the endpoint commits) and answer the card Teams shows in place of the
-tapped one; refusals should use `refuse`, which records the attempt on the timeline and changes
-nothing else.
+A handler returns an `Answer` or, from a domain that may not import this one (a sibling such as
+acks or escalation), a plain `(card, outcome)` pair. A card's action data names its `kind`
+(default "incident"), so two domains may both use the verb `ack`: the dispatcher looks up
+`(verb, kind)`. For kind "incident" the dispatcher reads the signed card token (`data.token`) and
+loads the incident before calling the handler; an invalid or stale token never reaches it. Other
+kinds get the raw `data` and check their own tokens. Handlers run in the request's transaction
+(the endpoint commits); refusals should change nothing (here: `refuse`, which also records the
+attempt on the timeline).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import RuleError
 from ..incidents import lifecycle, permissions
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentUpdate
 from ..incidents.timeline import record
@@ -68,7 +69,7 @@ class Answer:
     extra: dict = field(default_factory=dict)
 
 
-Handler = Callable[[Invoke], Answer]
+Handler = Callable[[Invoke], "Answer | tuple[dict, str]"]
 _verbs: dict[tuple[str, str], Handler] = {}
 
 
@@ -109,7 +110,11 @@ def answer(s: Session, activity: dict, person: Person | None) -> Answer:
             return Answer(cards.message_card("This incident no longer exists",
                                              "Herald has no record of the incident this card was about."), "stale")
         invoke.card = _tapped_card(s, activity, invoke.incident.id)
-    return handler(invoke)
+    result = handler(invoke)
+    if isinstance(result, tuple):  # (card, outcome) from a domain that cannot import this one
+        card, outcome = result
+        return Answer(card, str(outcome), invoke.incident.id if invoke.incident else None)
+    return result
 
 
 def _tapped_card(s: Session, activity: dict, incident_id: int) -> TeamsCard | None:
@@ -189,6 +194,16 @@ def _text(invoke: Invoke, name: str, *, required: bool = False) -> str | None:
     return value.strip()
 
 
+def _apply(invoke: Invoke, change: Callable[[], object]) -> tuple[object, str | None]:
+    """(result, None), or (None, why) when the rules refuse: the change runs in a savepoint, so a
+    refusal half-way leaves nothing behind."""
+    try:
+        with invoke.session.begin_nested():
+            return change(), None
+    except RuleError as exc:
+        return None, str(exc)
+
+
 def _done(invoke: Invoke, outcome: str) -> Answer:
     # The tapped card is answered now; the other cards about the incident follow through the outbox.
     return Answer(current_card(invoke), outcome, invoke.incident.id)
@@ -212,10 +227,10 @@ def acknowledge(invoke: Invoke) -> Answer:
     decision = permissions.may_acknowledge(incident, person.id)
     if not decision:
         return refuse(invoke, decision.reason)
-    try:
-        roles = lifecycle.acknowledge(invoke.session, incident, person, via="teams", actor=_actor(invoke))
-    except lifecycle.IncidentRuleError as exc:
-        return refuse(invoke, str(exc))
+    roles, why = _apply(invoke, lambda: lifecycle.acknowledge(invoke.session, incident, person, via="teams",
+                                                              actor=_actor(invoke)))
+    if why:
+        return refuse(invoke, why)
     return _done(invoke, "acknowledged" if roles else "already_acknowledged")
 
 
@@ -233,11 +248,11 @@ def post_update(invoke: Invoke) -> Answer:
         return refuse(invoke, "The update was not posted: choose a status ("
                       + ", ".join(OPEN_STATUSES) + ") and keep each text under 10,000 characters.",
                       outcome="invalid")
-    try:
-        lifecycle.post_update(invoke.session, invoke.incident, status=status, actor=_actor(invoke),
-                              impact=impact or None, learned=learned, doing=doing)
-    except lifecycle.IncidentRuleError as exc:
-        return refuse(invoke, str(exc))
+    _, why = _apply(invoke, lambda: lifecycle.post_update(invoke.session, invoke.incident, status=status,
+                                                          actor=_actor(invoke), impact=impact or None,
+                                                          learned=learned, doing=doing))
+    if why:
+        return refuse(invoke, why)
     _note_via_teams(invoke, "Progress update posted")
     return _done(invoke, "updated")
 
@@ -252,11 +267,11 @@ def resolve(invoke: Invoke) -> Answer:
     root_cause, resolution = _text(invoke, "root_cause", required=True), _text(invoke, "resolution", required=True)
     if root_cause is None or resolution is None:
         return refuse(invoke, "Not resolved: give the root cause and the resolution.", outcome="invalid")
-    try:
-        lifecycle.resolve_incident(invoke.session, invoke.incident, root_cause=root_cause, resolution=resolution,
-                                   actor=_actor(invoke))
-    except lifecycle.IncidentRuleError as exc:
-        return refuse(invoke, str(exc))
+    _, why = _apply(invoke, lambda: lifecycle.resolve_incident(invoke.session, invoke.incident,
+                                                               root_cause=root_cause, resolution=resolution,
+                                                               actor=_actor(invoke)))
+    if why:
+        return refuse(invoke, why)
     _note_via_teams(invoke, "Resolved")
     return _done(invoke, "resolved")
 
@@ -269,16 +284,16 @@ def hand_over(invoke: Invoke) -> Answer:
     role, handle = invoke.data.get("role"), invoke.data.get("person")
     if not isinstance(role, str) or not isinstance(handle, str) or not role or not handle:
         return refuse(invoke, "Not handed over: choose a role and a person.", outcome="invalid")
-    decision = permissions.may_hand_over(invoke.incident, invoke.person.id, role, cards.commander_role())
+    decision = permissions.may_hand_over(invoke.incident, invoke.person.id, role, policy().commander_role)
     if not decision:
         return refuse(invoke, decision.reason)
     target = invoke.session.scalar(select(Person).where(Person.handle == handle.strip().lower()))
     if target is None:
         return refuse(invoke, f"Not handed over: Herald knows nobody called {handle[:64]!r}.", outcome="invalid")
-    try:
-        lifecycle.hand_over_role(invoke.session, invoke.incident, role, target, actor=_actor(invoke))
-    except lifecycle.IncidentRuleError as exc:
-        return refuse(invoke, f"Not handed over: {exc}")
+    _, why = _apply(invoke, lambda: lifecycle.hand_over_role(invoke.session, invoke.incident, role, target,
+                                                             actor=_actor(invoke)))
+    if why:
+        return refuse(invoke, f"Not handed over: {why}")
     _note_via_teams(invoke, f"{policy().role_title(role)} handed over to {target.name}")
     return _done(invoke, "handed_over")
 
@@ -286,11 +301,3 @@ def hand_over(invoke: Invoke) -> Answer:
 def refresh(invoke: Invoke) -> Answer:
     """Teams asks for the viewer's own version of a card (role holders get the buttons)."""
     return Answer(current_card(invoke), "refreshed", invoke.incident.id)
-
-
-def register_incident_verbs() -> None:
-    register_verb("ack", acknowledge)
-    register_verb("update", post_update)
-    register_verb("resolve", resolve)
-    register_verb("handover", hand_over)
-    register_verb("refresh", refresh)

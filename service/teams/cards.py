@@ -39,20 +39,6 @@ ACTIONS = {"Action.Execute": ("verb",), "Action.OpenUrl": ("url",), "Action.Show
            "Action.ToggleVisibility": ("targetElements",), "Action.Submit": ()}
 
 
-def commander_role() -> str | None:
-    """The role that commands an incident, as the policy names it.
-
-    Older policies without `[responsibilities]` fall back to the first role the most severe
-    severity pages (the guide's Incident Commander); no role key is spelled here.
-    """
-    rules = policy()
-    named = getattr(rules, "commander_role", None)
-    if named:
-        return named
-    severities = sorted(rules.severities.values(), key=lambda s: s.rank)
-    return next((key for s in severities for key in s.page), None)
-
-
 def viewer_rights(s: Session | None, incident: Incident, person: Person | None, role: str | None = None) -> dict | None:
     """What `person` may do on `incident` from a card; None for someone who holds no role (the plain view)."""
     if person is None:
@@ -62,7 +48,7 @@ def viewer_rights(s: Session | None, incident: Incident, person: Person | None, 
         return None
     pending = [slot for slot in held if slot.acknowledged_at is None]
     acked = [slot.acknowledged_at for slot in held if slot.acknowledged_at is not None]
-    commander = commander_role()
+    commander = policy().commander_role
     handover = [slot.role for slot in incident.roles
                 if permissions.may_hand_over(incident, person.id, slot.role, commander)]
     rights = {

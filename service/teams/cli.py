@@ -29,11 +29,3 @@ def manifest_command(out: Path) -> None:
     out.write_bytes(data)
     click.echo(f"wrote {out} ({len(data)} bytes): upload it in Teams (Apps > Manage your apps > Upload an app)")
 
-
-def _register() -> None:
-    from ..cli import register
-
-    register(teams)
-
-
-_register()

@@ -14,7 +14,7 @@ from ..incidents import lifecycle
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..people.models import Person
 from ..runtime import config, policy
-from ..web.board import role_owners
+from ..rotations.oncall import role_owners
 from . import cards
 from .tokens import make_card_token
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import requests
 
 from ..microsoft import Microsoft, TokenError
-from ..notify.channels import parse_retry_after
+from ..mechanics.retry import parse_retry_after
 
 log = logging.getLogger("herald.teams.connector")
 

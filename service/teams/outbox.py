@@ -18,13 +18,11 @@ import logging
 from typing import Callable
 
 from sqlalchemy import event, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, object_session, scoped_session
 
-from .. import clock
+from .. import clock, db
 from ..incidents.models import Incident, IncidentUpdate
-from ..notify.dispatcher import wake_after_commit
+from ..notify.dispatcher import send_after_commit
 from ..notify.models import Notification
 from ..notify.outbox import KIND_PRIORITY, Recipient
 from ..people.models import Person
@@ -152,8 +150,12 @@ def stamp(incident: Incident | None) -> str:
 
 # ---- enqueueing ---------------------------------------------------------------------------
 
-_INSERT = {name: insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])
-           .returning(Notification.id) for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_t = Notification.__table__
+
+
+def _insert(s: Session):
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, in the session's dialect."""
+    return db.insert_for(s)(_t).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_t.c.id)
 
 
 def _enqueue(s: Session, *, incident_id: int | None, kind: str, slot: str, recipient: str, recipient_name: str,
@@ -167,9 +169,9 @@ def _enqueue(s: Session, *, incident_id: int | None, kind: str, slot: str, recip
         "status": "pending", "attempts": 0, "priority": KIND_PRIORITY.get(priority_kind or kind, 50) + rank,
         "due_at": now, "next_attempt_at": now, "created_at": now, "payload": payload,
     }
-    row_id = s.execute(_INSERT[s.get_bind().dialect.name], values).scalar()
+    row_id = s.execute(_insert(s), values).scalar()
     if row_id is not None:
-        wake_after_commit(s)
+        send_after_commit(s)
     return row_id
 
 
@@ -216,11 +218,6 @@ def redraw_incident(s: Session, incident_id: int) -> int:
     return len(_enqueue_updates(s, ids)) if ids else 0
 
 
-_t = Notification.__table__
-_INSERT_MANY = {name: insert(_t).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_t.c.id)
-                for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-
-
 def _enqueue_updates(s: Session, card_ids: list[int]) -> list[int]:
     """One statement moves the cards' revisions on, one inserts their update rows (an ack stays quick)."""
     now = clock.now()
@@ -247,12 +244,12 @@ def _enqueue_updates(s: Session, card_ids: list[int]) -> list[int]:
             "due_at": now, "next_attempt_at": now, "created_at": now,
             "payload": {"op": "update", "card_id": row.id, "revision": row.revision, "incident_id": row.incident_id},
         })
-    ids = [r for r in s.execute(_INSERT_MANY[s.get_bind().dialect.name], values).scalars() if r is not None]
+    ids = [r for r in s.execute(_insert(s), values).scalars() if r is not None]
     for card in s.identity_map.values():  # keep loaded cards in step with the database
         if isinstance(card, TeamsCard) and card.id in card_ids:
             s.expire(card, ["revision", "updated_at"])
     if ids:
-        wake_after_commit(s)
+        send_after_commit(s)
     return ids
 
 

@@ -35,9 +35,10 @@ def _error(status: int, code: str, message: str):
 
 
 @blp.route("/messages", methods=["POST"])
-@blp.doc(security=[{"botFramework": []}], summary="Receive a Bot Framework activity",
-         description="Teams posts activities here with a Bot Framework JWT. Invokes named adaptiveCard/action are "
-                     "answered with the refreshed card; other known activities with 200 and no body.")
+@blp.doc(security=[{"bearerAuth": []}], summary="Receive a Bot Framework activity",
+         description="Teams posts activities here with a Bot Framework JWT (RS256, issuer https://api.botframework.com, "
+                     "audience the bot's app id), not an API token. Invokes named adaptiveCard/action are answered "
+                     "with the refreshed card; other known activities with 200 and no body.")
 def messages():
     cfg = config()
     if not cfg.teams_bot_configured:

@@ -13,7 +13,7 @@ from service.incidents.models import TimelineEntry
 from service.notify.channels import close_all
 from service.teams.auth import forget_verifiers
 from service.teams.connector import forget_connectors
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN, START
 from tests.notify.conftest import certificate, outbox, responders, smtp_sink, trust  # noqa: F401  (fixtures)
 
