@@ -216,64 +216,65 @@ def _note_via_teams(invoke: Invoke, text: str) -> None:
 
 # ---- the verbs ----------------------------------------------------------------------------
 
-def acknowledge(invoke: Invoke) -> Answer:
-    """The paged person acknowledges their roles (the one acknowledgement path, with its deduplication)."""
+def _refused(invoke: Invoke, rule: Callable, *args) -> Answer | None:
+    """A refusal when Herald does not know who tapped, or when `rule(incident, person id, *args)` says no."""
     refused = _unknown_person(invoke)
     if refused:
         return refused
-    token, incident, person = invoke.token, invoke.incident, invoke.person
-    if token.person_id is not None and token.person_id != person.id:
-        return refuse(invoke, "This page was sent to someone else; only the paged person can acknowledge it.")
-    decision = permissions.may_acknowledge(incident, person.id)
-    if not decision:
-        return refuse(invoke, decision.reason)
-    roles, why = _apply(invoke, lambda: lifecycle.acknowledge(invoke.session, incident, person, via="teams",
-                                                              actor=_actor(invoke)))
+    decision = rule(invoke.incident, invoke.person.id, *args)
+    return None if decision else refuse(invoke, decision.reason)
+
+
+def _change(invoke: Invoke, change: Callable[[], object], *, outcome: str, note: str = "",
+            prefix: str = "") -> Answer:
+    """Apply a lifecycle change; a rule's refusal is answered like any other, with nothing changed."""
+    result, why = _apply(invoke, change)
     if why:
-        return refuse(invoke, why)
-    return _done(invoke, "acknowledged" if roles else "already_acknowledged")
+        return refuse(invoke, prefix + why)
+    if note:
+        _note_via_teams(invoke, note)
+    return _done(invoke, outcome(result) if callable(outcome) else outcome)
+
+
+def acknowledge(invoke: Invoke) -> Answer:
+    """The paged person acknowledges their roles (the one acknowledgement path, with its deduplication)."""
+    refused = _refused(invoke, permissions.may_acknowledge)
+    if refused:
+        return refused
+    if invoke.token.person_id is not None and invoke.token.person_id != invoke.person.id:
+        return refuse(invoke, "This page was sent to someone else; only the paged person can acknowledge it.")
+    return _change(invoke, lambda: lifecycle.acknowledge(invoke.session, invoke.incident, invoke.person, via="teams",
+                                                         actor=_actor(invoke)),
+                   outcome=lambda roles: "acknowledged" if roles else "already_acknowledged")
 
 
 def post_update(invoke: Invoke) -> Answer:
     """A role holder posts a progress update (the one update path: stakeholders hear, the cadence restarts)."""
-    refused = _unknown_person(invoke)
+    refused = _refused(invoke, permissions.may_update)
     if refused:
         return refused
-    decision = permissions.may_update(invoke.incident, invoke.person.id)
-    if not decision:
-        return refuse(invoke, decision.reason)
     status = invoke.data.get("status")
     impact, learned, doing = _text(invoke, "impact"), _text(invoke, "learned"), _text(invoke, "doing")
     if status not in OPEN_STATUSES or None in (impact, learned, doing):
         return refuse(invoke, "The update was not posted: choose a status ("
                       + ", ".join(OPEN_STATUSES) + ") and keep each text under 10,000 characters.",
                       outcome="invalid")
-    _, why = _apply(invoke, lambda: lifecycle.post_update(invoke.session, invoke.incident, status=status,
-                                                          actor=_actor(invoke), impact=impact or None,
-                                                          learned=learned, doing=doing))
-    if why:
-        return refuse(invoke, why)
-    _note_via_teams(invoke, "Progress update posted")
-    return _done(invoke, "updated")
+    return _change(invoke, lambda: lifecycle.post_update(invoke.session, invoke.incident, status=status,
+                                                         actor=_actor(invoke), impact=impact or None,
+                                                         learned=learned, doing=doing),
+                   outcome="updated", note="Progress update posted")
 
 
 def resolve(invoke: Invoke) -> Answer:
-    refused = _unknown_person(invoke)
+    refused = _refused(invoke, permissions.may_resolve)
     if refused:
         return refused
-    decision = permissions.may_resolve(invoke.incident, invoke.person.id)
-    if not decision:
-        return refuse(invoke, decision.reason)
     root_cause, resolution = _text(invoke, "root_cause", required=True), _text(invoke, "resolution", required=True)
     if root_cause is None or resolution is None:
         return refuse(invoke, "Not resolved: give the root cause and the resolution.", outcome="invalid")
-    _, why = _apply(invoke, lambda: lifecycle.resolve_incident(invoke.session, invoke.incident,
-                                                               root_cause=root_cause, resolution=resolution,
-                                                               actor=_actor(invoke)))
-    if why:
-        return refuse(invoke, why)
-    _note_via_teams(invoke, "Resolved")
-    return _done(invoke, "resolved")
+    return _change(invoke, lambda: lifecycle.resolve_incident(invoke.session, invoke.incident, root_cause=root_cause,
+                                                              resolution=resolution, actor=_actor(invoke)),
+                   outcome="resolved", note="Resolved")
 
 
 def hand_over(invoke: Invoke) -> Answer:
@@ -284,18 +285,16 @@ def hand_over(invoke: Invoke) -> Answer:
     role, handle = invoke.data.get("role"), invoke.data.get("person")
     if not isinstance(role, str) or not isinstance(handle, str) or not role or not handle:
         return refuse(invoke, "Not handed over: choose a role and a person.", outcome="invalid")
-    decision = permissions.may_hand_over(invoke.incident, invoke.person.id, role, policy().commander_role)
-    if not decision:
-        return refuse(invoke, decision.reason)
+    refused = _refused(invoke, permissions.may_hand_over, role, policy().commander_role)
+    if refused:
+        return refused
     target = invoke.session.scalar(select(Person).where(Person.handle == handle.strip().lower()))
     if target is None:
         return refuse(invoke, f"Not handed over: Herald knows nobody called {handle[:64]!r}.", outcome="invalid")
-    _, why = _apply(invoke, lambda: lifecycle.hand_over_role(invoke.session, invoke.incident, role, target,
-                                                             actor=_actor(invoke)))
-    if why:
-        return refuse(invoke, f"Not handed over: {why}")
-    _note_via_teams(invoke, f"{policy().role_title(role)} handed over to {target.name}")
-    return _done(invoke, "handed_over")
+    return _change(invoke, lambda: lifecycle.hand_over_role(invoke.session, invoke.incident, role, target,
+                                                            actor=_actor(invoke)),
+                   outcome="handed_over", note=f"{policy().role_title(role)} handed over to {target.name}",
+                   prefix="Not handed over: ")
 
 
 def refresh(invoke: Invoke) -> Answer:

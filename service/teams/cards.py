@@ -200,13 +200,27 @@ def _check_card(card: dict, where: str, problems: list[str], ids: list[str]) -> 
         _check_action(action, f"{where}.actions[{i}]", problems, ids)
 
 
+def _known_type(node, where: str, types: dict, noun: str, problems: list[str]) -> str | None:
+    """The node's type when it is an object of a known type; else None, and the problem noted."""
+    if not isinstance(node, dict):
+        problems.append(f"{where}: an {noun} must be an object")
+        return None
+    if node.get("type") not in types:
+        problems.append(f"{where}: unknown {noun} type {node.get('type')!r}")
+        return None
+    return node["type"]
+
+
+def _check_pairs(items, where: str, noun: str, problems: list[str]) -> None:
+    """Facts and choices: objects with a string title and a string value."""
+    for j, item in enumerate(items or []):
+        if not (isinstance(item, dict) and isinstance(item.get("title"), str) and isinstance(item.get("value"), str)):
+            problems.append(f"{where}[{j}]: a {noun} needs a title and a value (strings)")
+
+
 def _check_element(element, where: str, problems: list[str], ids: list[str]) -> None:
-    if not isinstance(element, dict):
-        problems.append(f"{where}: an element must be an object")
-        return
-    kind = element.get("type")
-    if kind not in ELEMENTS:
-        problems.append(f"{where}: unknown element type {kind!r}")
+    kind = _known_type(element, where, ELEMENTS, "element", problems)
+    if kind is None:
         return
     for prop in ELEMENTS[kind]:
         if element.get(prop) in (None, "", []) and not (kind == "TextBlock" and prop == "text" and "text" in element):
@@ -214,16 +228,11 @@ def _check_element(element, where: str, problems: list[str], ids: list[str]) -> 
     if kind == "TextBlock" and not isinstance(element.get("text"), str):
         problems.append(f"{where}: TextBlock.text must be a string")
     if kind == "FactSet":
-        for j, fact in enumerate(element.get("facts") or []):
-            if not (isinstance(fact, dict) and isinstance(fact.get("title"), str) and isinstance(fact.get("value"), str)):
-                problems.append(f"{where}.facts[{j}]: a fact needs a title and a value (strings)")
+        _check_pairs(element.get("facts"), f"{where}.facts", "fact", problems)
     if kind.startswith("Input."):
         ids.append(element.get("id"))
     if kind == "Input.ChoiceSet":
-        for j, choice in enumerate(element.get("choices") or []):
-            if not (isinstance(choice, dict) and isinstance(choice.get("title"), str)
-                    and isinstance(choice.get("value"), str)):
-                problems.append(f"{where}.choices[{j}]: a choice needs a title and a value (strings)")
+        _check_pairs(element.get("choices"), f"{where}.choices", "choice", problems)
     for key in ("items",):
         for j, child in enumerate(element.get(key) or []):
             _check_element(child, f"{where}.{key}[{j}]", problems, ids)
@@ -238,12 +247,8 @@ def _check_element(element, where: str, problems: list[str], ids: list[str]) -> 
 
 
 def _check_action(action, where: str, problems: list[str], ids: list[str], *, fallback: bool = False) -> None:
-    if not isinstance(action, dict):
-        problems.append(f"{where}: an action must be an object")
-        return
-    kind = action.get("type")
-    if kind not in ACTIONS:
-        problems.append(f"{where}: unknown action type {kind!r}")
+    kind = _known_type(action, where, ACTIONS, "action", problems)
+    if kind is None:
         return
     if kind == "Action.Submit" and not fallback:
         problems.append(f"{where}: use Action.Execute (Action.Submit only as a fallback)")
