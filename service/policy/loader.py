@@ -16,12 +16,17 @@ from .model import (
     BusinessHours,
     Contact,
     Escalation,
+    OnCall,
     Policy,
     Role,
     Severity,
 )
 
-_TOP_KEYS = {"timezone", "business_hours", "severities", "roles", "contacts", "escalations", "alerts"}
+_TOP_KEYS = {"timezone", "business_hours", "severities", "roles", "contacts", "escalations", "alerts", "oncall"}
+_ONCALL_KEYS = {"notify_before", "gap_horizon", "gap_contacts"}
+DEFAULT_GAP_CONTACTS = ("engineering_manager",)
+MAX_NOTIFY_BEFORE = timedelta(days=14)
+MAX_GAP_HORIZON = timedelta(days=90)
 _SEVERITY_KEYS = {
     "name", "description", "examples", "respond_within", "acknowledge_within", "assemble_within",
     "update_every", "page", "notify", "stakeholders", "channels", "postmortem_within", "business_hours_only",
@@ -118,6 +123,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     severities = _severities(c, c.table("severities", raw.get("severities", {})), roles, contacts)
     escalations = _escalations(c, raw.get("escalations", []), severities, contacts)
     severity_map = _alerts(c, c.table("alerts", raw.get("alerts", {})), severities)
+    oncall = _oncall(c, c.table("oncall", raw.get("oncall", {})), roles, contacts)
 
     if not severities:
         c.add("severities", "at least one severity is required")
@@ -131,6 +137,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         contacts=contacts,
         escalations=escalations,
         severity_map=severity_map,
+        oncall=oncall,
         source=source,
     )
 
@@ -308,3 +315,22 @@ def _alerts(c: _Collector, raw: dict, severities: dict) -> dict[str, str]:
         else:
             mapping[label.lower()] = level
     return mapping
+
+
+def _oncall(c: _Collector, raw: dict, roles: dict, contacts: dict) -> OnCall:
+    c.unknown_keys("oncall", raw, _ONCALL_KEYS)
+    defaults = OnCall()
+    values = {}
+    for key, limit in (("notify_before", MAX_NOTIFY_BEFORE), ("gap_horizon", MAX_GAP_HORIZON)):
+        value = c.duration(f"oncall.{key}", raw.get(key))
+        if value is not None and value > limit:
+            c.add(f"oncall.{key}", f"at most {limit.days} days")
+        values[key] = value or getattr(defaults, key)
+    if "gap_contacts" in raw:
+        names = c.strings("oncall.gap_contacts", raw["gap_contacts"])
+        for i, name in enumerate(names):
+            if name not in contacts and name not in roles:
+                c.add(f"oncall.gap_contacts[{i}]", f"unknown contact or role {name!r}")
+    else:  # the default only where the policy has that contact
+        names = tuple(name for name in DEFAULT_GAP_CONTACTS if name in contacts)
+    return OnCall(notify_before=values["notify_before"], gap_horizon=values["gap_horizon"], gap_contacts=names)

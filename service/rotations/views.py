@@ -122,7 +122,14 @@ def get_rotation(name):
 @require_scope("admin")
 @blp.response(204)
 def delete_rotation(name):
-    session.delete(rotation_or_404(name))
+    """Delete a rotation; one that a role uses answers 409 unless `?force=1` (its roles then have nobody)."""
+    rotation = rotation_or_404(name)
+    roles = policy().rotations_in_use().get(rotation.name, ())
+    if roles and request.args.get("force") not in ("1", "true", "yes"):
+        titles = ", ".join(policy().role_title(key) for key in roles)
+        raise ApiError(409, "conflict", f"rotation {name!r} is used by {titles}: deleting it leaves nobody on call "
+                                        "for it; add ?force=1 to delete it anyway", {"roles": list(roles)})
+    session.delete(rotation)
     session.commit()
 
 
