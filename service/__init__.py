@@ -125,6 +125,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
     from .notify.metrics import blp as metrics
     from .notify.views import blp as notifications
+    from .oncall import ticks as oncall_ticks  # noqa: F401  (heads-up, changes, gaps, hourly checks)
     from .people.views import blp as people
     from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews

@@ -20,11 +20,13 @@ def check() -> None:
     """Render every template against sample data; exit 1 on any error."""
     from .. import clock
     from ..policy import PolicyError, load_policy
+    from ..oncall import samples as oncall_samples
     from ..reviews import review  # noqa: F401  (registers the invitation's sample context)
     from ..web.public import check_public_templates
     from .samples import check_templates
     from .templates import Renderer
 
+    oncall_samples.register()
     cfg = Config.from_env()
     try:
         policy = load_policy(cfg.policy_path)

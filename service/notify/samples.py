@@ -6,6 +6,7 @@ builder as real messages. Domains that add a kind of their own register its extr
 """
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Callable
 
@@ -17,12 +18,13 @@ from .context import role_data, standard_context, update_data
 from .outbox import Recipient, render_payload
 from .templates import Renderer, TemplateProblem
 
-SampleContext = Callable[[Incident, Policy], dict]
+SampleContext = Callable[[Incident, Policy], "dict | list[dict]"]
 _samples: dict[str, SampleContext] = {}
 
 
 def register_sample(kind: str, make_context: SampleContext) -> None:
-    """Extra context for `kind` when templates are checked (e.g. the review invitation's meeting)."""
+    """Extra context for `kind` when templates are checked (e.g. the review invitation's meeting); a list of
+    contexts renders the kind once with each (a template with several variants)."""
     _samples[kind] = make_context
 
 
@@ -85,9 +87,11 @@ def check_templates(tpl: Renderer, policy: Policy, base_url: str, now) -> list[t
         if kind not in KINDS:
             results.append((f"{kind}.*", f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"))
             continue
-        extra = samples.get(kind, lambda inc, pol: {})(incident, policy)
-        for channel, recipient in (("teams", Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1)),
-                                   ("email", Recipient("email", "person1@example.com", "Person 1", 1))):
+        extras = samples.get(kind, lambda inc, pol: {})(incident, policy)
+        channels = (("teams", Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1)),
+                    ("email", Recipient("email", "person1@example.com", "Person 1", 1)))
+        for extra, (channel, recipient) in itertools.product(extras if isinstance(extras, list) else [extras],
+                                                             channels):
             ack_url = f"{base_url}/ack/SAMPLE-TOKEN"
             context = standard_context(incident, policy=policy, base_url=base_url, now=now, recipient=recipient,
                                        ack_url=ack_url, ack_by_reply=channel == "email")

@@ -1,0 +1,65 @@
+"""The on-call tick jobs: look after each rotation a role uses when it is due, and the hourly checks."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import db
+from ..rotations import background
+from ..rotations.gaps import Gap
+from ..rotations.models import Rotation
+from ..runtime import policy
+from ..worker import register_tick
+from .heads_up import announce_gap, look_at, tell_changes
+from .models import OnCallJob
+
+log = logging.getLogger("herald.oncall")
+
+CLAIM_LEASE = timedelta(minutes=5)
+HOURLY = timedelta(hours=1)
+
+
+@register_tick("oncall.rotations")
+def look_after_rotations(now: datetime) -> None:
+    """Reminders, gaps and changes of every due rotation, in one transaction; one change message per person."""
+    in_use = list(policy().rotations_in_use())
+    table = Rotation.__table__
+    due = background.claim_due(table.c.oncall_due_at, now, CLAIM_LEASE, table.c.name.in_(in_use))
+    if not due:
+        return
+    with db.transaction() as s:
+        told: dict[int, list] = {}
+        for rotation in s.scalars(select(Rotation).where(Rotation.id.in_(due)).order_by(Rotation.name)):
+            for change in look_at(s, rotation, now):
+                told.setdefault(change.person_id, []).append((rotation, change))
+        for person_id, found in sorted(told.items()):
+            tell_changes(s, person_id, found, now)
+
+
+@register_tick("oncall.hourly")
+def hourly_checks(now: datetime) -> None:
+    """Rotations a role names but Herald does not have (a typo leaves nobody on call): a gap as long as the horizon."""
+    if not claim_job("missing-rotations", now, HOURLY):
+        return
+    with db.transaction() as s:
+        have = set(s.scalars(select(Rotation.name)))
+        for name in sorted(set(policy().rotations_in_use()) - have):
+            announce_gap(s, name, Gap(now, now + policy().oncall.gap_horizon, None), now, key="no-such-rotation")
+
+
+def claim_job(name: str, now: datetime, every: timedelta) -> bool:
+    """Whether this worker runs the periodic job `name` now (then it is next due `every` later)."""
+    table = OnCallJob.__table__
+    try:
+        with db.transaction() as s:
+            if s.get(OnCallJob, name) is None:
+                s.add(OnCallJob(name=name, due_at=now))
+    except IntegrityError:  # another worker created it at the same moment
+        pass
+    with db.transaction() as s:
+        moved = s.execute(update(table).where(table.c.name == name, table.c.due_at <= now)
+                          .values(due_at=now + every)).rowcount
+    return bool(moved)
