@@ -101,8 +101,7 @@ def warn_if_unused(name: str, report: ImportReport) -> None:
 def _replace_future(s: Session, rotation: Rotation, shifts, now: datetime) -> None:
     """Replace the shifts from `now` on by `shifts` (resolved from `now`); what ended before `now` stays."""
     s.execute(delete(Shift).where(Shift.rotation_id == rotation.id, Shift.start >= now))
-    current = s.scalar(select(Shift).where(Shift.rotation_id == rotation.id, Shift.start < now, Shift.end > now)
-                       .with_for_update())
+    current = s.scalar(select(Shift).where(Shift.rotation_id == rotation.id, Shift.start < now, Shift.end > now))
     fresh = [shift for shift in shifts if shift.end > now]
     if current is not None:
         first = fresh[0] if fresh else None
