@@ -125,7 +125,9 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
     from .notify.metrics import blp as metrics
     from .notify.views import blp as notifications
-    from .oncall import ticks as oncall_ticks  # noqa: F401  (heads-up, changes, gaps, hourly checks)
+    from .oncall import ticks as oncall_ticks  # noqa: F401  (heads-up, changes, gaps, swaps, hourly checks)
+    from .oncall.pages import blp as swap_pages
+    from .oncall.views import blp as oncall
     from .people.views import blp as people
     from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews
@@ -137,11 +139,11 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .web.views import status as web_status
     from .web_static import blp as web_static
 
-    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations, alerts.blp,
+    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations, oncall, alerts.blp,
                       alerts.pagerduty):
         api.register_blueprint(blueprint)
     alerts.init_app(app)
-    for page in (web_static, web_status, web_board, metrics, ack_pages, calendars):
+    for page in (web_static, web_status, web_board, metrics, ack_pages, swap_pages, calendars):
         app.register_blueprint(page)
 
 

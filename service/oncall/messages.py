@@ -48,10 +48,10 @@ def gap_recipients(s: Session, now: datetime) -> list[Recipient]:
     return out
 
 
-def tell_person(s: Session, person, kind: str, slot: str, context: dict) -> list:
+def tell_person(s: Session, person, kind: str, slot: str, context: dict, reply_token: str | None = None) -> list:
     """Send `kind` to one person on their own channels, in their own time zone."""
     return notify(s, incident=None, kind=kind, slot=slot, recipients=recipients_for_person(person, PERSONAL_CHANNELS),
-                  context={"person": person_data(person), "tz": zone_of(person), **context})
+                  context={"person": person_data(person), "tz": zone_of(person), **context}, reply_token=reply_token)
 
 
 def tell_gap_contacts(s: Session, kind: str, slot: str, context: dict, now: datetime) -> list:

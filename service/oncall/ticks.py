@@ -15,6 +15,7 @@ from ..runtime import policy
 from ..worker import register_tick
 from .heads_up import announce_gap, look_at, tell_changes
 from .models import OnCallJob
+from .swaps import expire_due
 
 log = logging.getLogger("herald.oncall")
 
@@ -37,6 +38,13 @@ def look_after_rotations(now: datetime) -> None:
                 told.setdefault(change.person_id, []).append((rotation, change))
         for person_id, found in sorted(told.items()):
             tell_changes(s, person_id, found, now)
+
+
+@register_tick("oncall.swaps")
+def expire_swaps(now: datetime) -> None:
+    """Open requests whose stretch has started (or, for "take it now", ended) expire."""
+    with db.transaction() as s:
+        expire_due(s, now)
 
 
 @register_tick("oncall.hourly")

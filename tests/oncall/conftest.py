@@ -59,3 +59,6 @@ def tick(frozen_clock):
         return results
 
     return run
+
+
+from tests.acks.conftest import smtp_sink  # noqa: E402,F401  (aiosmtpd on loopback)
