@@ -129,6 +129,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .oncall.pages import blp as swap_pages
     from .oncall.views import blp as oncall
     from .people.views import blp as people
+    from .reports.views import blp as reports
     from .reviews import reminders  # noqa: F401  (the review reminder tick)
     from .reviews.views import blp as reviews
     from .rotations import examples, handoffs  # noqa: F401  (first-start examples, the handoff tick)
@@ -139,7 +140,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .web.views import status as web_status
     from .web_static import blp as web_static
 
-    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations, oncall, alerts.blp,
+    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations, oncall, reports, alerts.blp,
                       alerts.pagerduty):
         api.register_blueprint(blueprint)
     alerts.init_app(app)

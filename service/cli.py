@@ -171,6 +171,7 @@ def register(command: click.Command) -> None:
 
 # Domains' command modules (each calls `register` on import).
 from .notify import cli as _notify_cli  # noqa: E402,F401  herald templates
+from .reports import cli as _report_cli  # noqa: E402,F401  herald report hours
 from .rotations import cli as _rotation_cli  # noqa: E402,F401  herald rotation, herald who
 
 if __name__ == "__main__":
