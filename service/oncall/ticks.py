@@ -11,9 +11,10 @@ from .. import db
 from ..rotations import background
 from ..rotations.gaps import Gap
 from ..rotations.models import Rotation
-from ..runtime import policy
+from ..runtime import config, policy
 from ..worker import register_tick
 from .heads_up import announce_gap, look_at, tell_changes
+from .leave import check_out_of_office
 from .models import OnCallJob
 from .swaps import expire_due
 
@@ -56,6 +57,17 @@ def hourly_checks(now: datetime) -> None:
         have = set(s.scalars(select(Rotation.name)))
         for name in sorted(set(policy().rotations_in_use()) - have):
             announce_gap(s, name, Gap(now, now + policy().oncall.gap_horizon, None), now, key="no-such-rotation")
+
+
+@register_tick("oncall.out_of_office")
+def out_of_office(now: datetime) -> None:
+    """With Graph configured, check the next two weeks' shifts against people's time away, hourly."""
+    cfg = config()
+    if not (cfg.graph_tenant_id and cfg.graph_client_id and cfg.graph_client_secret):
+        return
+    if not claim_job("out-of-office", now, HOURLY):
+        return
+    background.run(check_out_of_office, now)  # Graph calls take time: beside the ticker
 
 
 def claim_job(name: str, now: datetime, every: timedelta) -> bool:

@@ -62,3 +62,4 @@ def tick(frozen_clock):
 
 
 from tests.acks.conftest import smtp_sink  # noqa: E402,F401  (aiosmtpd on loopback)
+from tests.notify.conftest import certificate, graph, trust  # noqa: E402,F401  (the HTTPS Graph double)
