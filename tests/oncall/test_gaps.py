@@ -77,3 +77,15 @@ def test_a_rotation_no_role_uses_warns_and_a_used_one_is_not_deleted_lightly(cli
     assert client.delete(f"/api/rotations/{IC}", headers=ADMIN).status_code == 409
     assert client.delete("/api/rotations/incident-comander", headers=ADMIN).status_code == 204
     assert client.delete(f"/api/rotations/{IC}?force=1", headers=ADMIN).status_code == 204
+
+
+def test_the_board_shows_the_gaps(client, people, put_calendar, token_for):
+    from tests.web.test_web_board import sign_in
+
+    put_calendar(IC, GAPPY)
+    sign_in(client, token_for("read")["Authorization"].split()[1])
+    page = client.get("/board/live").get_data(as_text=True)
+    assert "Nobody on call" in page
+    assert "“On call: Zed” names nobody Herald knows" in page
+    assert "no event in rotation “incident-commander”" in page
+    assert "no event in rotation “technical-lead”" in page  # a rotation the policy names but Herald lacks
