@@ -4,6 +4,8 @@ Revision ID: 0008_oncall
 Revises: 0006_reviews
 Create Date: 2026-12-01 18:37:34.025705
 """
+from datetime import datetime, timezone
+
 from alembic import op
 import sqlalchemy as sa
 import service.db
@@ -52,6 +54,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('oncall_due_at', service.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('announced', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('announced_at', service.db.UTCDateTime(timezone=True), nullable=True))
+
+    # Re-resolve every stored calendar at the next tick: the past before the old 30-day record is filled
+    # in, and the rotation is looked after (heads-up, gaps) from then on.
+    rotations = sa.table('rotations', sa.column('materialise_due_at', service.db.UTCDateTime(timezone=True)),
+                         sa.column('calendar', sa.Text()))
+    op.execute(rotations.update().where(rotations.c.calendar.is_not(None))
+               .values(materialise_due_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
 
 
 

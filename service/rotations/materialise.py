@@ -11,7 +11,8 @@ person is matched without a re-import; the record of the past is not re-matched)
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.orm import Session, object_session
@@ -111,6 +112,8 @@ def _replace_future(s: Session, rotation: Rotation, shifts, now: datetime) -> No
             fresh = fresh[1:]
         else:
             current.end = now  # who was on call until now stays recorded
+            if first is not None and first.uid == current.uid:  # the same event's rest: tell the pieces apart
+                fresh[0] = replace(first, uid=f"{first.uid}+{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"[:500])
     _insert(s, rotation, fresh, lower=now)
 
 
