@@ -102,5 +102,5 @@ def check_templates(tpl: Renderer, policy: Policy, base_url: str, now) -> list[t
             except TemplateProblem as exc:
                 results.append((", ".join(names), str(exc)))
             else:
-                results.extend((name, None) for name in names)
+                results.extend((name, None) for name in names if (name, None) not in results)
     return results
