@@ -19,10 +19,12 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table('oncall_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('due_at', service.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_oncall_jobs'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oncall_jobs')),
+    sa.UniqueConstraint('name', name=op.f('uq_oncall_jobs_name'))
     )
     op.create_table('swap_requests',
     sa.Column('id', sa.Integer(), nullable=False),

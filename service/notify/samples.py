@@ -1,8 +1,8 @@
 """Sample data for `herald templates check`: every template rendered as a real message would be.
 
 The sample incident is a transient `Incident` (never stored) passed through the same context
-builder as real messages. Domains that add a kind of their own register its extra context with
-`register_sample(kind, make_context)`.
+builder as real messages. Domains that add a kind of their own give its extra context to
+`check_templates(..., extra=...)` (listed in `service/wiring.py`).
 """
 from __future__ import annotations
 
@@ -18,14 +18,7 @@ from .context import role_data, standard_context, update_data
 from .outbox import Recipient, render_payload
 from .templates import Renderer, TemplateProblem
 
-SampleContext = Callable[[Incident, Policy], "dict | list[dict]"]
-_samples: dict[str, SampleContext] = {}
-
-
-def register_sample(kind: str, make_context: SampleContext) -> None:
-    """Extra context for `kind` when templates are checked (e.g. the review invitation's meeting); a list of
-    contexts renders the kind once with each (a template with several variants)."""
-    _samples[kind] = make_context
+SampleContext = Callable[[Incident, Policy], "dict | list[dict]"]  # a list: one render per variant
 
 
 def sample_incident(policy: Policy, now) -> Incident:
@@ -78,24 +71,26 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
     }
 
 
-def check_templates(tpl: Renderer, policy: Policy, base_url: str, now) -> list[tuple[str, str | None]]:
-    """[(template file, None or the problem)] for every kind that has templates."""
+def check_templates(tpl: Renderer, policy: Policy, base_url: str, now,
+                    extra: dict[str, SampleContext] | None = None) -> list[tuple[str, str | None]]:
+    """[(template file, None or the problem)] for every kind that has templates; `extra` adds the
+    context of other domains' kinds (e.g. the review invitation's meeting)."""
     results = []
     incident = sample_incident(policy, now)
-    samples = {**_builtin_samples(now), **_samples}
+    samples = {**_builtin_samples(now), **(extra or {})}
     for kind in tpl.kinds():
         if kind not in KINDS:
             results.append((f"{kind}.*", f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"))
             continue
-        extras = samples.get(kind, lambda inc, pol: {})(incident, policy)
+        variants = samples.get(kind, lambda inc, pol: {})(incident, policy)
         channels = (("teams", Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1)),
                     ("email", Recipient("email", "person1@example.com", "Person 1", 1)))
-        for extra, (channel, recipient) in itertools.product(extras if isinstance(extras, list) else [extras],
-                                                             channels):
+        for variant, (channel, recipient) in itertools.product(
+                variants if isinstance(variants, list) else [variants], channels):
             ack_url = f"{base_url}/ack/SAMPLE-TOKEN"
             context = standard_context(incident, policy=policy, base_url=base_url, now=now, recipient=recipient,
                                        ack_url=ack_url, ack_by_reply=channel == "email")
-            context.update(extra)
+            context.update(variant)
             names = [n for n in tpl.files_for(kind) if (".teams." in n) == (channel == "teams")]
             try:
                 render_payload(tpl, kind, channel, context, incident)

@@ -8,7 +8,7 @@ from .. import clock
 from ..db import session
 from ..notify.templates import local
 from ..people.models import Person
-from ..web.views import SECURITY_HEADERS
+from ..web_static import private
 from . import swaps
 from .messages import zone_of
 from .models import SwapRequest
@@ -17,14 +17,7 @@ blp = Blueprint("swap", __name__)
 blp.add_app_template_filter(local, "local")
 
 
-@blp.after_request
-def _private(response):
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token in the URL must not leak to other sites
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    for header, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(header, value)
-    return response
+blp.after_request(private)  # the token in the URL is a credential
 
 
 @blp.get("/swap/<token>")

@@ -4,8 +4,6 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from ..notify.samples import register_sample
-
 ZONE = ZoneInfo("Australia/Sydney")  # a zone far from UTC, with DST in the southern summer
 PERSON = {"handle": "person1", "name": "Person 1", "timezone": str(ZONE)}
 
@@ -63,8 +61,4 @@ def _swaps(incident, policy) -> list[dict]:
     ]
 
 
-def register() -> None:
-    register_sample("shift_reminder", _reminder)
-    register_sample("schedule_change", _change)
-    register_sample("coverage_gap", _gaps)
-    register_sample("swap_request", _swaps)
+SAMPLES = {"shift_reminder": _reminder, "schedule_change": _change, "coverage_gap": _gaps, "swap_request": _swaps}

@@ -19,7 +19,7 @@ from ..people.models import Person
 from ..rotations.models import Override, Rotation, Shift
 from ..rotations.oncall import effective_schedule, iso
 from ..runtime import config
-from ..worker import wake_after_commit
+from ..mechanics.wake import wake_after_commit
 from .messages import role_titles, stretch, tell_person
 from .models import SwapRequest
 

@@ -1,18 +1,19 @@
-"""The on-call tick jobs: look after each rotation a role uses when it is due, and the hourly checks."""
+"""The on-call tick jobs (listed in `service/wiring.py`): look after each rotation a role uses when it is
+due, expire swap requests, and the hourly checks."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import db
+from ..mechanics.claim import claim
 from ..rotations import background
 from ..rotations.gaps import Gap
 from ..rotations.models import Rotation
 from ..runtime import config, policy
-from ..worker import register_tick
 from .heads_up import announce_gap, look_at, tell_changes
 from .leave import check_out_of_office
 from .models import OnCallJob
@@ -24,7 +25,6 @@ CLAIM_LEASE = timedelta(minutes=5)
 HOURLY = timedelta(hours=1)
 
 
-@register_tick("oncall.rotations")
 def look_after_rotations(now: datetime) -> None:
     """Reminders, gaps and changes of every due rotation, in one transaction; one change message per person."""
     in_use = list(policy().rotations_in_use())
@@ -41,16 +41,15 @@ def look_after_rotations(now: datetime) -> None:
             tell_changes(s, person_id, found, now)
 
 
-@register_tick("oncall.swaps")
 def expire_swaps(now: datetime) -> None:
     """Open requests whose stretch has started (or, for "take it now", ended) expire."""
     with db.transaction() as s:
         expire_due(s, now)
 
 
-@register_tick("oncall.hourly")
-def hourly_checks(now: datetime) -> None:
-    """Rotations a role names but Herald does not have (a typo leaves nobody on call): a gap as long as the horizon."""
+def missing_rotations(now: datetime) -> None:
+    """Hourly: rotations a role names but Herald does not have (a typo leaves nobody on call) are a gap
+    as long as the horizon, announced once."""
     if not claim_job("missing-rotations", now, HOURLY):
         return
     with db.transaction() as s:
@@ -59,27 +58,24 @@ def hourly_checks(now: datetime) -> None:
             announce_gap(s, name, Gap(now, now + policy().oncall.gap_horizon, None), now, key="no-such-rotation")
 
 
-@register_tick("oncall.out_of_office")
 def out_of_office(now: datetime) -> None:
-    """With Graph configured, check the next two weeks' shifts against people's time away, hourly."""
+    """Hourly, with Graph configured: the next two weeks' shifts against people's time away (beside the
+    ticker: Graph calls take time)."""
     cfg = config()
     if not (cfg.graph_tenant_id and cfg.graph_client_id and cfg.graph_client_secret):
         return
-    if not claim_job("out-of-office", now, HOURLY):
-        return
-    background.run(check_out_of_office, now)  # Graph calls take time: beside the ticker
+    if claim_job("out-of-office", now, HOURLY):
+        background.run(check_out_of_office, now)
 
 
 def claim_job(name: str, now: datetime, every: timedelta) -> bool:
     """Whether this worker runs the periodic job `name` now (then it is next due `every` later)."""
-    table = OnCallJob.__table__
     try:
         with db.transaction() as s:
-            if s.get(OnCallJob, name) is None:
+            if s.scalar(select(OnCallJob.id).where(OnCallJob.name == name)) is None:
                 s.add(OnCallJob(name=name, due_at=now))
     except IntegrityError:  # another worker created it at the same moment
         pass
     with db.transaction() as s:
-        moved = s.execute(update(table).where(table.c.name == name, table.c.due_at <= now)
-                          .values(due_at=now + every)).rowcount
-    return bool(moved)
+        return bool(claim(s, OnCallJob, OnCallJob.name == name, OnCallJob.due_at <= now,
+                          lease={"due_at": now + every}))

@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from .. import db
-from ..cli import _app, register
+from ..commands import command_app
 from ..clock import as_utc
 from ..runtime import holidays, policy
 from .oncall_hours import ReportRangeError, as_csv, hours_report
@@ -28,7 +28,7 @@ def report() -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 def hours(start, end, rotation: str | None, fmt: str) -> None:
     """Hours on call per person and rotation (business, after hours, weekend, holiday) and pages received."""
-    app = _app()
+    app = command_app()
     with app.app_context():
         try:
             rows = hours_report(db.session, policy(), holidays(), start, end, rotation)
@@ -44,5 +44,3 @@ def _moment(value: str) -> datetime:
     except ValueError:
         raise click.BadParameter(f"not an ISO 8601 date or time: {value!r}") from None
 
-
-register(report)

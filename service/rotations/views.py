@@ -1,4 +1,4 @@
-"""Rotations API (CONTRACT §5 "People and rotations", "Calendar feeds") and the public iCal feeds."""
+"""Rotations API (rotations, overrides, who is on call) and the public iCal feeds."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,10 +13,10 @@ from .. import clock
 from ..auth import actor_name, require_scope
 from ..db import page_of, session
 from ..errors import ApiError, not_found, unprocessable
+from ..mechanics.wake import wake_after_commit
 from ..people.models import Person
 from ..people.views import person_or_404
 from ..runtime import policy
-from ..worker import wake_after_commit
 from . import feeds
 from .calendar import MAX_CALENDAR_BYTES, CalendarError, decode
 from .fetch import FetchError

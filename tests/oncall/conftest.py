@@ -1,7 +1,7 @@
 """Fixtures of the on-call tests: a two-person weekly rotation, people in both hemispheres, the outbox."""
 import pytest
 
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 from tests.rotations.helpers import vcalendar
 

@@ -5,7 +5,7 @@ from sqlalchemy import delete, select, update
 
 from service import db
 from service.rotations.models import Rotation, Shift
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 
 from .helpers import vcalendar
