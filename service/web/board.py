@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole, TimelineEntry
 from ..notify.models import Notification
 from ..policy import Policy, duration_in_words
+from ..rotations.gaps import Gap, rotation_gaps
 from ..rotations.oncall import OnCall, RoleOwners, next_owner, role_owners  # noqa: F401  (the board's who-is-next)
 
 # Timeline kinds the escalation engine writes: a rule of the escalation matrix fired ("escalated"),
@@ -55,6 +56,21 @@ class BoardIncident:
     def unstaffed(self) -> tuple[Responder, ...]:
         """Roles this severity pages that nobody holds: nobody was paged for them."""
         return tuple(r for r in self.responders if r.paged and not r.name)
+
+
+@dataclass(frozen=True)
+class RotationGap:
+    rotation: str
+    titles: tuple[str, ...]
+    gap: Gap
+
+
+def coverage_gaps(s: Session, policy: Policy, now: datetime) -> list[RotationGap]:
+    """Stretches of the next `gap_horizon` with nobody known on call, for every rotation a role uses."""
+    until = now + policy.oncall.gap_horizon
+    found = [RotationGap(name, tuple(policy.role_title(k) for k in keys), gap)
+             for name, keys in policy.rotations_in_use().items() for gap in rotation_gaps(s, name, now, until)]
+    return sorted(found, key=lambda g: (g.gap.start, g.rotation))
 
 
 def page_delivery(pages: list[Notification], now: datetime) -> PageDelivery | None:

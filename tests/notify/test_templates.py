@@ -187,8 +187,8 @@ def test_herald_templates_check_passes_on_the_defaults(monkeypatch):
     monkeypatch.delenv("HERALD_TEMPLATES", raising=False)
     result = CliRunner().invoke(main, ["templates", "check"])
     assert result.exit_code == 0, result.output
-    # 30 message templates (10 kinds), the 3 public texts and 14 drawings of the Teams bot's 5 cards
-    assert "all 47 templates render" in result.output
+    # 42 message templates (14 kinds), the 3 public texts and 14 drawings of the Teams bot's 5 cards
+    assert "all 59 templates render" in result.output
 
 
 def test_herald_templates_check_fails_on_a_broken_override(monkeypatch, tmp_path):
