@@ -18,6 +18,7 @@ from .errors import ApiError, error_body
 from .policy import load_policy
 from .policy.business_hours import load_holidays
 from .runtime import runtime
+from .web.sessions import DatabaseSessionInterface
 
 log = logging.getLogger("herald")
 
@@ -103,6 +104,7 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
         },
     )
     db.init_engine(config.database_url)
+    app.session_interface = DatabaseSessionInterface()
     api = HeraldApi(app)
     _register_domains(app, api)
     _register_errors(app)
