@@ -120,6 +120,9 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .acks import graph_inbox, smtp  # noqa: F401  (Graph inbox poll tick; SMTP listener for serve/worker)
     from .acks.pages import blp as ack_pages
     from .acks.views import blp as inbound
+    from .console import admin as console_admin
+    from .console import signin as console_signin
+    from .console import views as console
     from .alerts import views as alerts
     from .escalation import ticks  # noqa: F401  (escalation matrix, repeat pages, assemble check)
     from .health import blp as health
@@ -142,7 +145,8 @@ def _register_domains(app: Flask, api: Api) -> None:
                       alerts.pagerduty):
         api.register_blueprint(blueprint)
     alerts.init_app(app)
-    for page in (web_static, web_status, web_board, metrics, ack_pages, calendars):
+    for page in (web_static, web_status, web_board, metrics, ack_pages, calendars, console_signin.blp, console.blp,
+                 console_admin.blp):
         app.register_blueprint(page)
 
 

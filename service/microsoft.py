@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from urllib.parse import urlsplit
 
 import jwt
@@ -232,8 +233,15 @@ class MicrosoftSignIn:
             raise SignInFailed(502, f"Microsoft sign-in is unreachable right now ({type(exc).__name__}).") from exc
 
     def begin(self, redirect_uri: str) -> dict:
-        """The flow to keep in the session until the callback; `flow["auth_uri"]` is where to send the browser."""
-        return self._application().initiate_auth_code_flow(SIGN_IN_SCOPES, redirect_uri=redirect_uri)
+        """The flow to keep in the session until the callback; `flow["auth_uri"]` is where to send the browser.
+
+        The answer comes back as a GET with the code in the query: a form_post answer is a cross-site
+        POST, which would not carry the SameSite=Lax session cookie that holds this flow.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
+            return self._application().initiate_auth_code_flow(SIGN_IN_SCOPES, redirect_uri=redirect_uri,
+                                                               response_mode="query")
 
     def finish(self, flow: dict, response: dict, now) -> dict:
         """The verified id token claims of the person who signed in."""

@@ -48,10 +48,13 @@ board.record_once(_configure)
 status.after_request(_secure)
 
 
-@board.after_request
-def _private(response: Response) -> Response:
+def private(response: Response) -> Response:
+    """Pages for signed-in people: never cached, same security headers."""
     response.headers["Cache-Control"] = "no-store"
     return _secure(response)
+
+
+board.after_request(private)
 
 
 # ---- the public status page ------------------------------------------------------------------
