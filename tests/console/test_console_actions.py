@@ -151,3 +151,18 @@ def test_a_dead_message_can_be_sent_again_by_a_role_holder(app, client, as_perso
     assert dave.post(f"/console/notifications/{row_id}/retry", data={"csrf_token": csrf}).status_code == 303
     assert api(client, f"/notifications/{row_id}")["status"] == "pending"
     assert page.status_code == 302
+
+
+def test_links_in_messages_open_console_pages_after_sign_in(app, client, as_person, p1):
+    """The page email's incident link, and the post-mortem link Herald sends later, open console pages."""
+    with app.app_context():
+        page = db.session.query(Notification).filter_by(kind="page", channel="log").first()
+        text = page.payload["text"]
+    incident_link = f"http://herald.test/console/incidents/{p1['number']}"
+    assert incident_link in text and "/api/" not in text.replace("/api/incidents/", "")
+    path = incident_link.removeprefix("http://herald.test")
+    stranger = client.get(path)
+    assert stranger.status_code == 302 and "next=/console/incidents/" in stranger.headers["Location"]
+    alice, _ = as_person("alice@example.com")
+    assert alice.get(path).status_code == 200
+    assert alice.get(path + "/postmortem").status_code == 200
