@@ -121,7 +121,7 @@ def sign_in():
     if request.method == "GET":
         if login.signed_in() is not None:
             return redirect(url_for("board.board_page"))
-        return render_template("login.html", csrf=login.csrf_token())
+        return render_template("login.html", csrf=login.csrf_token(), microsoft=config().oidc_configured)
     if not login.csrf_valid(request.form.get("csrf_token")):
         return _login_error("The form had expired. Please enter your token again.", 400)
     try:
@@ -132,7 +132,8 @@ def sign_in():
 
 
 def _login_error(message: str, status_code: int):
-    return render_template("login.html", csrf=login.csrf_token(), error=message), status_code
+    return render_template("login.html", csrf=login.csrf_token(), error=message,
+                           microsoft=config().oidc_configured), status_code
 
 
 @board.post("/logout")

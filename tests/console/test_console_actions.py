@@ -166,3 +166,53 @@ def test_links_in_messages_open_console_pages_after_sign_in(app, client, as_pers
     alice, _ = as_person("alice@example.com")
     assert alice.get(path).status_code == 200
     assert alice.get(path + "/postmortem").status_code == 200
+
+
+def test_the_review_post_mortem_actions_and_meeting(client, as_person, p1, frozen_clock):
+    number = p1["number"]
+    alice, csrf = as_person("alice@example.com")
+    alice.post(f"/console/incidents/{number}/resolve",
+               data={"root_cause": "Disk full", "resolution": "Rotated logs", "csrf_token": csrf})
+    assert api(client, f"/incidents/{number}")["status"] == "resolved"
+    page = alice.get(f"/console/incidents/{number}/postmortem").get_data(as_text=True)
+    assert "Draft filled from the timeline" in page and "Root cause" in page
+
+    preview = alice.post(f"/console/incidents/{number}/postmortem",
+                         data={"markdown": "# PM\n\n<script>alert(1)</script> **bold**", "action": "preview",
+                               "csrf_token": csrf}).get_data(as_text=True)
+    assert "<strong>bold</strong>" in preview and "<script>alert" not in preview
+    assert client.get(f"/api/incidents/{number}/postmortem", headers=ADMIN).headers["Herald-Postmortem"] == "draft"
+    assert alice.post(f"/console/incidents/{number}/postmortem",
+                      data={"markdown": " ", "action": "save", "csrf_token": csrf}).status_code == 422
+    alice.post(f"/console/incidents/{number}/postmortem",
+               data={"markdown": "# PM\n\nEdited.", "action": "save", "csrf_token": csrf})
+    stored = client.get(f"/api/incidents/{number}/postmortem", headers=ADMIN)
+    assert stored.headers["Herald-Postmortem"] == "edited" and stored.get_data(as_text=True) == "# PM\n\nEdited."
+    alice.post(f"/console/incidents/{number}/postmortem", data={"action": "discard", "csrf_token": csrf})
+    assert client.get(f"/api/incidents/{number}/postmortem", headers=ADMIN).headers["Herald-Postmortem"] == "draft"
+
+    alice.post(f"/console/incidents/{number}/actions",
+               data={"action": "Alert on disk usage", "owner": "bob", "due_date": "2026-03-09", "csrf_token": csrf})
+    item = api(client, f"/incidents/{number}/actions")[0]
+    assert (item["owner"], item["due_date"], item["done"]) == ("bob", "2026-03-09", False)
+    carol, carol_csrf = as_person("carol@example.com")  # holds a role: may review
+    ada_client, ada_csrf = as_person("ada@example.com")
+    bob, bob_csrf = as_person("bob@example.com")  # the owner ticks it off
+    assert bob.post(f"/console/incidents/{number}/actions/1",
+                    data={"owner": "bob", "due_date": "2026-03-09", "done": "1", "csrf_token": bob_csrf}
+                    ).status_code == 303
+    assert api(client, f"/incidents/{number}/actions")[0]["done"] is True
+
+    meeting = api(client, f"/incidents/{number}/review")
+    moved = carol.post(f"/console/incidents/{number}/review",
+                       data={"start": "2026-03-03T14:00", "minutes": "45", "attendees": ["alice", "carol"],
+                             "csrf_token": carol_csrf})
+    assert moved.status_code == 303
+    after = api(client, f"/incidents/{number}/review")
+    assert (after["start"], after["end"]) == ("2026-03-03T14:00:00Z", "2026-03-03T14:45:00Z")
+    assert [a["person"] for a in after["attendees"]] == ["alice", "carol"]
+    assert after["sequence"] == meeting["sequence"] + 1
+    past = carol.post(f"/console/incidents/{number}/review",
+                      data={"start": "2026-03-01T14:00", "minutes": "45", "csrf_token": carol_csrf})
+    assert past.status_code == 422
+    assert ada_client.get(f"/console/incidents/{number}/postmortem").status_code == 200
