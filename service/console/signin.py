@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from .. import clock
 from ..db import session as db_session
@@ -11,7 +11,7 @@ from ..microsoft import SignInFailed, microsoft_sign_in
 from ..people.directory import person_signing_in
 from ..runtime import config
 from ..web import login
-from ..web.views import private
+from ..web.views import end_session, private
 
 blp = Blueprint("signin", __name__, url_prefix="/auth")
 blp.after_request(private)
@@ -102,9 +102,4 @@ def microsoft_callback():
 
 @blp.post("/logout")
 def logout():
-    if not login.csrf_valid(request.form.get("csrf_token")):
-        return Response("The sign-out form had expired; reload the page and try again.", status=400,
-                        mimetype="text/plain")
-    login.sign_out()
-    flash("You have signed out.")
-    return redirect(url_for("signin.sign_in"), code=303)
+    return end_session(url_for("signin.sign_in"))

@@ -136,11 +136,17 @@ def _login_error(message: str, status_code: int):
                            microsoft=config().oidc_configured), status_code
 
 
-@board.post("/logout")
-def sign_out():
+def end_session(then: str):
+    """POST sign-out (the board's and the console's): with the form's CSRF token, the server-side
+    session is deleted, so a copied cookie stops working; then to the sign-in page `then`."""
     if not login.csrf_valid(request.form.get("csrf_token")):
-        return Response("The sign-out form had expired; reload the board and try again.", status=400,
+        return Response("The sign-out form had expired; reload the page and try again.", status=400,
                         mimetype="text/plain")
     login.sign_out()
     flash("You have signed out.")
-    return redirect(url_for("board.sign_in"), code=303)
+    return redirect(then, code=303)
+
+
+@board.post("/logout")
+def sign_out():
+    return end_session(url_for("board.sign_in"))

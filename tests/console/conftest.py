@@ -66,6 +66,18 @@ def sign_in(entra):
 
 
 @pytest.fixture
+def as_person(app, sign_in):
+    """A test client signed in as the person with `email`, and its session's CSRF token."""
+
+    def make(email: str):
+        client = app.test_client()
+        sign_in(client, email)
+        return client, csrf_of(client.get("/console").get_data(as_text=True))
+
+    return make
+
+
+@pytest.fixture
 def team(make_person, put_on_call):
     """Alice commands, Bob leads technically, Carol communicates; Admin Ada administers."""
     people = {

@@ -1,24 +1,10 @@
 """The console's forms over the domain functions: who may do what (the bot's rules), CSRF on every form,
 and what the API shows afterwards."""
-import pytest
-
 from service import db
 from service.notify.models import Notification
 from tests.conftest import ADMIN
 
 from .conftest import csrf_of
-
-
-@pytest.fixture
-def as_person(app, sign_in):
-    """A signed-in test client for a person (by email) and the CSRF token of its session."""
-
-    def make(email: str):
-        client = app.test_client()
-        sign_in(client, email)
-        return client, csrf_of(client.get("/console").get_data(as_text=True))
-
-    return make
 
 
 def api(client, path):

@@ -2,23 +2,9 @@
 import io
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ADMIN
 
-from .conftest import csrf_of
-
 CALENDARS = Path(__file__).resolve().parents[1] / "rotations" / "calendars"
-
-
-@pytest.fixture
-def as_person(app, sign_in):
-    def make(email: str):
-        client = app.test_client()
-        sign_in(client, email)
-        return client, csrf_of(client.get("/console").get_data(as_text=True))
-
-    return make
 
 
 def test_an_admin_imports_a_calendar_and_sees_the_report(client, as_person, team):
