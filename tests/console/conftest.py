@@ -99,6 +99,3 @@ def p1(client, team):
         "title": "Orders are failing", "severity": "P1", "impact": "Nobody can place orders"})
     assert response.status_code == 201
     return response.get_json()
-
-
-from tests.web.conftest import artifacts, chromium, live_server  # noqa: E402,F401  (the board tests' browser)
