@@ -100,8 +100,8 @@ def add_override(name: str):
     require(rules.may_override(g.viewer, person))
     overrides.add_override(session, found, person, data["start"], data["end"], actor=g.viewer.actor)
     session.commit()
-    flash(f"{person.name} is on call for {found.name} from {forms.local_input(data['start'], zone)} "
-          f"to {forms.local_input(data['end'], zone)} ({zone}).")
+    flash(f"{person.name} is on call for {found.name} from {data['start'].astimezone(zone):%a %-d %b %H:%M} "
+          f"to {data['end'].astimezone(zone):%a %-d %b %H:%M} ({zone}).")
     return redirect(url_for("console_admin.rotation", name=found.name) + "#overrides", code=303)
 
 

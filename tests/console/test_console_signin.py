@@ -130,3 +130,12 @@ def test_the_board_accepts_a_microsoft_session(client, team, sign_in):
     assert client.get("/board").status_code == 200
     assert client.get("/api/incidents").status_code == 401  # the API never takes a cookie
     assert client.get("/api/incidents", headers=ADMIN).status_code == 200
+
+
+def test_members_of_the_admin_group_are_admins(app, config, client, team, sign_in):
+    config.oidc_admin_group = "9f1c-admins"
+    sign_in(client, "bob@example.com", groups=["0000-other", "9f1c-admins"])
+    assert client.get("/console/tokens").status_code == 200
+    other = app.test_client()
+    sign_in(other, "carol@example.com", groups=["0000-other"])
+    assert other.get("/console/tokens").status_code == 403
