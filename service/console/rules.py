@@ -31,8 +31,6 @@ def _as_token(viewer: Viewer) -> Decision:
     return ALLOWED if viewer.has_scope("write") else NEEDS_WRITE
 
 
-def commander_role() -> str | None:
-    return getattr(policy(), "commander_role", None)
 
 
 def may_open(viewer: Viewer) -> Decision:
@@ -60,9 +58,9 @@ def may_resolve(viewer: Viewer, incident) -> Decision:
 def may_hand_over(viewer: Viewer, incident, role: str) -> Decision:
     if viewer.principal:
         if not incident.is_open:
-            return permissions.may_hand_over(incident, None, role, commander_role() or "")
+            return permissions.may_hand_over(incident, None, role, policy().commander_role)
         return _as_token(viewer)
-    return permissions.may_hand_over(incident, _person_id(viewer), role, commander_role() or "")
+    return permissions.may_hand_over(incident, _person_id(viewer), role, policy().commander_role)
 
 
 def may_review(viewer: Viewer, incident) -> Decision:

@@ -149,3 +149,7 @@ class DatabaseSessionInterface(SessionInterface):
         change(s)
         s.commit()
 
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = DatabaseSessionInterface()
