@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..incidents.models import IncidentUpdate, TimelineEntry
@@ -72,9 +72,16 @@ def escalations(entries: list[TimelineEntry]) -> list[TimelineEntry]:
     return sorted((e for e in entries if e.kind in ESCALATION_KINDS), key=lambda e: (e.at, e.id))
 
 
-def notifications(s: Session, incident) -> list[Notification]:
-    return list(s.scalars(select(Notification).where(Notification.incident_id == incident.id)
-                          .order_by(Notification.id.desc())))
+NOTIFICATIONS_SHOWN = 200  # a phone need not load every message of a week-long incident
+
+
+def notifications(s: Session, incident) -> tuple[list[Notification], int]:
+    """The newest messages (dead and failed ones first, so a retry is never below the fold) and the total."""
+    query = select(Notification).where(Notification.incident_id == incident.id)
+    total = s.scalar(select(func.count()).select_from(query.subquery()))
+    rows = s.scalars(query.order_by((Notification.status.in_(RETRYABLE)).desc(), Notification.id.desc())
+                     .limit(NOTIFICATIONS_SHOWN))
+    return list(rows), total
 
 
 def recipient_label(row: Notification) -> str:
