@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from .. import clock
 from ..db import session
+from ..errors import RuleError
 from ..incidents import lifecycle
 from ..incidents.models import OPEN_STATUSES, STATUSES, Incident
 from ..incidents.schemas import IncidentCreate, IncidentPatch, ResolveIn, UpdateCreate
@@ -51,7 +52,7 @@ def _apply(fn, *args, **kwargs):
     """A lifecycle change; a broken rule (409 on the API) becomes a message on the page, nothing kept."""
     try:
         result = fn(session, *args, **kwargs)
-    except (lifecycle.IncidentRuleError, review.ReviewRuleError) as exc:
+    except RuleError as exc:
         session.rollback()
         flash(f"Not done: {exc}.", "error")
         return None
