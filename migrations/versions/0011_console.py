@@ -1,7 +1,7 @@
 """console: server-side browser sessions
 
 Revision ID: 0011_console
-Revises: 0006_reviews
+Revises: 0008_oncall
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import service.db
 
 
 revision = '0011_console'
-down_revision = '0006_reviews'
+down_revision = '0008_oncall'
 branch_labels = None
 depends_on = None
 

@@ -19,6 +19,7 @@ from ..runtime import policy
 from . import feeds, overrides
 from .calendar import MAX_CALENDAR_BYTES, CalendarError, decode
 from .fetch import FetchError
+from .gaps import find_gaps
 from .materialise import rotation_named, upload
 from .models import Override, Rotation
 from .oncall import effective_schedule, on_call, who_is_on_call
@@ -33,6 +34,7 @@ from .schemas import (
     OverrideOut,
     RefreshOut,
     RotationOut,
+    GapOut,
     ShiftOut,
     SubscriptionIn,
     WindowArgs,
@@ -122,7 +124,14 @@ def get_rotation(name):
 @require_scope("admin")
 @blp.response(204)
 def delete_rotation(name):
-    session.delete(rotation_or_404(name))
+    """Delete a rotation; one that a role uses answers 409 unless `?force=1` (its roles then have nobody)."""
+    rotation = rotation_or_404(name)
+    roles = policy().rotations_in_use().get(rotation.name, ())
+    if roles and request.args.get("force") not in ("1", "true", "yes"):
+        titles = ", ".join(policy().role_title(key) for key in roles)
+        raise ApiError(409, "conflict", f"rotation {name!r} is used by {titles}: deleting it leaves nobody on call "
+                                        "for it; add ?force=1 to delete it anyway", {"roles": list(roles)})
+    session.delete(rotation)
     session.commit()
 
 
@@ -175,13 +184,31 @@ def refresh_now(name):
 def list_shifts(args, name):
     """Who is on call from `from` (default now) to `to` (default two weeks later), overrides applied."""
     rotation = rotation_or_404(name)
+    start, end = window(args, DEFAULT_SHIFT_WINDOW)
+    return effective_schedule(session, rotation, start, end)
+
+
+@blp.route("/rotations/<name>/gaps", methods=["GET"])
+@require_scope("read")
+@blp.arguments(WindowArgs, location="query")
+@blp.response(200, GapOut(many=True))
+def list_gaps(args, name):
+    """Stretches with nobody known on call, from `from` (default now) over the policy's `gap_horizon`:
+    no event (`label` null), or an event that names nobody Herald knows (`label` its title)."""
+    rotation = rotation_or_404(name)
+    start, end = window(args, policy().oncall.gap_horizon)
+    return [gap.as_json() for gap in find_gaps(effective_schedule(session, rotation, start, end), start, end)]
+
+
+def window(args: dict, default: timedelta) -> tuple:
+    """The `from`/`to` of a listing: now and `default` later unless given, at most MAX_SHIFT_WINDOW long."""
     start = args["from_"] or clock.now()
-    end = args["to"] or start + DEFAULT_SHIFT_WINDOW
+    end = args["to"] or start + default
     if end <= start:
         raise unprocessable({"to": ["must be after 'from'"]})
     if end - start > MAX_SHIFT_WINDOW:
         raise unprocessable({"to": [f"at most {MAX_SHIFT_WINDOW.days} days after 'from'"]})
-    return effective_schedule(session, rotation, start, end)
+    return start, end
 
 
 @blp.route("/rotations/<name>/overrides", methods=["POST"])
