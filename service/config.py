@@ -46,6 +46,12 @@ class Config:
     teams_openid_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
     teams_service_url: str = "https://smba.trafficmanager.net/teams/"
     teams_channel: str | None = None
+    oidc_tenant_id: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_authority: str = "https://login.microsoftonline.com"
+    oidc_admin_group: str | None = None  # an Entra group object id whose members are console admins
+    admins: tuple[str, ...] = ()  # person handles with admin rights in the console
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -86,6 +92,12 @@ class Config:
             or "https://login.botframework.com/v1/.well-known/openidconfiguration",
             teams_service_url=get("HERALD_TEAMS_SERVICE_URL") or "https://smba.trafficmanager.net/teams/",
             teams_channel=get("HERALD_TEAMS_CHANNEL") or None,
+            oidc_tenant_id=get("HERALD_OIDC_TENANT_ID") or None,
+            oidc_client_id=get("HERALD_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=get("HERALD_OIDC_CLIENT_SECRET") or None,
+            oidc_authority=(get("HERALD_OIDC_AUTHORITY") or "https://login.microsoftonline.com").rstrip("/"),
+            oidc_admin_group=get("HERALD_OIDC_ADMIN_GROUP") or None,
+            admins=tuple(h for h in (get("HERALD_ADMINS") or "").replace(",", " ").split() if h),
         )
 
     @property
@@ -96,6 +108,8 @@ class Config:
     def teams_bot_configured(self) -> bool:
         """The two-way Teams bot is on when its app id, password and tenant are all set."""
         return bool(self.teams_app_id and self.teams_app_password and self.teams_tenant_id)
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_tenant_id and self.oidc_client_id and self.oidc_client_secret)
 
     def resolve_secret_key(self) -> str:
         """HERALD_SECRET_KEY, else a key generated once into var/secret_key."""

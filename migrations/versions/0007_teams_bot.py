@@ -1,7 +1,7 @@
 """teams bot: Entra object ids on people, bot conversations, posted cards, received activities
 
 Revision ID: 0007_teams_bot
-Revises: 0008_oncall
+Revises: 0011_console
 Create Date: 2026-12-01 18:38:57.892758
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.db
 
 
 revision = '0007_teams_bot'
-down_revision = '0008_oncall'
+down_revision = '0011_console'
 branch_labels = None
 depends_on = None
 
