@@ -46,6 +46,8 @@ class Config:
     teams_openid_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
     teams_service_url: str = "https://smba.trafficmanager.net/teams/"
     teams_channel: str | None = None
+    teams_team_id: str | None = None  # war rooms: channels are created in this team (Graph)
+    teams_meeting_organizer: str | None = None  # war rooms: the bridge is this user's online meeting
     oidc_tenant_id: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
@@ -92,6 +94,8 @@ class Config:
             or "https://login.botframework.com/v1/.well-known/openidconfiguration",
             teams_service_url=get("HERALD_TEAMS_SERVICE_URL") or "https://smba.trafficmanager.net/teams/",
             teams_channel=get("HERALD_TEAMS_CHANNEL") or None,
+            teams_team_id=get("HERALD_TEAMS_TEAM_ID") or None,
+            teams_meeting_organizer=get("HERALD_TEAMS_MEETING_ORGANIZER") or None,
             oidc_tenant_id=get("HERALD_OIDC_TENANT_ID") or None,
             oidc_client_id=get("HERALD_OIDC_CLIENT_ID") or None,
             oidc_client_secret=get("HERALD_OIDC_CLIENT_SECRET") or None,

@@ -49,6 +49,7 @@ from .teams import actions as card_verbs
 from .teams import channel as teams_channel
 from .teams import cli as teams_cli
 from .teams import outbox as teams_cards
+from .teams import graph_rooms, warroom
 from .teams import views as teams
 from .web import sessions as web_sessions
 from .web import views as web
@@ -65,6 +66,8 @@ RECEIVERS = [
     (events.incident_changed, teams_cards.on_incident_event),       # drawn again and updated in place, once,
     (events.update_posted, teams_cards.on_incident_event),          # just before the transaction commits
     (events.role_assigned, teams_cards.on_incident_event),
+    (events.incident_opened, warroom.on_opened),              # a major incident's war room and bridge (Graph)
+    (events.incident_changed, warroom.on_changed),            # closed: the channel is archived
 ]
 
 # ---- the tick, in order ------------------------------------------------------------------------
@@ -97,7 +100,9 @@ ORM_LISTENERS = [(Person, name, materialise.people_changed)  # calendars are mat
                  for name in ("after_insert", "after_update", "after_delete")]
 
 # ---- the Teams bot: its outbox channel, whom it reaches, how its rows are drawn, its card verbs --------
-CHANNELS = [("teams_bot", teams_channel.make_channel, teams_channel.channel_key)]
+CHANNELS = [("teams_bot", teams_channel.make_channel, teams_channel.channel_key),
+            (warroom.GRAPH_CHANNEL, graph_rooms.make_channel, graph_rooms.channel_key)]  # the war room's Graph calls
+CARD_VIEWS = [(warroom.VIEW, warroom.draw)]                   # the war room's live status card
 PAYLOAD_BUILDERS = [("teams_bot", teams_cards.BotPayloads())]
 REACH = [{"person": teams_cards.reach_person, "stakeholders": teams_cards.reach_stakeholders}]
 CARD_VERBS = [  # (verb, handler, kind of card data): see service/teams/actions.py
@@ -138,6 +143,8 @@ def wire(app: Flask, api: Api) -> None:
             event.listen(target, name, listener)
     for name, make, key in CHANNELS:
         register_channel(name, make, key)
+    for name, draw in CARD_VIEWS:
+        teams_cards.register_view(name, draw)
     for channel, builder in PAYLOAD_BUILDERS:
         register_payload_builder(channel, builder)
     for reach in REACH:

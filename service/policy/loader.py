@@ -24,7 +24,7 @@ from .model import (
 
 _TOP_KEYS = {"timezone", "business_hours", "severities", "roles", "contacts", "escalations", "alerts",
              "responsibilities", "oncall"}
-_RESPONSIBILITY_KEYS = {"commander", "communicator", "handoff_severities"}
+_RESPONSIBILITY_KEYS = {"commander", "communicator", "handoff_severities", "war_room_severities"}
 _ONCALL_KEYS = {"notify_before", "gap_horizon", "gap_contacts"}
 DEFAULT_GAP_CONTACTS = ("engineering_manager",)
 MAX_NOTIFY_BEFORE = timedelta(days=14)
@@ -127,6 +127,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     severity_map = _alerts(c, c.table("alerts", raw.get("alerts", {})), severities)
     commander, communicator, handoff = _responsibilities(c, c.table("responsibilities", raw.get("responsibilities", {})),
                                                          roles, severities)
+    rooms = _severity_list(c, c.table("responsibilities", raw.get("responsibilities", {})), "war_room_severities",
+                           severities)
     oncall = _oncall(c, c.table("oncall", raw.get("oncall", {})), roles, contacts)
 
     if not severities:
@@ -144,6 +146,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         commander_role=commander,
         communicator_role=communicator,
         handoff_severities=handoff,
+        war_room_severities=rooms,
         oncall=oncall,
         source=source,
     )
@@ -346,6 +349,17 @@ def _responsibilities(c: _Collector, raw: dict, roles: dict, severities: dict) -
     else:
         handoff = tuple(key for key in ("P1", "P2") if key in severities)
     return picked[0], picked[1], handoff
+
+
+def _severity_list(c: _Collector, raw: dict, key: str, severities: dict) -> tuple[str, ...]:
+    """[responsibilities] `key`: severity keys that must all exist (default P1 and P2 where defined)."""
+    if key not in raw:
+        return tuple(k for k in ("P1", "P2") if k in severities)
+    picked = c.strings(f"responsibilities.{key}", raw[key])
+    for i, name in enumerate(picked):
+        if name not in severities:
+            c.add(f"responsibilities.{key}[{i}]", f"unknown severity {name!r}")
+    return picked
 
 
 def unresolved_rotations(policy: Policy, known: set[str]) -> list[tuple[str, str]]:

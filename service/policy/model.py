@@ -91,6 +91,7 @@ class Policy:
     commander_role: str = "incident_commander"       # IC notices, review invitations, post-mortem reminders
     communicator_role: str = "communications_lead"   # update reminders, stakeholder questions
     handoff_severities: tuple[str, ...] = ("P1", "P2")  # open incidents of these follow rotation handoffs
+    war_room_severities: tuple[str, ...] = ("P1", "P2")  # incidents of these get a room in Teams
     oncall: OnCall = field(default_factory=OnCall)
     source: str = field(default="", compare=False)
 

@@ -80,7 +80,7 @@ class TeamsBotChannel:
         with db.transaction() as s:
             incident = s.get(Incident, payload["incident_id"]) if payload.get("incident_id") else None
             drawn_stamp = outbox.stamp(incident)
-            if payload.get("view") in ("person", "stakeholder"):
+            if payload.get("view") in ("person", "stakeholder") or outbox.drawable(payload.get("view")):
                 sketch = TeamsCard(view=payload["view"], kind=payload.get("kind", ""),
                                    incident_id=payload.get("incident_id"),
                                    person_id=(payload.get("to") or {}).get("person_id"), role=payload.get("role"),

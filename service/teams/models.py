@@ -73,3 +73,29 @@ class TeamsActivity(Base):
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     outcome: Mapped[str] = mapped_column(String(32), default="received")
     answer: Mapped[dict | None] = mapped_column(JSON)
+
+
+class WarRoom(Base):
+    """The incident's room in Teams: a standard channel (`kind` "channel") or, when a data breach is
+    suspected, a private group chat of its role holders (`kind` "chat"); and its meeting bridge.
+
+    Graph answers fill it in (the outbox rows of channel `teams_graph` create, rename and archive);
+    `bridge_problem` says once why there is no bridge (403: no application access policy).
+    """
+
+    __tablename__ = "teams_war_rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # channel | chat
+    team_id: Mapped[str | None] = mapped_column(String(200))
+    conversation_id: Mapped[str | None] = mapped_column(String(500))  # channel or chat id, once created
+    name: Mapped[str] = mapped_column(String(200), default="")
+    web_url: Mapped[str | None] = mapped_column(String(2000))
+    member_ids: Mapped[list] = mapped_column(JSON, default=list)  # Entra object ids in the chat
+    meeting_id: Mapped[str | None] = mapped_column(String(500))
+    bridge_url: Mapped[str | None] = mapped_column(String(2000))
+    bridge_problem: Mapped[str | None] = mapped_column(String(500))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -48,6 +48,11 @@ def register_view(name: str, draw: Draw) -> None:
     _views[name] = draw
 
 
+def drawable(view: str | None) -> bool:
+    """Whether another domain registered a way to draw cards of `view` again."""
+    return view in _views
+
+
 # ---- who the bot reaches ------------------------------------------------------------------
 
 def reach_person(person, channels) -> list[Recipient]:
@@ -159,13 +164,14 @@ def _insert(s: Session):
 
 
 def _enqueue(s: Session, *, incident_id: int | None, kind: str, slot: str, recipient: str, recipient_name: str,
-             person_id: int | None, payload: dict, priority_kind: str | None = None) -> int | None:
+             person_id: int | None, payload: dict, priority_kind: str | None = None,
+             channel: str = CHANNEL) -> int | None:
     now = clock.now()
     rank = policy().severities[s.get(Incident, incident_id).severity].rank if incident_id else 5
     values = {
-        "incident_id": incident_id, "kind": kind, "slot": slot, "channel": CHANNEL, "recipient": recipient[:2000],
+        "incident_id": incident_id, "kind": kind, "slot": slot, "channel": channel, "recipient": recipient[:2000],
         "recipient_name": recipient_name[:200], "person_id": person_id,
-        "idempotency_key": f"{incident_id or '-'}:{kind}:{slot}:{CHANNEL}:{recipient}"[:400],
+        "idempotency_key": f"{incident_id or '-'}:{kind}:{slot}:{channel}:{recipient}"[:400],
         "status": "pending", "attempts": 0, "priority": KIND_PRIORITY.get(priority_kind or kind, 50) + rank,
         "due_at": now, "next_attempt_at": now, "created_at": now, "payload": payload,
     }

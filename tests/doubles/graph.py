@@ -19,6 +19,17 @@
                                                          ge|gt <ISO>`, for the whole sync (the options live
                                                          in the links, as Graph encodes them); removals come
                                                          as `@removed` entries
+- POST /v1.0/teams/{team}/channels                       {displayName, description, membershipType}: 201 with
+                                                         the channel (id 19:…@thread.tacv2, webUrl); a name taken
+                                                         in the team (case-insensitive) -> 409 NameAlreadyExists;
+                                                         over 50 characters or a forbidden character -> 400
+- PATCH /v1.0/teams/{team}/channels/{id}                 {displayName}: 204
+- POST /v1.0/teams/{team}/channels/{id}/archive          202, Location of the operation; an archived channel -> 400
+- POST /v1.0/chats                                       {chatType group, topic, members[aadUserConversationMember
+                                                         with user@odata.bind]}: 201 with the chat
+- POST /v1.0/chats/{id}/members                          one aadUserConversationMember: 201
+- POST /v1.0/users/{organizer}/onlineMeetings            {subject, startDateTime, endDateTime}: 201 with joinWebUrl;
+                                                         403 while the organizer has no application access policy
 Everything under /v1.0 needs a bearer token this double issued. Wrong shapes get Graph's error
 JSON with 400. `script()` makes the next answer a 429/500 etc.
 """
@@ -53,6 +64,18 @@ class GraphDouble(HttpDouble):
         self._skip_tokens: dict[str, tuple[int, dict]] = {}
         self.users: dict[str, dict] = {}  # address -> {"automaticRepliesSetting": {...}, "events": [...]}
         self.user_requests: list[tuple[str, dict]] = []  # (path, query) of the users' calls
+        self.teams: dict[str, dict[str, dict]] = {}  # team id -> channel id -> channel (with "archived")
+        self.chats: dict[str, dict] = {}             # chat id -> chat (with "members": [object ids])
+        self.meetings: dict[str, dict] = {}
+        self.meeting_policy: set[str] = set()        # organizers with an application access policy for the app
+        self.on_conversation: list = []              # callbacks(conversation id): the bot is there too
+
+    def add_team(self, team_id: str, *channel_names: str) -> None:
+        """A team (and channels already in it, whose names are taken)."""
+        channels = self.teams.setdefault(team_id, {})
+        for name in channel_names:
+            cid = f"19:{secrets.token_hex(16)}@thread.tacv2"
+            channels[cid] = {"id": cid, "displayName": name, "archived": False}
 
     def add_user(self, address: str, *, replies: dict | None = None, events: list[dict] | None = None) -> None:
         """A mailbox Graph knows: its automatic replies (default disabled) and calendar events (UTC times)."""
@@ -94,6 +117,8 @@ class GraphDouble(HttpDouble):
                 return self._send_mail(request)
             if path == f"{user_prefix}/mailFolders/inbox/messages/delta" and request.method == "GET":
                 return self._delta(request)
+            if path.startswith(("/v1.0/teams/", "/v1.0/chats")) or path.endswith("/onlineMeetings"):
+                return self._rooms(request)
             if path.startswith("/v1.0/users/") and request.method == "GET":
                 user, _, rest = path[len("/v1.0/users/"):].partition("/")
                 mailbox = self.users.get(unquote(user).lower())
@@ -104,6 +129,108 @@ class GraphDouble(HttpDouble):
             if path.startswith("/v1.0/users/"):
                 return graph_error(404, "ErrorInvalidUser", "The requested user is invalid.")
         return graph_error(404, "UnknownError", f"no route {request.method} {path}")
+
+    # ---- war rooms: channels, chats, meetings -----------------------------------------------
+
+    _FORBIDDEN = set('~#%&*{}+/\\:<>?|\'"')
+
+    def _rooms(self, request: Request) -> Reply:
+        parts = request.path.split("/")[2:]  # after /v1.0
+        method = request.method
+        if parts[0] == "teams" and len(parts) >= 3 and parts[2] == "channels":
+            channels = self.teams.get(parts[1])
+            if channels is None:
+                return graph_error(404, "NotFound", "No team found with Group Id " + parts[1])
+            if len(parts) == 3 and method == "POST":
+                return self._create_channel(parts[1], channels, request.json())
+            channel = channels.get(parts[3]) if len(parts) > 3 else None
+            if channel is None:
+                return graph_error(404, "NotFound", "Channel not found")
+            if len(parts) == 4 and method == "PATCH":
+                name = request.json().get("displayName", "")
+                problem = self._name_problem(name, channels, parts[3])
+                if problem:
+                    return problem
+                channel["displayName"] = name
+                return Reply(204)
+            if len(parts) == 5 and parts[4] == "archive" and method == "POST":
+                if channel["archived"]:
+                    return graph_error(400, "BadRequest", "Channel is already archived.")
+                channel["archived"] = True
+                return Reply(202, b"", {"Location": f"/teams('{parts[1]}')/operations('{secrets.token_hex(8)}')"})
+        if parts[0] == "chats" and method == "POST":
+            if len(parts) == 1:
+                return self._create_chat(request.json())
+            chat = self.chats.get(parts[1])
+            if chat is None:
+                return graph_error(404, "NotFound", "Chat not found")
+            if len(parts) == 3 and parts[2] == "members":
+                member = _member_id(request.json())
+                if member is None:
+                    return graph_error(400, "BadRequest", "Invalid conversation member.")
+                chat["members"].append(member)
+                return Reply.json(201, {"@odata.type": "#microsoft.graph.aadUserConversationMember",
+                                        "id": secrets.token_urlsafe(12), "roles": ["owner"], "userId": member})
+        if parts[0] == "users" and len(parts) == 3 and parts[2] == "onlineMeetings" and method == "POST":
+            return self._create_meeting(parts[1], request.json())
+        return graph_error(404, "UnknownError", f"no route {method} {request.path}")
+
+    def _name_problem(self, name, channels: dict, own_id: str | None = None) -> Reply | None:
+        if not isinstance(name, str) or not name.strip() or len(name) > 50:
+            return graph_error(400, "BadRequest", "Channel name must be 1 to 50 characters.")
+        if set(name) & self._FORBIDDEN or ".." in name or name.startswith("_") or name.endswith("."):
+            return graph_error(400, "BadRequest", "Channel name contains invalid characters.")
+        if any(c["displayName"].lower() == name.lower() for cid, c in channels.items() if cid != own_id):
+            return graph_error(409, "NameAlreadyExists", "Channel name already existed, please use other name.")
+        return None
+
+    def _create_channel(self, team_id: str, channels: dict, body: dict) -> Reply:
+        if body.get("membershipType", "standard") != "standard":
+            return graph_error(400, "BadRequest", "the double makes standard channels only")
+        problem = self._name_problem(body.get("displayName"), channels)
+        if problem:
+            return problem
+        cid = f"19:{secrets.token_hex(16)}@thread.tacv2"
+        channel = {"id": cid, "createdDateTime": "2026-12-01T20:00:00Z", "displayName": body["displayName"],
+                   "description": body.get("description"), "isFavoriteByDefault": None, "email": "",
+                   "tenantId": self.tenant, "membershipType": "standard",
+                   "webUrl": f"https://teams.microsoft.com/l/channel/{quote(cid)}/{quote(body['displayName'])}"
+                             f"?groupId={team_id}&tenantId={self.tenant}"}
+        channels[cid] = {**channel, "archived": False}
+        for callback in self.on_conversation:
+            callback(cid)
+        return Reply.json(201, {"@odata.context": f"{self.graph_url}/$metadata#teams('{team_id}')/channels/$entity",
+                                **channel})
+
+    def _create_chat(self, body: dict) -> Reply:
+        members = [_member_id(m) for m in body.get("members") or []]
+        if body.get("chatType") != "group" or None in members or len(members) < 2:
+            return graph_error(400, "BadRequest", "A group chat needs chatType group and at least two members "
+                                                  "bound as aadUserConversationMember.")
+        cid = f"19:{secrets.token_hex(16)}@thread.v2"
+        chat = {"id": cid, "topic": body.get("topic"), "createdDateTime": "2026-12-01T20:00:00Z",
+                "lastUpdatedDateTime": "2026-12-01T20:00:00Z", "chatType": "group", "tenantId": self.tenant,
+                "webUrl": f"https://teams.microsoft.com/l/chat/{quote(cid)}/0?tenantId={self.tenant}"}
+        self.chats[cid] = {**chat, "members": members}
+        for callback in self.on_conversation:
+            callback(cid)
+        return Reply.json(201, {"@odata.context": f"{self.graph_url}/$metadata#chats/$entity", **chat})
+
+    def _create_meeting(self, organizer: str, body: dict) -> Reply:
+        if organizer.lower() not in self.meeting_policy:
+            return graph_error(403, "Forbidden", "No application access policy found for this app.")
+        if not body.get("startDateTime") or not body.get("endDateTime"):
+            return graph_error(400, "BadRequest", "startDateTime and endDateTime are required.")
+        mid = "MSo" + secrets.token_urlsafe(24)
+        thread = f"19:meeting_{secrets.token_hex(12)}@thread.v2"
+        meeting = {"id": mid, "creationDateTime": "2026-12-01T20:00:00Z", "startDateTime": body["startDateTime"],
+                   "endDateTime": body["endDateTime"], "subject": body.get("subject"),
+                   "joinWebUrl": f"https://teams.microsoft.com/l/meetup-join/{quote(thread)}/0",
+                   "chatInfo": {"threadId": thread, "messageId": "0", "replyChainMessageId": None},
+                   "participants": {"organizer": {"upn": organizer, "role": "presenter"}}}
+        self.meetings[mid] = meeting
+        return Reply.json(201, {"@odata.context": f"{self.graph_url}/$metadata#users('x')/onlineMeetings/$entity",
+                                **meeting})
 
     def _settings(self, mailbox: dict) -> Reply:
         return Reply.json(200, {"@odata.context": f"{self.graph_url}/$metadata#users('x')/mailboxSettings",
@@ -251,3 +378,13 @@ def _received_since(expression: str):
         return None
     operator, moment = found.groups()
     return (lambda value: value >= moment) if operator == "ge" else (lambda value: value > moment)
+
+
+def _member_id(member) -> str | None:
+    """The object id a conversation member binds (`user@odata.bind`: …/users('{id}')), else None."""
+    import re
+
+    if not isinstance(member, dict) or member.get("@odata.type") != "#microsoft.graph.aadUserConversationMember":
+        return None
+    found = re.search(r"/users\('([^']+)'\)$", str(member.get("user@odata.bind", "")))
+    return found.group(1).lower() if found else None
