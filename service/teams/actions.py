@@ -142,6 +142,10 @@ def current_card(invoke: Invoke, notice: str = "") -> dict:
             and token.person_id == person.id:
         return cards.person_card(s, incident, person, kind="page", role=token.role, token=invoke.raw_token,
                                  notice=notice)
+    if card is not None and outbox.drawable(card.view):
+        drawn = outbox.draw(s, card)
+        if drawn is not None:
+            return drawn
     update = s.get(IncidentUpdate, card.update_id) if card is not None and card.update_id else None
     if update is None:
         update = s.scalar(select(IncidentUpdate).where(IncidentUpdate.incident_id == incident.id)

@@ -18,6 +18,7 @@ from ..incidents.models import Incident
 from ..runtime import config, policy
 from . import outbox
 from .models import TeamsCard, WarRoom
+from .tokens import make_card_token
 
 GRAPH_CHANNEL = "teams_graph"
 VIEW = "war_room"
@@ -117,8 +118,9 @@ def links(room: WarRoom) -> dict:
 
 # ---- the live status card -----------------------------------------------------------------
 
-def room_card(s: Session, incident: Incident, room: WarRoom | None) -> dict:
-    """Severity, status, roles and who acknowledged, next update due, escalations, the bridge."""
+def room_card(s: Session, incident: Incident, room: WarRoom | None, token: str = "") -> dict:
+    """Severity, status, roles and who acknowledged, next update due, escalations, the bridge; the role
+    holders' Acknowledge button (the bot's `ack` verb, which refuses anyone else)."""
     sev = policy().severities.get(incident.severity)
     facts = [{"title": "Severity", "value": f"{incident.severity} {sev.name if sev else ''}".strip()},
              {"title": "Status", "value": incident.status}]
@@ -142,6 +144,10 @@ def room_card(s: Session, incident: Incident, room: WarRoom | None) -> dict:
     if incident.status == "closed":
         body.append({"type": "TextBlock", "text": "This incident is closed.", "wrap": True})
     actions = []
+    if token and incident.status not in ("resolved", "closed") and any(
+            r.person is not None and not r.acknowledged_at for r in incident.roles):
+        actions.append({"type": "Action.Execute", "title": "Acknowledge", "verb": "ack",
+                        "data": {"token": token, "role": ""}, "style": "positive"})
     if room is not None and room.bridge_url and incident.status != "closed":
         actions.append({"type": "Action.OpenUrl", "title": "Join the bridge", "url": room.bridge_url})
     base = config().base_url.rstrip("/")
@@ -167,11 +173,12 @@ def draw(s: Session, card: TeamsCard) -> dict | None:
     incident = s.get(Incident, card.incident_id) if card.incident_id else None
     if incident is None:
         return None
-    return room_card(s, incident, room_of(s, incident.id))
+    return room_card(s, incident, room_of(s, incident.id), (card.data or {}).get("token", ""))
 
 
 def post_card(s: Session, incident: Incident, room: WarRoom) -> int | None:
     """The bot posts the live status card into the room (once; then it is updated in place)."""
-    return outbox.enqueue_card(s, conversation_id=room.conversation_id, card=room_card(s, incident, room),
+    token = make_card_token(incident.id)
+    return outbox.enqueue_card(s, conversation_id=room.conversation_id, card=room_card(s, incident, room, token),
                                kind="room_card", slot="room", view=VIEW, incident_id=incident.id,
-                               recipient_name=f"War room {room.name}")
+                               recipient_name=f"War room {room.name}", data={"token": token})

@@ -52,7 +52,7 @@ def the_room(app, incident_id) -> WarRoom:
 
 
 def test_p1_gets_channel_card_and_bridge_in_one_tick_and_close_archives(client, app, team, bot, graph, deliver,
-                                                                        timeline):
+                                                                        timeline, teams):
     incident = open_p1(client, title="Orders: failing? for *everyone* / EU")
     deliver()
     room = the_room(app, incident["id"])
@@ -67,15 +67,20 @@ def test_p1_gets_channel_card_and_bridge_in_one_tick_and_close_archives(client, 
     assert answer["links"]["war_room"] == channel["webUrl"]
     assert answer["links"]["bridge"] == room.bridge_url
     assert {e.kind for e in timeline(incident["id"])} >= {"war_room", "bridge"}
+    # the join link is in the pages (Alice's card, updated in place), never on the public status page
+    assert room.bridge_url in str(bot.cards_in(bot.personal_chat(team["alice"]).id))
+    for page in ("/status", "/status.json", "/status.atom"):
+        assert room.bridge_url not in client.get(page).get_data(as_text=True)
     # every Graph call was an outbox row, visible in …/notifications
     assert [(k, s) for k, s, _ in room_rows(app, incident["id"])] == [("room", "sent"), ("bridge", "sent")]
     listed = client.get(f"/api/incidents/{incident['id']}/notifications", headers=ADMIN).get_json()
     assert {"teams_graph"} <= {row["channel"] for row in listed}
 
-    # an acknowledgement updates the card in place
+    # a role holder acknowledges from the room's card; it is updated in place; someone else is refused
     activity_id = next(iter(bot.conversations[room.conversation_id].activities))
-    assert client.post(f"/api/incidents/{incident['id']}/acknowledgements", json={"person": "alice"},
-                       headers=ADMIN).status_code == 201
+    assert teams.tap(team["frank"], (room.conversation_id, activity_id), "ack").status_code == 200
+    assert [e.kind for e in timeline(incident["id"], "teams_refused")] == ["teams_refused"]
+    assert teams.tap(team["alice"], (room.conversation_id, activity_id), "ack").status_code == 200
     deliver()
     assert "Alice Archer (acknowledged)" in texts(bot.conversations[room.conversation_id]
                                                   .activities[activity_id]["attachments"][0]["content"])
@@ -119,11 +124,14 @@ def test_taken_name_throttling_and_no_meeting_policy(client, app, team, bot, gra
     assert rows[1][:2] == ("bridge", "dead")
     notes = [e.text for e in timeline(incident["id"], "bridge")]
     assert len(notes) == 1 and "application access policy" in notes[0]
-    frozen_clock.advance(timedelta(seconds=8))
+    frozen_clock.advance(timedelta(seconds=5))
+    deliver()
+    assert room_rows(app, incident["id"])[0][:2] == ("room", "failed")  # Retry-After (7 s) not over yet
+    frozen_clock.advance(timedelta(seconds=25))  # past Retry-After (7 s) and its jitter
     deliver()
     deliver()
     room = the_room(app, incident["id"])
-    assert room.name == channel_name(probe, 1) and room.name.endswith("(2)")
+    assert room.conversation_id and room.name == channel_name(probe, 1) and room.name.endswith("(2)")
     assert room.bridge_url is None and len(timeline(incident["id"], "bridge")) == 1
     answer = client.get(f"/api/incidents/{incident['id']}", headers=ADMIN).get_json()
     assert "bridge" not in answer["links"] and answer["links"]["war_room"]
