@@ -163,7 +163,8 @@ def _escalations_fired(s: Session, incident: Incident) -> list[str]:
     from ..incidents.models import TimelineEntry
 
     rows = s.scalars(select(TimelineEntry.text).where(TimelineEntry.incident_id == incident.id,
-                                                      TimelineEntry.kind == "escalation")
+                                                      TimelineEntry.kind.in_(("escalated", "not_assembled",
+                                                                              "escalation")))
                      .order_by(TimelineEntry.id).limit(5))
     return list(rows)
 

@@ -3,6 +3,8 @@
 breach-flagged P1 gets a private chat of exactly its role holders; closing archives the channel."""
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import select
 
@@ -12,6 +14,7 @@ from service.teams.models import WarRoom
 from service.teams.warroom import channel_name
 from tests.conftest import ADMIN
 from tests.teams.conftest import open_p1, texts
+from tests.web.test_web_board import sign_in
 
 TEAM = "team-0000-incidents"
 ORGANIZER = "bridge@contoso.example"
@@ -71,6 +74,10 @@ def test_p1_gets_channel_card_and_bridge_in_one_tick_and_close_archives(client, 
     assert room.bridge_url in str(bot.cards_in(bot.personal_chat(team["alice"]).id))
     for page in ("/status", "/status.json", "/status.atom"):
         assert room.bridge_url not in client.get(page).get_data(as_text=True)
+    # the board and the console show the room and the bridge
+    sign_in(client, ADMIN["Authorization"].removeprefix("Bearer "))
+    board = html.unescape(client.get("/board/live").get_data(as_text=True))
+    assert room.bridge_url in board and channel["webUrl"] in board
     # every Graph call was an outbox row, visible in …/notifications
     assert [(k, s) for k, s, _ in room_rows(app, incident["id"])] == [("room", "sent"), ("bridge", "sent")]
     listed = client.get(f"/api/incidents/{incident['id']}/notifications", headers=ADMIN).get_json()
