@@ -67,7 +67,8 @@ RECEIVERS = [
     (events.update_posted, teams_cards.on_incident_event),          # just before the transaction commits
     (events.role_assigned, teams_cards.on_incident_event),
     (events.incident_opened, warroom.on_opened),              # a major incident's war room and bridge (Graph)
-    (events.incident_changed, warroom.on_changed),            # closed: the channel is archived
+    (events.incident_changed, warroom.on_changed),            # renamed, moved to a chat, archived on close
+    (events.role_assigned, warroom.on_role_assigned),         # a later role holder joins the breach chat
 ]
 
 # ---- the tick, in order ------------------------------------------------------------------------

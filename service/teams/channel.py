@@ -84,6 +84,7 @@ class TeamsBotChannel:
                 sketch = TeamsCard(view=payload["view"], kind=payload.get("kind", ""),
                                    incident_id=payload.get("incident_id"),
                                    person_id=(payload.get("to") or {}).get("person_id"), role=payload.get("role"),
+                                   conversation_id=(payload.get("to") or {}).get("conversation"),
                                    update_id=payload.get("update_id"), data=payload.get("data") or {})
                 try:
                     card = outbox.draw(s, sketch) or card

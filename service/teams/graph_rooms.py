@@ -41,7 +41,8 @@ class GraphRoomsChannel:
         if handler is None:
             raise PermanentError(f"unknown war room operation {op!r}")
         try:
-            return handler(payload["incident_id"])
+            extra = {"member": payload["member"]} if "member" in payload else {}
+            return handler(payload["incident_id"], **extra)
         except GraphError as exc:
             if exc.status in (0, 401, 408) or exc.throttled or exc.status >= 500:
                 raise RetryableError(f"Graph: {exc}", retry_after=exc.retry_after) from exc
@@ -62,6 +63,8 @@ class GraphRoomsChannel:
     def _create_channel(self, incident_id: int) -> Receipt:
         with db.transaction() as s:
             room, incident = self._room(s, incident_id)
+            if room.kind != "channel":
+                raise PermanentError("the room became a private chat before its channel was made")
             if room.conversation_id:
                 return Receipt(room.conversation_id)  # made by an earlier attempt whose outcome was lost
             team, description = room.team_id, f"War room of {incident.number} ({incident.severity}): {incident.title}"
@@ -105,6 +108,53 @@ class GraphRoomsChannel:
             record(s, incident, "war_room", f"War room opened: {where}.", url=web_url, room=room.kind)
             warroom.post_card(s, incident, room)
         return Receipt(conversation_id)
+
+    def _rename_channel(self, incident_id: int) -> Receipt:
+        """The channel follows the incident's title and severity (409: the next free "… (n)")."""
+        with db.transaction() as s:
+            room, incident = self._room(s, incident_id)
+            if room.kind != "channel" or room.archived_at:
+                raise PermanentError("the room is no longer an open channel")
+            if not room.conversation_id:
+                raise RetryableError("the channel is not created yet")
+            team, channel = room.team_id, room.conversation_id
+            names = [warroom.channel_name(incident, i) for i in range(MAX_NAME_TRIES)]
+        if room.name in names:
+            return Receipt(channel)
+        for name in names:
+            try:
+                self._graph().request("PATCH", f"/teams/{quote(team)}/channels/{quote(channel)}", retries=0,
+                                      json={"displayName": name})
+                break
+            except GraphError as exc:
+                if exc.status != 409:
+                    raise
+        else:
+            raise PermanentError(f"every channel name tried is taken ({names[0]!r} …)")
+        with db.transaction() as s:
+            room, incident = self._room(s, incident_id)
+            old, room.name, room.updated_at = room.name, name, clock.now()
+            record(s, incident, "war_room", f"War room renamed: “{old}” → “{name}”.")
+        return Receipt(channel)
+
+    def _add_member(self, incident_id: int, member: str) -> Receipt:
+        with db.transaction() as s:
+            room, incident = self._room(s, incident_id)
+            if room.kind != "chat":
+                raise PermanentError("the room is not a chat")
+            if member in (room.member_ids or []):
+                return Receipt(room.conversation_id)
+            if not room.conversation_id:
+                raise RetryableError("the chat is not created yet")
+            chat = room.conversation_id
+        graph = self.cfg.graph_url.rstrip("/")
+        self._graph().post(f"/chats/{quote(chat)}/members", retries=0, json={
+            "@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": ["owner"],
+            "user@odata.bind": f"{graph}/users('{member}')"})
+        with db.transaction() as s:
+            room, incident = self._room(s, incident_id)
+            room.member_ids, room.updated_at = [*(room.member_ids or []), member], clock.now()
+        return Receipt(chat)
 
     # ---- the bridge ----------------------------------------------------------------------------
 

@@ -71,12 +71,19 @@ def room_of(s: Session, incident_id: int) -> WarRoom | None:
     return s.scalar(select(WarRoom).where(WarRoom.incident_id == incident_id))
 
 
+def _session(session) -> Session:
+    return session() if callable(session) and not isinstance(session, Session) else session
+
+
 def on_opened(incident: Incident, session: Session, **_) -> None:
     """A major incident opened: its room and its bridge are asked of Graph (two outbox rows)."""
+    _open_room(_session(session), incident)
+
+
+def _open_room(s: Session, incident: Incident) -> None:
     kind = room_kind(incident)
-    if kind is None:
+    if kind is None or room_of(s, incident.id) is not None:
         return
-    s = session() if callable(session) and not isinstance(session, Session) else session
     s.flush()
     now = clock.now()
     room = WarRoom(incident_id=incident.id, kind=kind, team_id=config().teams_team_id if kind == "channel" else None,
@@ -92,18 +99,53 @@ def on_opened(incident: Incident, session: Session, **_) -> None:
 
 
 def on_changed(incident: Incident, session: Session, changes: dict | None = None, **_) -> None:
-    """A closed incident's channel is archived; a chat gets its closing card (the post-mortem link)."""
+    """Follow the incident: raised to a room severity -> a room; breach suspected later -> the
+    conversation moves to a private chat; new title or severity -> the channel is renamed; closed ->
+    the channel is archived, a chat gets its closing card (the post-mortem link)."""
     changes = changes or {}
-    if "status" not in changes or changes["status"][1] != "closed":
-        return
-    s = session() if callable(session) and not isinstance(session, Session) else session
+    s = _session(session)
     room = room_of(s, incident.id)
     if room is None:
+        if "severity" in changes or "data_breach_suspected" in changes:
+            _open_room(s, incident)
+        return
+    if "data_breach_suspected" in changes and incident.data_breach_suspected and room.kind == "channel":
+        _move_to_chat(s, incident, room)
+    elif room.kind == "channel" and ("title" in changes or "severity" in changes) and not room.archived_at:
+        name = channel_name(incident)
+        if name != room.name:
+            _enqueue(s, incident, "room_rename", f"rename:{name}", {"op": "rename_channel"},
+                     f"Teams channel: {room.name}")
+    if "status" not in changes or changes["status"][1] != "closed":
         return
     if room.kind == "channel":
         _enqueue(s, incident, "room_archive", "close", {"op": "archive_channel"}, f"Teams channel: {room.name}")
     else:
         _enqueue(s, incident, "room_archive", "close", {"op": "closing_card"}, f"Teams chat: {room.name}")
+
+
+def _move_to_chat(s: Session, incident: Incident, room: WarRoom) -> None:
+    """The channel is no place for a suspected breach: a private chat takes over; the channel's card
+    says only that the incident continues elsewhere (`draw` for a card outside the room)."""
+    from ..incidents.timeline import record
+
+    room.kind, room.conversation_id, room.web_url, room.team_id = "chat", None, None, None
+    room.name, room.member_ids, room.updated_at = f"{incident.number} (private)", [], clock.now()
+    incident.links = {k: v for k, v in (incident.links or {}).items() if k != "war_room"}
+    record(s, incident, "war_room", "A data breach is suspected: the war room moves from the channel to a private "
+                                    "chat of the role holders.")
+    _enqueue(s, incident, "room", "move", {"op": "create_chat"}, f"Teams chat: {room.name}")
+
+
+def on_role_assigned(incident: Incident, session: Session, person=None, **_) -> None:
+    """A role holder who joins later is added to the private chat."""
+    s = _session(session)
+    room = room_of(s, incident.id)
+    aad = (person.aad_object_id or "").lower() if person is not None else ""
+    if room is None or room.kind != "chat" or not aad or aad in (room.member_ids or []):
+        return
+    _enqueue(s, incident, "room_member", f"member:{aad}", {"op": "add_member", "member": aad},
+             f"Teams chat: {room.name}")
 
 
 def links(room: WarRoom) -> dict:
@@ -159,6 +201,13 @@ def room_card(s: Session, incident: Incident, room: WarRoom | None, token: str =
             "body": body, "actions": actions}
 
 
+def moved_card(incident: Incident) -> dict:
+    """What a channel the incident left shows: nothing but that it continues elsewhere."""
+    return {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "version": "1.5",
+            "body": [{"type": "TextBlock", "text": f"{incident.number}: this incident continues elsewhere.",
+                      "wrap": True}]}
+
+
 def _escalations_fired(s: Session, incident: Incident) -> list[str]:
     from ..incidents.models import TimelineEntry
 
@@ -174,6 +223,9 @@ def draw(s: Session, card: TeamsCard) -> dict | None:
     incident = s.get(Incident, card.incident_id) if card.incident_id else None
     if incident is None:
         return None
+    room = room_of(s, incident.id)
+    if room is None or card.conversation_id != room.conversation_id:
+        return moved_card(incident)
     return room_card(s, incident, room_of(s, incident.id), (card.data or {}).get("token", ""))
 
 

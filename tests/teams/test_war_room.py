@@ -156,3 +156,32 @@ def test_p3_gets_no_room(client, app, team, bot, graph, deliver):
                            headers=ADMIN)
     deliver()
     assert room_rows(app, response.get_json()["id"]) == []
+
+
+def test_following_the_incident_rename_on_severity_breach_move_and_a_later_role_holder(client, app, team, bot, graph, deliver,
+                                                                           timeline):
+    incident = open_p1(client)
+    url = f"/api/incidents/{incident['id']}"
+    deliver()
+    channel_room = the_room(app, incident["id"])
+    assert client.patch(url, json={"severity": "P2"}, headers=ADMIN).status_code == 200
+    deliver()
+    renamed = the_room(app, incident["id"])
+    assert renamed.name == f"{incident['number']} P2 Orders are failing" != channel_room.name
+    assert graph.teams[TEAM][channel_room.conversation_id]["displayName"] == renamed.name
+
+    # a breach suspected later: a private chat takes over; the channel only says it continues elsewhere
+    assert client.patch(url, json={"data_breach_suspected": True}, headers=ADMIN).status_code == 200
+    deliver()
+    chat_room = the_room(app, incident["id"])
+    assert chat_room.kind == "chat" and chat_room.conversation_id in graph.chats
+    channel_card = texts(bot.cards_in(channel_room.conversation_id)[0])
+    assert "continues elsewhere" in channel_card and "Alice" not in channel_card
+    answer = client.get(url, headers=ADMIN).get_json()
+    assert answer["links"]["war_room"] == graph.chats[chat_room.conversation_id]["webUrl"]
+    assert bot.cards_in(chat_room.conversation_id)
+
+    # Frank takes over as scribe: he joins the chat
+    assert client.put(f"{url}/roles/scribe", json={"person": "frank"}, headers=ADMIN).status_code == 200
+    deliver()
+    assert team["frank"].aad_object_id.lower() in graph.chats[chat_room.conversation_id]["members"]
