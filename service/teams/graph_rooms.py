@@ -69,16 +69,9 @@ class GraphRoomsChannel:
                 return Receipt(room.conversation_id)  # made by an earlier attempt whose outcome was lost
             team, description = room.team_id, f"War room of {incident.number} ({incident.severity}): {incident.title}"
             names = [warroom.channel_name(incident, i) for i in range(MAX_NAME_TRIES)]
-        for name in names:
-            try:
-                answer = self._graph().post(f"/teams/{quote(team)}/channels", retries=0, json={
-                    "displayName": name, "description": description[:1024], "membershipType": "standard"}).json()
-                break
-            except GraphError as exc:
-                if exc.status != 409:
-                    raise
-        else:
-            raise PermanentError(f"every channel name tried is taken ({names[0]!r} …)")
+        name, answer = _first_free(names, lambda name: self._graph().post(
+            f"/teams/{quote(team)}/channels", retries=0,
+            json={"displayName": name, "description": description[:1024], "membershipType": "standard"}).json())
         return self._created(incident_id, answer["id"], answer.get("displayName", name), answer.get("webUrl"), [])
 
     def _create_chat(self, incident_id: int) -> Receipt:
@@ -121,16 +114,8 @@ class GraphRoomsChannel:
             names = [warroom.channel_name(incident, i) for i in range(MAX_NAME_TRIES)]
         if room.name in names:
             return Receipt(channel)
-        for name in names:
-            try:
-                self._graph().request("PATCH", f"/teams/{quote(team)}/channels/{quote(channel)}", retries=0,
-                                      json={"displayName": name})
-                break
-            except GraphError as exc:
-                if exc.status != 409:
-                    raise
-        else:
-            raise PermanentError(f"every channel name tried is taken ({names[0]!r} …)")
+        name, _ = _first_free(names, lambda name: self._graph().request(
+            "PATCH", f"/teams/{quote(team)}/channels/{quote(channel)}", retries=0, json={"displayName": name}))
         with db.transaction() as s:
             room, incident = self._room(s, incident_id)
             old, room.name, room.updated_at = room.name, name, clock.now()
@@ -219,6 +204,17 @@ class GraphRoomsChannel:
             outbox.redraw_incident(s, incident.id)
             record(s, incident, "war_room", "War room closed: the chat's card links the post-mortem.")
         return Receipt(room.conversation_id)
+
+
+def _first_free(names: list[str], call):
+    """(name, answer) of the first name Graph does not answer 409 (taken) for."""
+    for name in names:
+        try:
+            return name, call(name)
+        except GraphError as exc:
+            if exc.status != 409:
+                raise
+    raise PermanentError(f"every channel name tried is taken ({names[0]!r} …)")
 
 
 def make_channel(cfg) -> GraphRoomsChannel:
