@@ -119,6 +119,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .acks.pages import blp as ack_pages
     from .acks.views import blp as inbound
     from .alerts import views as alerts
+    from .auth_views import blp as tokens
     from .escalation import ticks  # noqa: F401  (escalation matrix, repeat pages, assemble check)
     from .health import blp as health
     from .incidents.views import blp as incidents
@@ -136,7 +137,7 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .web.views import status as web_status
     from .web_static import blp as web_static
 
-    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations, alerts.blp,
+    for blueprint in (health, tokens, people, incidents, notifications, reviews, inbound, rotations, alerts.blp,
                       alerts.pagerduty):
         api.register_blueprint(blueprint)
     alerts.init_app(app)
