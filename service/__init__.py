@@ -95,8 +95,10 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_REDOC_PATH="/docs",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        # Swagger UI from the flask-swagger-ui package's assets (web_static.docs_assets): no CDN, works offline.
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None, "deepLinking": True},
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "info": {"description": "Herald: on-call and incident communications over Teams and email."},
@@ -136,12 +138,13 @@ def _register_domains(app: Flask, api: Api) -> None:
     from .web.views import board as web_board
     from .web.views import status as web_status
     from .web_static import blp as web_static
+    from .web_static import docs_assets
 
     for blueprint in (health, tokens, people, incidents, notifications, reviews, inbound, rotations, alerts.blp,
                       alerts.pagerduty):
         api.register_blueprint(blueprint)
     alerts.init_app(app)
-    for page in (web_static, web_status, web_board, metrics, ack_pages, calendars):
+    for page in (web_static, docs_assets, web_status, web_board, metrics, ack_pages, calendars):
         app.register_blueprint(page)
 
 

@@ -1,8 +1,9 @@
-"""The shared look of Herald's pages: the stylesheet and the site root."""
+"""The shared look of Herald's pages: the stylesheet and the site root; the API viewer's assets."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import flask_swagger_ui
 from flask import Blueprint, redirect
 
 blp = Blueprint(
@@ -15,3 +16,12 @@ blp = Blueprint(
 @blp.get("/")
 def index():
     return redirect("/status")
+
+
+# `/docs` (flask-smorest's Swagger UI page) loads its script and stylesheet from here, out of the
+# flask-swagger-ui package, so the API viewer works without reaching a CDN.
+docs_assets = Blueprint(
+    "docs_assets", __name__,
+    static_folder=str(Path(flask_swagger_ui.__file__).resolve().parent / "dist"),
+    static_url_path="/docs/assets",
+)
