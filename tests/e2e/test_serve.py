@@ -1,54 +1,17 @@
 """`herald serve` as a real process: first-start token, health, an incident over HTTP, clean SIGTERM."""
-import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from service.config import PROJECT_ROOT
-
-HERALD = Path(sys.executable).with_name("herald")
-
-
-def _request(url, token=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=10) as response:
-        return response.status, json.loads(response.read())
+from tests.e2e.serving import HERALD, herald_env, request_json as _request, wait_for as _wait_for
 
 
 @pytest.fixture
 def env(tmp_path):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-    environment.update(
-        HERALD_DATABASE_URL=f"sqlite:///{tmp_path / 'herald.db'}",
-        HERALD_POLICY=str(PROJECT_ROOT / "schedules" / "policy.toml"),
-        HERALD_VAR_DIR=str(tmp_path),
-        HERALD_TICK_SECONDS="0.2",
-    )
-    return environment
-
-
-def _wait_for(pattern: str, stream, deadline: float, seen: list | None = None) -> re.Match:
-    seen = [] if seen is None else seen
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match
-    raise AssertionError(f"{pattern!r} not printed; output was:\n{''.join(seen)}")
+    return herald_env(tmp_path)
 
 
 def test_serve_end_to_end(env, tmp_path):
