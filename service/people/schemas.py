@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -16,12 +16,20 @@ def _zone(value: str) -> None:
         raise ValidationError(f"unknown time zone {value!r}") from exc
 
 
+_zone.openapi = lambda: {"enum": sorted(available_timezones())}
+
+
+# What marshmallow's URL validator takes (http(s), a host name with a top-level domain), for the document.
+WEBHOOK_URL = {"format": "uri", "pattern": r"^https?://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                                           r"[A-Za-z]{2,6}(:[0-9]{1,5})?(/[!-~]*)?$"}
+
+
 class PersonCreate(StrictSchema):
     handle = fields.String(required=True, validate=HANDLE)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True)
     aliases = fields.List(fields.String(validate=validate.Length(min=1, max=320)), load_default=list)
-    teams_webhook = fields.Url(allow_none=True, schemes={"https", "http"})
+    teams_webhook = fields.Url(allow_none=True, schemes={"https", "http"}, metadata=WEBHOOK_URL)
     timezone = fields.String(allow_none=True, validate=_zone)
 
 
@@ -29,7 +37,7 @@ class PersonPatch(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     email = fields.Email()
     aliases = fields.List(fields.String(validate=validate.Length(min=1, max=320)))
-    teams_webhook = fields.Url(allow_none=True, schemes={"https", "http"})
+    teams_webhook = fields.Url(allow_none=True, schemes={"https", "http"}, metadata=WEBHOOK_URL)
     timezone = fields.String(allow_none=True, validate=_zone)
 
 
