@@ -63,12 +63,13 @@ class Notification:
         return tuple(a for a in self.alerts if a.firing)
 
 
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))")
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):?(\d{2}))")
 
 
 def is_rfc3339(text: str) -> bool:
     """RFC 3339's `date-time` (section 5.6), by its grammar and field ranges: also what no `datetime`
-    holds (year 0, a leap second), which `parse_time` then reads as no time."""
+    holds (year 0, a leap second), which `parse_time` then reads as no time. The offset may omit its
+    colon ("+0000"), as PagerDuty's own examples write it."""
     match = _RFC3339.fullmatch(text)
     if match is None:
         return False
