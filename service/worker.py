@@ -85,8 +85,11 @@ class Ticker:
         self._again = threading.Event()  # woken while a tick was running: tick again right after it
 
     def start(self) -> None:
+        # A second instance may start while a tick runs (the interval under load, or a wake): it only
+        # asks the running tick to go round once more and returns, so APScheduler never has to refuse a
+        # run and log "maximum number of running instances reached" every interval.
         self.scheduler.add_job(
-            self._tick, "interval", seconds=self.tick_seconds, id="tick", max_instances=1, coalesce=True,
+            self._tick, "interval", seconds=self.tick_seconds, id="tick", max_instances=3, coalesce=True,
             next_run_time=datetime.now(timezone.utc), misfire_grace_time=None,
         )
         self.scheduler.start()
@@ -94,7 +97,7 @@ class Ticker:
 
     def wake(self) -> None:
         """Run a tick now (if one is running, the next starts right after it)."""
-        self._again.set()  # APScheduler drops a run asked for while one is running (max_instances=1)
+        self._again.set()  # seen by a running tick, which then goes round once more
         try:
             self.scheduler.modify_job("tick", next_run_time=datetime.now(timezone.utc))
         except Exception:  # scheduler shutting down
@@ -111,15 +114,24 @@ class Ticker:
         return self.scheduler.running
 
     def _tick(self) -> None:
-        with self._lock, self.app.app_context():
-            while True:
-                self._again.clear()
-                now = clock.now()
-                run_tick(now)
-                self.last_tick_at = now
-                _beat(self.name, now)
-                if not self._again.is_set():
-                    break
+        while True:
+            if not self._lock.acquire(blocking=False):
+                self._again.set()  # a tick is running: it goes round once more instead of this one
+                return
+            try:
+                with self.app.app_context():
+                    while True:
+                        self._again.clear()
+                        now = clock.now()
+                        run_tick(now)
+                        self.last_tick_at = now
+                        _beat(self.name, now)
+                        if not self._again.is_set():
+                            break
+            finally:
+                self._lock.release()
+            if not self._again.is_set():  # asked for between the last round and the release
+                return
 
 
 def _beat(name: str, now: datetime) -> None:
