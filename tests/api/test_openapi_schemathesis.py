@@ -27,7 +27,7 @@ from service.worker import run_tick
 from tests.conftest import ADMIN, START
 from tests.web.conftest import live_server  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+# Both databases: PostgreSQL refuses what SQLite stores (NUL, integers past 2^31).
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
