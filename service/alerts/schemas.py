@@ -112,10 +112,13 @@ class PagerDutyLink(SenderSchema):
 class PagerDutyEvent(SenderSchema):
     """PagerDuty Events API v2 (`POST /v2/enqueue`)."""
 
-    routing_key = fields.String(required=True, validate=validate.Length(min=1))
+    routing_key = fields.String(required=True, validate=validate.Length(min=1),
+                                metadata={"description": "a Herald token with the ingest scope (400 otherwise, "
+                                                         "as PagerDuty answers an unknown key)"})
     event_action = fields.String(required=True, validate=validate.OneOf(PAGERDUTY_ACTIONS))
-    dedup_key = fields.String(validate=validate.Length(min=1, max=255))
-    payload = fields.Nested(PagerDutyPayload)
+    dedup_key = fields.String(validate=validate.Length(min=1, max=255),
+                              metadata={"description": "required for acknowledge and resolve"})
+    payload = fields.Nested(PagerDutyPayload, metadata={"description": "required for trigger"})
     images = fields.List(fields.Nested(PagerDutyImage))
     links = fields.List(fields.Nested(PagerDutyLink))
     client = fields.String()

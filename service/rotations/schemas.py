@@ -110,7 +110,7 @@ class RefreshOut(Schema):
 
 class WindowArgs(QuerySchema):
     from_ = AwareDateTime(data_key="from", load_default=None)
-    to = AwareDateTime(load_default=None)
+    to = AwareDateTime(load_default=None, metadata={"description": "after `from`"})
 
     @validates_schema
     def _ordered(self, data, **kwargs):
@@ -135,7 +135,7 @@ class ShiftOut(Schema):
 class OverrideIn(StrictSchema):
     person = fields.String(required=True, validate=validate.Length(min=1, max=64))
     start = AwareDateTime(required=True)
-    end = AwareDateTime(required=True)
+    end = AwareDateTime(required=True, metadata={"description": "after start"})
 
     @validates_schema
     def _ordered(self, data, **kwargs):

@@ -129,7 +129,9 @@ def delete_rotation(name):
 @blp.route("/rotations/<name>/calendar", methods=["PUT"])
 @require_scope("admin")
 @blp.response(200, ImportReportOut)
-@blp.doc(requestBody={"required": True, "content": {"text/calendar": {"schema": {"type": "string", "pattern": r"\S"}}}},
+@blp.doc(requestBody={"required": True, "content": {"text/calendar": {"schema": {
+             "type": "string", "pattern": r"\S",
+             "description": "an iCalendar (RFC 5545) text; one that cannot be read is a 422 listing its problems"}}}},
          parameters=[{"in": "path", "name": "name", "required": True,
                       "schema": {"type": "string", "pattern": NAME.regex.pattern}}])
 def put_calendar(name):
