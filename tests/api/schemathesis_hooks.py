@@ -3,7 +3,7 @@ few rules the API enforces that JSON Schema cannot state.
 
 `positive_data_acceptance` (a request the document calls valid must not get a 4xx but 401/403/404/409)
 is what keeps the OpenAPI document honest about constraints. A handful of rules relate two fields or
-need the world outside the request, so no schema can say them; they are written in the operations'
+need the world outside the request, so no schema can say them; they are written in the fields'
 descriptions and listed here by their exact messages. Anything else that refuses a schema-valid request
 fails the run: add the constraint to the document (a validator's `openapi()`, `validate.*`, metadata).
 """
