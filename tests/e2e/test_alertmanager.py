@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -176,14 +177,25 @@ def _resolved_everything(herald: Served, incident: dict) -> bool:
     return any(text.startswith("All alerts of the group have resolved") for text in _timeline(herald, incident))
 
 
-def test_webhook_receiver_as_the_readme_configures_it(alertmanager_binary, herald, token_file, tmp_path):
-    config = as_configured(readme_yaml("### Alertmanager"), {
+@contextmanager
+def readme_alertmanager(binary: str, heading: str, herald: Served, token_file: Path, folder: Path):
+    """Alertmanager running the README's configuration under `heading`, pointed at `herald`."""
+    config = as_configured(readme_yaml(heading), {
         "https://herald.example.com": herald.base,
         "/etc/alertmanager/herald-token": str(token_file),
         **FAST_ROUTE,
     })
-    am = Alertmanager(alertmanager_binary, config, tmp_path / "am-webhook")
+    am = Alertmanager(binary, config, folder)
     try:
+        yield am
+        assert "level=error" not in am.output()
+    finally:
+        am.stop()
+
+
+def test_webhook_receiver_as_the_readme_configures_it(alertmanager_binary, herald, token_file, tmp_path):
+    with readme_alertmanager(alertmanager_binary, "### Alertmanager", herald, token_file,
+                             tmp_path / "am-webhook") as am:
         am.fire(_alert("OrdersFailing", "orders", labels={"severity": "critical"},
                        annotations={"summary": "Orders are failing", "description": "Nobody can trade",
                                     "runbook_url": "https://runbooks.example.com/orders"}),
@@ -206,19 +218,11 @@ def test_webhook_receiver_as_the_readme_configures_it(alertmanager_binary, heral
         assert len(_incidents(herald)) == 1
         events = request_json(f"{herald.base}/api/alerts/events?limit=1000", herald.admin_token)[1]
         assert events and all(e["status"] == "done" for e in events), events
-        assert "level=error" not in am.output()
-    finally:
-        am.stop()
 
 
 def test_pagerduty_receiver_as_the_readme_configures_it(alertmanager_binary, herald, token_file, tmp_path):
-    config = as_configured(readme_yaml("### Anything that speaks PagerDuty"), {
-        "https://herald.example.com": herald.base,
-        "/etc/alertmanager/herald-token": str(token_file),
-        **FAST_ROUTE,
-    })
-    am = Alertmanager(alertmanager_binary, config, tmp_path / "am-pagerduty")
-    try:
+    with readme_alertmanager(alertmanager_binary, "### Anything that speaks PagerDuty", herald, token_file,
+                             tmp_path / "am-pagerduty") as am:
         # One group with a severity and a common summary; one with neither (the README's fallbacks).
         am.fire(_alert("ReplicationLag", "db", labels={"severity": "warning"},
                        annotations={"summary": "Replication lag above 30s on db-2"}))
@@ -237,6 +241,3 @@ def test_pagerduty_receiver_as_the_readme_configures_it(alertmanager_binary, her
         _eventually(lambda: _resolved_everything(herald, fallback), "the PagerDuty resolve event", am)
         events = request_json(f"{herald.base}/api/alerts/events?limit=1000", herald.admin_token)[1]
         assert events and all(e["status"] == "done" for e in events), events
-        assert "level=error" not in am.output()
-    finally:
-        am.stop()

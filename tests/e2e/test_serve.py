@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from tests.e2e.serving import HERALD, herald_env, request_json as _request, wait_for as _wait_for
+from tests.e2e.serving import HERALD, herald_env, start_serve
+from tests.e2e.serving import request_json as _request
+from tests.e2e.serving import wait_for as _wait_for
 
 
 @pytest.fixture
@@ -15,15 +17,9 @@ def env(tmp_path):
 
 
 def test_serve_end_to_end(env, tmp_path):
-    subprocess.run([str(HERALD), "db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
-    proc = subprocess.Popen([str(HERALD), "serve", "--port", "0"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = start_serve(tmp_path, env)
     try:
-        deadline = time.monotonic() + 60
-        token = _wait_for(r"admin token: (\S+)", proc.stdout, deadline).group(1)
-        port = _wait_for(r"serving on http://127\.0\.0\.1:(\d+)", proc.stdout, deadline).group(1)
-        base = f"http://127.0.0.1:{port}"
-
+        base, token = served.base, served.admin_token
         status, health = _request(f"{base}/api/health")
         assert status == 200 and health["database"] == "ok"
         for _ in range(50):  # the ticker beats within a few ticks
@@ -39,9 +35,8 @@ def test_serve_end_to_end(env, tmp_path):
         status, listed = _request(f"{base}/api/incidents", token)
         assert [i["id"] for i in listed] == [incident["id"]]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, output
+        output = served.stop()
+    assert served.process.returncode == 0, output
     assert "stopped" in output
 
 
