@@ -1,6 +1,6 @@
 """Herald: the incident response guide, running by itself.
 
-`create_app` is the only place that wires the domains together.
+`create_app` builds the app; what reacts to what is listed in `service/wiring.py`.
 """
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from werkzeug.routing import IntegerConverter
 from . import clock as clock_module
 from . import db
 from .config import Config
-from .errors import ApiError, error_body
+from .errors import ApiError, RuleError, error_body
 from .schemas import ErrorSchema, validators_in_openapi
 from .policy import load_policy
 from .policy.business_hours import load_holidays
 from .runtime import runtime
+from .wiring import wire
 
 log = logging.getLogger("herald")
 
@@ -125,7 +126,7 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     db.init_engine(config.database_url)
     api = HeraldApi(app)
     api.ma_plugin.converter.add_attribute_function(validators_in_openapi)
-    _register_domains(app, api)
+    wire(app, api)
     _register_errors(app)
 
     @app.teardown_appcontext
@@ -135,43 +136,17 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     return app
 
 
-def _register_domains(app: Flask, api: Api) -> None:
-    from .acks import graph_inbox, smtp  # noqa: F401  (Graph inbox poll tick; SMTP listener for serve/worker)
-    from .acks.pages import blp as ack_pages
-    from .acks.views import blp as inbound
-    from .alerts import views as alerts
-    from .auth_views import blp as tokens
-    from .escalation import ticks  # noqa: F401  (escalation matrix, repeat pages, assemble check)
-    from .health import blp as health
-    from .incidents.views import blp as incidents
-    from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
-    from .notify.metrics import blp as metrics
-    from .notify.views import blp as notifications
-    from .people.views import blp as people
-    from .reviews import reminders  # noqa: F401  (the review reminder tick)
-    from .reviews.views import blp as reviews
-    from .rotations import examples, handoffs  # noqa: F401  (first-start examples, the handoff tick)
-    from .rotations.views import blp as rotations
-    from .rotations.views import calendars
-
-    from .web.views import board as web_board
-    from .web.views import status as web_status
-    from .web_static import blp as web_static
-    from .web_static import docs_assets
-
-    for blueprint in (health, tokens, people, incidents, notifications, reviews, inbound, rotations, alerts.blp,
-                      alerts.pagerduty):
-        api.register_blueprint(blueprint)
-    alerts.init_app(app)
-    for page in (web_static, docs_assets, web_status, web_board, metrics, ack_pages, calendars):
-        app.register_blueprint(page)
-
-
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
         db.session.rollback()
         return jsonify(error.as_json()), error.status
+
+    @app.errorhandler(RuleError)
+    def _rule_error(error: RuleError):
+        """The one place a broken rule becomes 409 (nothing kept); any other exception is a 500."""
+        db.session.rollback()
+        return jsonify(ApiError(409, "conflict", str(error)).as_json()), 409
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

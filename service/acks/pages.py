@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from ..ack_tokens import InvalidAckToken, read_ack_token
 from ..db import session
+from ..errors import RuleError
 from ..incidents import lifecycle
 from ..incidents.models import Incident
 from ..notify.models import Notification
 from ..people.models import Person
 from ..runtime import policy
-from ..web.views import SECURITY_HEADERS
-from .tokens import InvalidAckToken, read_ack_token
+from ..web_static import secure
 
 blp = Blueprint("ack", __name__)
 
@@ -21,9 +22,7 @@ def _private(response):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token in the URL must not leak to other sites
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    for header, value in SECURITY_HEADERS.items():  # the web pages' policy: no framing, own scripts only
-        response.headers.setdefault(header, value)
-    return response
+    return secure(response)  # the web pages' policy: no framing, own scripts only
 
 
 class LinkProblem(Exception):
@@ -48,7 +47,7 @@ def acknowledge(token: str):
     incident, person, via = _page(token)
     try:
         roles = lifecycle.acknowledge(session, incident, person, via=via, actor=f"{via}:{person.handle}")
-    except lifecycle.IncidentRuleError as exc:
+    except RuleError as exc:
         session.rollback()
         return render_template("ack/problem.html", title="Not acknowledged", message=str(exc),
                                **_facts(incident, person)), 409

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from .. import clock, db
 from ..people.models import Person
 from ..people.schemas import PersonCreate
-from ..processes import register_first_start
 from ..runtime import config, policy
 from .calendar import CalendarError, decode
 from .materialise import upload
@@ -23,7 +22,6 @@ from .models import Rotation
 EXAMPLE_PEOPLE = "people.toml"
 
 
-@register_first_start
 def import_example_rotations(app, echo: Callable[[str], None]) -> None:
     with app.app_context():
         with db.transaction() as s:

@@ -23,7 +23,7 @@ import pytest
 
 from service import clock
 from service.config import PROJECT_ROOT
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN, START
 from tests.web.conftest import live_server  # noqa: F401  (the fixture)
 

@@ -221,7 +221,7 @@ def card_of(html: str, number: str) -> str:
 
 def test_board_says_whether_each_page_reached_its_person(app, client, frozen_clock, make_person, put_on_call):
     from service.notify.models import Notification
-    from service.worker import run_tick
+    from service.wiring import run_tick
 
     make_person("alice", "Alice Archer")
     make_person("bob", "Bob Baker")
@@ -255,7 +255,7 @@ def test_board_says_whether_each_page_reached_its_person(app, client, frozen_clo
 
 def test_board_says_notified_only_when_a_notice_was_sent(app, client, frozen_clock, make_person, put_on_call):
     from service.notify.models import Notification
-    from service.worker import run_tick
+    from service.wiring import run_tick
 
     for handle, name in (("alice", "Alice Archer"), ("bob", "Bob Baker"), ("carol", "Carol Chen"), ("dan", "Dan Diaz")):
         make_person(handle, name)
