@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("notify",),                                   # reacts to incidents: messages, cadence, handoffs
     ("acks", "alerts", "escalation", "reviews"),   # siblings: none imports another
     ("web",),
-    ("health", "models"),
+    ("health", "models", "auth_views"),
     ("migrate",),
     ("wiring",),                                   # who reacts to what, tick order, background services
     ("app",),
