@@ -74,7 +74,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
                "--seed", str(SEED), "--generation-deterministic",
                "--workers", "1", "--continue-on-failure", "--suppress-health-check", "all",
                "--request-timeout", "30", "--exclude-name", "POST /api/rotations", "--no-color", "--report", "junit", "--report-dir", str(tmp_path)]
-    run = subprocess.run(command, env=environment, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+    # In tmp_path: Schemathesis keeps a cache (.schemathesis/) in the folder it runs in.
+    run = subprocess.run(command, env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     output = run.stdout + run.stderr
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "schemathesis.txt").write_text(output)
