@@ -32,7 +32,7 @@ class QuerySchema(Schema):
 
 class PageArgs(QuerySchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))  # the databases' integer
 
 
 class AwareDateTime(fields.AwareDateTime):

@@ -32,7 +32,10 @@ BEYOND_SCHEMA = [
     (422, "refresh_every", r"duration must be positive: .*"),    # "0s": a sum of parts
     (422, "calendar", r".+"),                                    # iCalendar's grammar (RFC 5545), not JSON's
     (422, None, r"unknown person '.*'"),                         # a reference to a person who does not exist
+    (422, None, r"no person with handle '.*'"),                  # the same, in the rotations' words
     (422, "start", r"must be in the future"),                    # relative to the clock
+    (422, "end", r"the stretch is over: swaps are for shifts to come"),  # relative to the clock
+    (422, "to", r"at most 400 days at once"),                    # a report's window: `to` relative to `from`
 ]
 
 

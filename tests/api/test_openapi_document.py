@@ -41,3 +41,10 @@ def test_ids_past_the_database_integer_are_404_and_documented(client, spec, admi
         assert response.get_json()["code"] == "not_found"
     (parameter,) = spec["paths"]["/api/alerts/events/{event_id}"]["parameters"]
     assert parameter["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+
+
+def test_an_offset_past_the_database_integer_is_a_422(client, admin_headers, spec):
+    response = client.get("/api/notifications?offset=9223372036854775808", headers=admin_headers)
+    assert response.status_code == 422 and "offset" in response.get_json()["errors"]
+    (offset,) = [p for p in spec["paths"]["/api/notifications"]["get"]["parameters"] if p["name"] == "offset"]
+    assert offset["schema"]["maximum"] == 2**31 - 1
