@@ -25,7 +25,6 @@ from service import clock
 from service.config import PROJECT_ROOT
 from service.wiring import run_tick
 from tests.conftest import ADMIN, START
-from tests.web.conftest import live_server  # noqa: F401  (the fixture)
 
 # Both databases: PostgreSQL refuses what SQLite stores (NUL, integers past 2^31).
 
@@ -65,7 +64,7 @@ def seeded(app, client, make_person, put_on_call):
     return incident
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server, seeded, tmp_path):  # noqa: F811
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server, seeded, tmp_path):
     environment = dict(os.environ, SCHEMATHESIS_HOOKS="tests.api.schemathesis_hooks",
                        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     command = [str(SCHEMATHESIS), "run", f"{live_server}/openapi.json",
