@@ -20,7 +20,7 @@ def check() -> None:
     """Render every template against sample data; exit 1 on any error."""
     from .. import clock
     from ..policy import PolicyError, load_policy
-    from ..reviews import review  # noqa: F401  (registers the invitation's sample context)
+    from ..reviews import draft, reminders, review  # noqa: F401  (register the invitation and reminders samples)
     from ..web.public import check_public_templates
     from .samples import check_templates
     from .templates import Renderer
@@ -37,6 +37,7 @@ def check() -> None:
     renderer = Renderer(cfg.templates_dir)
     results = check_templates(renderer, policy, cfg.base_url, clock.now())
     results += check_public_templates(cfg.templates_dir, policy, clock.now())  # the status page's texts
+    results.append((draft.TEMPLATE, draft.check(cfg.templates_dir, clock.now())))  # the post-mortem draft
     failures = [(name, problem) for name, problem in results if problem]
     for name, problem in results:
         click.echo(f"ok    {name}" if problem is None else f"FAIL  {name}: {problem}")

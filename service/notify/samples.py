@@ -18,12 +18,15 @@ from .outbox import Recipient, render_payload
 from .templates import Renderer, TemplateProblem
 
 SampleContext = Callable[[Incident, Policy], dict]
-_samples: dict[str, SampleContext] = {}
+_samples: dict[str, list[SampleContext]] = {}
 
 
 def register_sample(kind: str, make_context: SampleContext) -> None:
-    """Extra context for `kind` when templates are checked (e.g. the review invitation's meeting)."""
-    _samples[kind] = make_context
+    """Extra context for `kind` when templates are checked (e.g. the review invitation's meeting).
+
+    Registering more than one for a kind checks each variant (the review's reminders are `reminder`s too).
+    """
+    _samples.setdefault(kind, []).append(make_context)
 
 
 def sample_incident(policy: Policy, now) -> Incident:
@@ -66,6 +69,9 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
         "resolution": lambda inc, pol: {"update": _update(inc, "resolution", now)},
         "page": lambda inc, pol: {"role": _first_role(pol), "repeat": 1},
         "notice": lambda inc, pol: {"role": _first_role(pol)},
+        "notice:monitoring": lambda inc, pol: {
+            "role": _first_role(pol),
+            "monitoring": {"source": "Alertmanager", "alerts": ["HighErrorRate on checkout"], "more": 0}},
         "handoff": lambda inc, pol: {"role": _first_role(pol), "previous": "Person 9"},
         "reminder": lambda inc, pol: {"role": _first_role(pol), "due_at": now + timedelta(minutes=5),
                                       "due_in": timedelta(minutes=5)},
@@ -76,27 +82,59 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
     }
 
 
+def variants(policy: Policy, now) -> dict[str, list[SampleContext]]:
+    """Every kind's sample contexts: one per variant its templates have (builtin ones first)."""
+    out: dict[str, list[SampleContext]] = {}
+    for key, make in _builtin_samples(now).items():
+        out.setdefault(key.split(":", 1)[0], []).append(make)
+    for kind, makers in _samples.items():
+        out.setdefault(kind, []).extend(makers)
+    return out
+
+
+RECIPIENTS = {"teams": Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1),
+              "email": Recipient("email", "person1@example.com", "Person 1", 1)}
+
+
+def sample_contexts(tpl: Renderer, policy: Policy, base_url: str, now, incident: Incident | None = None):
+    """Yield (kind, channel, variant number, context, incident) for every kind and variant, as sent."""
+    incident = incident or sample_incident(policy, now)
+    samples = variants(policy, now)
+    for kind in tpl.kinds():
+        for number, make in enumerate(samples.get(kind, [lambda inc, pol: {}])):
+            extra = make(incident, policy)
+            for channel, recipient in RECIPIENTS.items():
+                context = standard_context(incident, policy=policy, base_url=base_url, now=now, recipient=recipient,
+                                           ack_url=f"{base_url}/ack/SAMPLE-TOKEN", ack_by_reply=channel == "email")
+                context.update(extra)
+                yield kind, channel, number, context, incident
+
+
 def check_templates(tpl: Renderer, policy: Policy, base_url: str, now) -> list[tuple[str, str | None]]:
-    """[(template file, None or the problem)] for every kind that has templates."""
-    results = []
-    incident = sample_incident(policy, now)
-    samples = {**_builtin_samples(now), **_samples}
+    """[(template file, None or the problem)] for every kind that has templates, in every variant."""
+    results: dict[str, str | None] = {}
     for kind in tpl.kinds():
         if kind not in KINDS:
-            results.append((f"{kind}.*", f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"))
+            results[f"{kind}.*"] = f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"
+    for kind, channel, number, context, incident in sample_contexts(tpl, policy, base_url, now):
+        if kind not in KINDS:
             continue
-        extra = samples.get(kind, lambda inc, pol: {})(incident, policy)
-        for channel, recipient in (("teams", Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1)),
-                                   ("email", Recipient("email", "person1@example.com", "Person 1", 1))):
-            ack_url = f"{base_url}/ack/SAMPLE-TOKEN"
-            context = standard_context(incident, policy=policy, base_url=base_url, now=now, recipient=recipient,
-                                       ack_url=ack_url, ack_by_reply=channel == "email")
-            context.update(extra)
-            names = [n for n in tpl.files_for(kind) if (".teams." in n) == (channel == "teams")]
-            try:
-                render_payload(tpl, kind, channel, context, incident)
-            except TemplateProblem as exc:
-                results.append((", ".join(names), str(exc)))
-            else:
-                results.extend((name, None) for name in names)
-    return results
+        names = ", ".join(n for n in tpl.files_for(kind) if (".teams." in n) == (channel == "teams"))
+        try:
+            render_payload(tpl, kind, channel, context, incident)
+        except TemplateProblem as exc:
+            results[names] = results.get(names) or (str(exc) if number == 0 else f"(variant {number + 1}) {exc}")
+        else:
+            results.setdefault(names, None)
+    return _per_file(results)
+
+
+def _per_file(results: dict[str, str | None]) -> list[tuple[str, str | None]]:
+    """A failure names its files together (as the channel renders them together); successes one by one."""
+    out = []
+    for names, problem in results.items():
+        if problem is None:
+            out.extend((name, None) for name in names.split(", "))
+        else:
+            out.append((names, problem))
+    return out

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import db
 from ..incidents.models import Incident
 from ..notify.outbox import notify, recipients_for_person
+from ..notify.samples import register_sample
 from ..policy import duration_in_words
 from ..runtime import config, policy
 from ..worker import register_tick
@@ -107,3 +108,26 @@ def _action_context(incident: Incident, item: ActionItem, purpose: str) -> dict:
         "due": when,
         **_links(incident),
     }
+
+
+def _sample_postmortem_reminder(incident: Incident, _policy) -> dict:
+    """The review's post-mortem reminder, for `herald templates check`."""
+    due = incident.started_at + timedelta(days=2)
+    base = "https://herald.example.com/api/incidents/" + incident.number
+    return {"reminder": {"about": "postmortem", "headline": "Post-mortem due in 12 hours", "subject": incident.title,
+                         "due_at": due, "review_start": due - timedelta(hours=20),
+                         "review_end": due - timedelta(hours=19), "postmortem": base + "/postmortem",
+                         "actions": base + "/actions"}}
+
+
+def _sample_action_reminder(incident: Incident, _policy) -> dict:
+    """The review's action-item reminder, for `herald templates check`."""
+    base = "https://herald.example.com/api/incidents/" + incident.number
+    return {"reminder": {"about": "action", "headline": "Action item 1 is due tomorrow",
+                         "subject": "Alert on replication lag", "action": "Alert on replication lag", "number": 1,
+                         "due_date": (incident.started_at + timedelta(days=3)).date(), "due": "tomorrow",
+                         "postmortem": base + "/postmortem", "actions": base + "/actions"}}
+
+
+register_sample("reminder", _sample_postmortem_reminder)
+register_sample("reminder", _sample_action_reminder)
