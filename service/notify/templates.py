@@ -94,7 +94,8 @@ class CardEnvironment(ImmutableSandboxedEnvironment):
         return markdown.retaint(super().call_binop(context, operator, left, right), (left, right))
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (the sandbox's own signature)
-        owner = getattr(__obj, "__self__", None)
+        # str.format arrives wrapped by the sandbox (wrap_str_format); its owner is on __wrapped__
+        owner = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
         if isinstance(owner, str) and not markdown.tainted(owner):  # "{}: {}".format(title, impact)
             args = tuple(markdown.wrapped(a) for a in args)
             kwargs = {k: markdown.wrapped(v) for k, v in kwargs.items()}
