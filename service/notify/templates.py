@@ -53,6 +53,30 @@ def when(value: datetime | None, tz=None) -> str:
     return text
 
 
+def _mark_value(value):
+    """finalize for email templates: every printed value is wrapped, so its line breaks are known as its own.
+
+    The subject is the first line *of the template*: a CR/LF inside a title must not end it (the rest
+    would become the first line of the body). `Renderer.email` reads the wrappers and drops them.
+    """
+    if value is None or isinstance(value, Markup):
+        return value
+    return markdown.OPEN + markdown.strip_text(str(value)) + markdown.CLOSE
+
+
+def _split_subject(text: str) -> tuple[str, str]:
+    """(first line, the rest) where only a line break of the template itself ends the first line."""
+    depth = 0
+    for i, char in enumerate(text):
+        if char == markdown.OPEN:
+            depth += 1
+        elif char == markdown.CLOSE:
+            depth = max(depth - 1, 0)
+        elif char == "\n" and depth == 0:
+            return text[:i], text[i + 1:]
+    return text, ""
+
+
 class CardTemplate(Template):
     """A card template: its context is tainted, and the rendered card has outside text escaped."""
 
@@ -123,7 +147,7 @@ def _environment(loader, *, json_mode: bool) -> ImmutableSandboxedEnvironment:
         env = ImmutableSandboxedEnvironment(
             autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False,
                                          default=False),
-            **options,
+            finalize=_mark_value, **options,
         )
     env.filters["in_words"] = in_words
     env.filters["when"] = when
@@ -180,14 +204,14 @@ class Renderer:
     def email(self, kind: str, context: dict) -> dict:
         """{"subject", "text", "html"}: the subject is the text template's first line (`Subject: …`)."""
         text_name = FILES["email_text"].format(kind=kind)
-        rendered = self._render(self._text, text_name, context)
-        first, _, body = rendered.partition("\n")
+        first, body = _split_subject(self._render(self._text, text_name, context))
+        first, body = markdown.strip_text(first), markdown.strip_text(body)
         if not first.lower().startswith("subject:"):
             raise TemplateProblem(f"{text_name}: the first line must be 'Subject: …'")
-        subject = " ".join(first[len("subject:"):].split())
+        subject = " ".join(first[len("subject:"):].split())  # one line, whatever the values hold
         if not subject:
             raise TemplateProblem(f"{text_name}: the subject is empty")
-        html = self._render(self._text, FILES["email_html"].format(kind=kind), context)
+        html = markdown.strip_text(self._render(self._text, FILES["email_html"].format(kind=kind), context))
         return {"subject": subject, "text": body.strip("\n") + "\n", "html": html}
 
 

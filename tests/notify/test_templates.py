@@ -230,3 +230,24 @@ def test_herald_templates_check_renders_every_template_and_variant(monkeypatch, 
     result = CliRunner().invoke(main, ["templates", "check"])
     assert result.exit_code == 1, result.output
     assert expected in result.output
+
+
+def test_a_line_break_in_a_title_cannot_cut_the_subject():
+    from service.notify.samples import sample_contexts
+    from service.reviews import reminders, review  # noqa: F401  (their sample contexts)
+
+    incident = sample_incident(POLICY, NOW)
+    incident.title = "Orders\r\nBcc: victim@example.com\n\nfailing\u2028now"
+    plain = {(k, n): render_payload(Renderer(), k, ch, c, i)["text"].splitlines()[0]
+             for k, ch, n, c, i in sample_contexts(Renderer(), POLICY, "https://h.example", NOW) if ch == "email"}
+    checked = 0
+    for kind, channel, number, ctx, inc in sample_contexts(Renderer(), POLICY, "https://h.example", NOW, incident):
+        if channel != "email":
+            continue
+        email = render_payload(Renderer(), kind, "email", ctx, inc)
+        assert "\n" not in email["subject"] and "\r" not in email["subject"], kind
+        assert "Orders Bcc: victim@example.com failing" in email["subject"] or (kind, number) in (("help", 0), ("reminder", 2)), kind
+        first = email["text"].splitlines()[0]
+        assert not first.startswith(("Bcc", "failing")) and first[:3] == plain[kind, number][:3], kind
+        checked += 1
+    assert checked == 13  # 10 kinds; notice twice, reminder three times
