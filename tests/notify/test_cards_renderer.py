@@ -28,7 +28,7 @@ from service.notify.samples import sample_contexts, sample_incident
 from service.notify.templates import Renderer
 from service.policy import load_policy
 from service.reviews import reminders, review  # noqa: F401  (register the review's sample contexts)
-from tests.web.conftest import _in_ci, chromium  # noqa: F401  (the session's headless Chromium)
+from tests.conftest import _in_ci
 
 HERE = Path(__file__).resolve().parent / "adaptivecards"
 MODULES = HERE / "node_modules"
@@ -74,7 +74,7 @@ def host_configs() -> dict:
 
 
 @pytest.fixture(scope="module")
-def card_page(chromium, host_configs):  # noqa: F811
+def card_page(chromium, host_configs):
     page = chromium.new_page()
     page.goto((HERE / "render.html").as_uri())
     page.add_script_tag(path=str(MODULES / "markdown-it" / "dist" / "markdown-it.min.js"))

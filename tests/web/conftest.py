@@ -1,8 +1,6 @@
 """A real HTTP server (waitress, ephemeral port) and headless Debian Chromium for the browser tests."""
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -11,36 +9,6 @@ import pytest
 from service import db
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _unavailable(reason: str):
-    if _in_ci():
-        pytest.fail(f"{reason}; CI must run the browser tests (.ci/run installs Debian's chromium)")
-    pytest.skip(f"{reason}; browser tests skipped (install with: apt-get install chromium)")
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """One headless Chromium per test session (never `playwright install`: Debian's package is used)."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        _unavailable("Chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright's Python package is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def live_server(app):
     """`app` served over real HTTP on 127.0.0.1 at an ephemeral port; yields its base URL."""
