@@ -11,7 +11,6 @@ import logging
 from aiosmtpd.controller import Controller
 
 from .. import db
-from ..processes import register_background
 from .inbound import NotAMessage, receive
 
 log = logging.getLogger("herald.acks.smtp")
@@ -89,5 +88,3 @@ def start_listener(app) -> ListenerController | None:
 def stop_listener(controller: ListenerController) -> None:
     controller.stop()
 
-
-register_background("inbound-smtp", start_listener, stop_listener)

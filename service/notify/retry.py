@@ -4,6 +4,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from ..mechanics.retry import backoff
+
 FIRST_DELAY = timedelta(seconds=1)
 MAX_DELAY = timedelta(minutes=5)
 MAX_ATTEMPTS = 10
@@ -11,10 +13,9 @@ GIVE_UP_AFTER = timedelta(hours=24)
 JITTER = 0.2  # ±20 %: retries of a burst spread out instead of hitting the provider together
 
 
-def backoff(attempts: int, rng=random.random) -> timedelta:
+def message_backoff(attempts: int, rng=random.random) -> timedelta:
     """Delay after the `attempts`-th failure: 1 s, 2 s, 4 s … capped at 5 minutes, with jitter."""
-    base = min(FIRST_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
-    return min(base * (1 - JITTER + 2 * JITTER * rng()), MAX_DELAY)
+    return backoff(attempts, first=FIRST_DELAY, cap=MAX_DELAY, jitter=JITTER, rng=rng)
 
 
 def after_failure(*, attempts: int, due_at: datetime, now: datetime, retry_after: float | None = None,
@@ -31,5 +32,5 @@ def after_failure(*, attempts: int, due_at: datetime, now: datetime, retry_after
         # burst does not come back in one wave), and never a busy loop on "0"
         delay = max(timedelta(seconds=retry_after), FIRST_DELAY) * (1 + JITTER * rng())
     else:
-        delay = backoff(attempts, rng)
+        delay = message_backoff(attempts, rng)
     return "failed", min(now + delay, deadline)

@@ -1,8 +1,9 @@
 """Sample data for `herald templates check`: every template rendered as a real message would be.
 
 The sample incident is a transient `Incident` (never stored) passed through the same context
-builder as real messages. Domains that add a kind of their own register its extra context with
-`register_sample(kind, make_context)`.
+builder as real messages. Domains that add a kind of their own give its extra context to
+`check_templates(..., extra=...)` (listed in `service/wiring.py`): one context, or a list of them when
+the kind's templates have variants (the review's reminders are `reminder`s too).
 """
 from __future__ import annotations
 
@@ -18,15 +19,6 @@ from .outbox import Recipient, render_payload
 from .templates import Renderer, TemplateProblem
 
 SampleContext = Callable[[Incident, Policy], dict]
-_samples: dict[str, list[SampleContext]] = {}
-
-
-def register_sample(kind: str, make_context: SampleContext) -> None:
-    """Extra context for `kind` when templates are checked (e.g. the review invitation's meeting).
-
-    Registering more than one for a kind checks each variant (the review's reminders are `reminder`s too).
-    """
-    _samples.setdefault(kind, []).append(make_context)
 
 
 def sample_incident(policy: Policy, now) -> Incident:
@@ -82,13 +74,16 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
     }
 
 
-def variants(policy: Policy, now) -> dict[str, list[SampleContext]]:
+Extra = dict[str, "SampleContext | list[SampleContext]"]
+
+
+def variants(now, extra: Extra | None = None) -> dict[str, list[SampleContext]]:
     """Every kind's sample contexts: one per variant its templates have (builtin ones first)."""
     out: dict[str, list[SampleContext]] = {}
     for key, make in _builtin_samples(now).items():
         out.setdefault(key.split(":", 1)[0], []).append(make)
-    for kind, makers in _samples.items():
-        out.setdefault(kind, []).extend(makers)
+    for kind, makers in (extra or {}).items():
+        out.setdefault(kind, []).extend(makers if isinstance(makers, (list, tuple)) else [makers])
     return out
 
 
@@ -96,10 +91,11 @@ RECIPIENTS = {"teams": Recipient("teams", "https://example.webhook.office.com/x"
               "email": Recipient("email", "person1@example.com", "Person 1", 1)}
 
 
-def sample_contexts(tpl: Renderer, policy: Policy, base_url: str, now, incident: Incident | None = None):
+def sample_contexts(tpl: Renderer, policy: Policy, base_url: str, now, incident: Incident | None = None,
+                    extra: Extra | None = None):
     """Yield (kind, channel, variant number, context, incident) for every kind and variant, as sent."""
     incident = incident or sample_incident(policy, now)
-    samples = variants(policy, now)
+    samples = variants(now, extra)
     for kind in tpl.kinds():
         for number, make in enumerate(samples.get(kind, [lambda inc, pol: {}])):
             extra = make(incident, policy)
@@ -110,13 +106,15 @@ def sample_contexts(tpl: Renderer, policy: Policy, base_url: str, now, incident:
                 yield kind, channel, number, context, incident
 
 
-def check_templates(tpl: Renderer, policy: Policy, base_url: str, now) -> list[tuple[str, str | None]]:
-    """[(template file, None or the problem)] for every kind that has templates, in every variant."""
+def check_templates(tpl: Renderer, policy: Policy, base_url: str, now,
+                    extra: Extra | None = None) -> list[tuple[str, str | None]]:
+    """[(template file, None or the problem)] for every kind that has templates, in every variant;
+    `extra` adds the context of other domains' kinds (e.g. the review invitation's meeting)."""
     results: dict[str, str | None] = {}
     for kind in tpl.kinds():
         if kind not in KINDS:
             results[f"{kind}.*"] = f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"
-    for kind, channel, number, context, incident in sample_contexts(tpl, policy, base_url, now):
+    for kind, channel, number, context, incident in sample_contexts(tpl, policy, base_url, now, extra=extra):
         if kind not in KINDS:
             continue
         names = ", ".join(n for n in tpl.files_for(kind) if (".teams." in n) == (channel == "teams"))

@@ -15,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from .. import db
 from ..incidents.models import Incident
+from ..mechanics.claim import skip_locked
 from ..notify.outbox import notify, recipients_for_person
-from ..notify.samples import register_sample
 from ..policy import duration_in_words
 from ..runtime import config, policy
-from ..worker import register_tick
 from .models import ActionItem, ReviewReminder
 from .review import POSTMORTEM_REMINDER, meeting_of
 
@@ -28,15 +27,12 @@ log = logging.getLogger("herald.reviews")
 BATCH = 200
 
 
-@register_tick("reviews.reminders")
 def send_due_reminders(now: datetime) -> None:
     with db.transaction() as s:
         query = (select(ReviewReminder).where(ReviewReminder.status == "pending", ReviewReminder.due_at <= now)
                  .order_by(ReviewReminder.due_at, ReviewReminder.id).limit(BATCH))
-        if db.is_postgres():
-            query = query.with_for_update(skip_locked=True)
         latest: dict[tuple, ReviewReminder] = {}
-        for reminder in s.scalars(query):
+        for reminder in s.scalars(skip_locked(query, s)):
             subject = (reminder.incident_id, reminder.action_item_id)
             if subject in latest:
                 _close(latest[subject], now, "skipped", "superseded by a later reminder (late tick)")
@@ -50,7 +46,7 @@ def _deliver(s: Session, reminder: ReviewReminder, now: datetime) -> None:
     if reminder.purpose == POSTMORTEM_REMINDER:
         if incident.status != "resolved":
             return _close(reminder, now, "cancelled", f"the incident is {incident.status}")
-        holder = incident.role("incident_commander")
+        holder = incident.role(policy().commander_role)
         person = holder.person if holder is not None else None
         context = _postmortem_context(s, incident, now)
         if person is None:
@@ -110,7 +106,7 @@ def _action_context(incident: Incident, item: ActionItem, purpose: str) -> dict:
     }
 
 
-def _sample_postmortem_reminder(incident: Incident, _policy) -> dict:
+def sample_postmortem_reminder(incident: Incident, _policy) -> dict:
     """The review's post-mortem reminder, for `herald templates check`."""
     due = incident.started_at + timedelta(days=2)
     base = "https://herald.example.com/api/incidents/" + incident.number
@@ -120,14 +116,10 @@ def _sample_postmortem_reminder(incident: Incident, _policy) -> dict:
                          "actions": base + "/actions"}}
 
 
-def _sample_action_reminder(incident: Incident, _policy) -> dict:
+def sample_action_reminder(incident: Incident, _policy) -> dict:
     """The review's action-item reminder, for `herald templates check`."""
     base = "https://herald.example.com/api/incidents/" + incident.number
     return {"reminder": {"about": "action", "headline": "Action item 1 is due tomorrow",
                          "subject": "Alert on replication lag", "action": "Alert on replication lag", "number": 1,
                          "due_date": (incident.started_at + timedelta(days=3)).date(), "due": "tomorrow",
                          "postmortem": base + "/postmortem", "actions": base + "/actions"}}
-
-
-register_sample("reminder", _sample_postmortem_reminder)
-register_sample("reminder", _sample_action_reminder)

@@ -27,7 +27,7 @@ from service.notify.outbox import render_payload
 from service.notify.samples import sample_contexts, sample_incident
 from service.notify.templates import Renderer
 from service.policy import load_policy
-from service.reviews import reminders, review  # noqa: F401  (register the review's sample contexts)
+from service.wiring import SAMPLE_CONTEXTS
 from tests.conftest import _in_ci
 
 HERE = Path(__file__).resolve().parent / "adaptivecards"
@@ -103,7 +103,7 @@ def _cards(poisoned: bool):
     if poisoned:
         incident.title, incident.impact = EVIL, EVIL_LINE
     for kind, channel, number, context, inc in sample_contexts(renderer, POLICY, "https://herald.example.com", NOW,
-                                                              incident):
+                                                              incident, extra=SAMPLE_CONTEXTS):
         if channel != "teams":
             continue
         if poisoned:

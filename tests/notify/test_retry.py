@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
-from service.notify.channels import parse_retry_after
-from service.notify.retry import MAX_ATTEMPTS, after_failure, backoff
+from service.mechanics.retry import parse_retry_after
+from service.notify.retry import MAX_ATTEMPTS, after_failure, message_backoff as backoff
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 

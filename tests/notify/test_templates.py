@@ -234,14 +234,16 @@ def test_herald_templates_check_renders_every_template_and_variant(monkeypatch, 
 
 def test_a_line_break_in_a_title_cannot_cut_the_subject():
     from service.notify.samples import sample_contexts
-    from service.reviews import reminders, review  # noqa: F401  (their sample contexts)
+    from service.wiring import SAMPLE_CONTEXTS
 
     incident = sample_incident(POLICY, NOW)
     incident.title = "Orders\r\nBcc: victim@example.com\n\nfailing\u2028now"
     plain = {(k, n): render_payload(Renderer(), k, ch, c, i)["text"].splitlines()[0]
-             for k, ch, n, c, i in sample_contexts(Renderer(), POLICY, "https://h.example", NOW) if ch == "email"}
+             for k, ch, n, c, i in sample_contexts(Renderer(), POLICY, "https://h.example", NOW, extra=SAMPLE_CONTEXTS)
+             if ch == "email"}
     checked = 0
-    for kind, channel, number, ctx, inc in sample_contexts(Renderer(), POLICY, "https://h.example", NOW, incident):
+    for kind, channel, number, ctx, inc in sample_contexts(Renderer(), POLICY, "https://h.example", NOW, incident,
+                                                                 extra=SAMPLE_CONTEXTS):
         if channel != "email":
             continue
         email = render_payload(Renderer(), kind, "email", ctx, inc)

@@ -19,7 +19,8 @@ import requests
 from ...netguard import AddressPolicy, OutboundError, UnsafeURL, check_url, guarded_session, host_of, \
     redact_url, unsafe_cause
 from ..templates import TEAMS_LIMIT_BYTES
-from . import Outgoing, PermanentError, Receipt, RetryableError, parse_retry_after
+from ...mechanics.retry import parse_retry_after
+from . import Outgoing, PermanentError, Receipt, RetryableError
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 15
