@@ -1,7 +1,7 @@
 """Repeat pages follow whoever holds the role, and a raised severity starts its own series of repeats."""
 from datetime import timedelta
 
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN, START
 from tests.escalation.test_escalation_ticks import notifications, texts, tick_at
 

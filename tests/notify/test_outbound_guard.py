@@ -10,7 +10,7 @@ import requests
 from service.netguard import AddressPolicy, redact_url
 from service.notify.channels import Outgoing, PermanentError, RetryableError
 from service.notify.channels.teams import TeamsChannel
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 from tests.notify.test_outbox import open_incident
 from tests.web.test_web_board import sign_in

@@ -1,5 +1,5 @@
 """Raising the severity tells the stakeholders the new severity adds (P3 is email only; P1 adds Teams)."""
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 from tests.notify.test_outbox import open_incident
 
