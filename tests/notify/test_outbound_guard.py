@@ -13,6 +13,7 @@ from service.notify.channels.teams import TeamsChannel
 from service.wiring import run_tick
 from tests.conftest import ADMIN
 from tests.notify.test_outbox import open_incident
+from tests.rotations.test_subscriptions import AnswerChangesAfterTheCheck  # DNS rebinding
 from tests.web.test_web_board import sign_in
 
 
@@ -50,25 +51,13 @@ def test_a_webhook_that_turned_private_is_refused_at_send_and_nothing_is_posted(
     assert teams.messages == []
 
 
-class ChangesAfterTheCheck(AddressPolicy):
-    """DNS rebinding: the name looked public when checked, the socket reached something else."""
-
-    def __init__(self):
-        super().__init__()
-        object.__setattr__(self, "checks", [])
-
-    def refusal(self, ip):
-        self.checks.append(ip)
-        return None if len(self.checks) == 1 else f"a loopback address ({ip})"
-
-
 def message(url: str) -> Outgoing:
     return Outgoing(id=1, kind="page", channel="teams", recipient=url, recipient_name="Bob",
                     payload={"type": "message", "attachments": []})
 
 
 def test_the_connected_socket_is_checked_too(teams):
-    channel = TeamsChannel(ChangesAfterTheCheck())
+    channel = TeamsChannel(AnswerChangesAfterTheCheck())
     with pytest.raises(PermanentError, match="connected to a loopback address"):
         channel.send(message(teams.url))
     assert teams.messages == [] and teams.requests == []

@@ -162,6 +162,7 @@ def test_a_card_with_a_submit_button_is_refused(tmp_path):
 def test_an_oversized_card_is_shortened_below_the_teams_limit():
     incident = sample_incident(POLICY, NOW)
     incident.impact = "x" * 40000
+    incident.title = "*_[" * 3000  # escaping adds a backslash to each: measured after it, as Teams counts
     _, ctx = context("initial", incident=incident, recipient=TEAMS)
     ctx["update"]["impact"] = "y" * 40000
     message = render_payload(Renderer(), "initial", "teams", ctx, incident)
@@ -254,12 +255,3 @@ def test_a_line_break_in_a_title_cannot_cut_the_subject():
         checked += 1
     assert checked == 13  # 10 kinds; notice twice, reminder three times
 
-
-def test_markdown_escaping_does_not_push_a_card_over_the_limit():
-    """Escaping adds backslashes; the size is measured after it, as Teams will count it."""
-    incident = sample_incident(POLICY, NOW)
-    incident.title = "*_[" * 3000
-    _, ctx = context("initial", incident=incident, recipient=TEAMS)
-    ctx["update"]["impact"] = "_" * 30000
-    message = render_payload(Renderer(), "initial", "teams", ctx, incident)
-    assert message_size(message) <= 28_000
