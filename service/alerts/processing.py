@@ -84,7 +84,8 @@ def _apply(s: Session, group: AlertGroup, incident: Incident | None,
             return incident, "ignored: no open incident for this dedup_key"
         sources = [a.get("labels", {}).get("source") for a in (group.alerts or {}).values() if isinstance(a, dict)]
         who = notification.acknowledged_by or next((x for x in sources if x), None) or SENDER_NAMES[event.source]
-        roles = lifecycle.acknowledge_paged_roles(s, incident, via=f"PagerDuty Events API ({who})", actor=actor)
+        roles = lifecycle.acknowledge_paged_roles(s, incident, via=f"PagerDuty Events API ({who})", actor=actor,
+                                                  channel="pagerduty")
         if not roles:
             record(s, incident, "alert_acknowledged",
                    f"{SENDER_NAMES[event.source]} reports the alert acknowledged ({who}); it was acknowledged already",

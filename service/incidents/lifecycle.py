@@ -228,7 +228,8 @@ def acknowledge(s: Session, incident: Incident, person: Person, *, via: str, act
     return [r.role for r in newly]
 
 
-def acknowledge_paged_roles(s: Session, incident: Incident, *, via: str, actor: str) -> list[str]:
+def acknowledge_paged_roles(s: Session, incident: Incident, *, via: str, actor: str,
+                            channel: str = "monitoring") -> list[str]:
     """Acknowledge every paged role someone holds and has not acknowledged (an acknowledgement from a tool,
     PagerDuty's `acknowledge`, stands for the people it paged): repeat pages and `not_acknowledged` stop."""
     if not incident.is_open:
@@ -239,16 +240,17 @@ def acknowledge_paged_roles(s: Session, incident: Incident, *, via: str, actor: 
         return []
     names = ", ".join(f"{policy().role_title(r.role)} {r.person.name}" for r in pending) or "no paged role is held"
     _acknowledge_slots(s, incident, pending, via=via, actor=actor, person=None, for_incident=True,
-                       text=f"Acknowledged ({names}) via {via}")
+                       text=f"Acknowledged ({names}) via {via}", channel=channel)
     return [r.role for r in pending] or ["incident"]
 
 
 def _acknowledge_slots(s: Session, incident: Incident, slots: list, *, via: str, actor: str, person: Person | None,
-                       text: str, for_incident: bool = False) -> None:
+                       text: str, for_incident: bool = False, channel: str | None = None) -> None:
+    """`channel` is what a role slot stores as how it was acknowledged (short: "email", "pagerduty")."""
     now = clock.now()
     for slot in slots:
         slot.acknowledged_at = now
-        slot.acknowledged_via = via
+        slot.acknowledged_via = channel or via
     extra = {"person": person.handle} if person is not None else {}
     record(s, incident, "acknowledged", text, actor=actor, roles=[r.role for r in slots], via=via, **extra)
     paged = set(policy().severities[incident.severity].page)

@@ -115,6 +115,7 @@ def test_acknowledge_stops_repeat_pages_and_the_not_acknowledged_escalation(
     assert {r: v["acknowledged_at"] is not None for r, v in incident["roles"].items() if v["person"]} == {
         "incident_commander": True, "technical_lead": True}
     assert incident["acknowledged_at"] is not None
+    assert {v["acknowledged_via"] for v in incident["roles"].values() if v["person"]} == {"pagerduty"}
     assert timeline(incident["id"])[-2]["text"] == ("Acknowledged (Incident Commander Alice Archer, Technical Lead "
                                                     "Bob Baker) via PagerDuty Events API (Grafana OnCall)")
     for _ in range(6):  # 30 minutes: past every repeat page and the 15-minute not-acknowledged rule
