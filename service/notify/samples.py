@@ -18,7 +18,7 @@ from .context import role_data, standard_context, update_data
 from .outbox import Recipient, render_payload
 from .templates import Renderer, TemplateProblem
 
-SampleContext = Callable[[Incident, Policy], dict]
+SampleContext = Callable[[Incident, Policy], "dict | list[dict]"]  # a list: one render per variant
 
 
 def sample_incident(policy: Policy, now) -> Incident:
@@ -97,12 +97,13 @@ def sample_contexts(tpl: Renderer, policy: Policy, base_url: str, now, incident:
     incident = incident or sample_incident(policy, now)
     samples = variants(now, extra)
     for kind in tpl.kinds():
-        for number, make in enumerate(samples.get(kind, [lambda inc, pol: {}])):
-            extra = make(incident, policy)
+        made = [m(incident, policy) for m in samples.get(kind, [lambda inc, pol: {}])]
+        contexts = [c for m in made for c in (m if isinstance(m, list) else [m])]  # a sample may list variants
+        for number, variant in enumerate(contexts):
             for channel, recipient in RECIPIENTS.items():
                 context = standard_context(incident, policy=policy, base_url=base_url, now=now, recipient=recipient,
                                            ack_url=f"{base_url}/ack/SAMPLE-TOKEN", ack_by_reply=channel == "email")
-                context.update(extra)
+                context.update(variant)
                 yield kind, channel, number, context, incident
 
 

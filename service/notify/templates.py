@@ -13,6 +13,7 @@ import functools
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -51,6 +52,15 @@ def when(value: datetime | None, tz=None) -> str:
         local = value.astimezone(tz)
         text += f" ({local:%H:%M} {tz})"
     return text
+
+
+def local(value: datetime | None, tz=None) -> str:
+    """"Mon 2 Mar 2026 11:00 CET": the moment on the wall clock of `tz` (a ZoneInfo or a zone name)."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    moment = value.astimezone(zone) if zone is not None else value
+    return f"{moment:%a %-d %b %Y %H:%M} {moment.tzname()}"
 
 
 def _mark_value(value):
@@ -139,8 +149,7 @@ def _environment(loader, *, json_mode: bool) -> ImmutableSandboxedEnvironment:
                    keep_trailing_newline=False)
     if json_mode:
         env = CardEnvironment(**options)
-        env.filters["in_words"] = in_words
-        env.filters["when"] = when
+        env.filters.update(in_words=in_words, when=when, local=local)
         env.filters.update({name: _tainting(f) for name, f in env.filters.items() if name != "tojson"})
         return env
     else:
@@ -149,8 +158,7 @@ def _environment(loader, *, json_mode: bool) -> ImmutableSandboxedEnvironment:
                                          default=False),
             finalize=_mark_value, **options,
         )
-    env.filters["in_words"] = in_words
-    env.filters["when"] = when
+    env.filters.update(in_words=in_words, when=when, local=local)
     return env
 
 
