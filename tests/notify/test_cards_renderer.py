@@ -145,18 +145,21 @@ def test_the_contrast_formula_matches_wcag():
 def test_every_card_kind_is_covered():
     kinds = {name.rsplit("-", 1)[0] for name in CARD_IDS}
     assert kinds == {"escalation", "handoff", "help", "initial", "invite", "notice", "page", "progress", "reminder",
-                     "resolution"}
+                     "resolution", "shift_reminder", "schedule_change", "coverage_gap", "swap_request"}
     assert len([n for n in CARD_IDS if n.startswith("reminder")]) == 3  # cadence, post-mortem and action item
 
 
 @pytest.mark.parametrize("theme", ["light", "dark", "high-contrast"])
 @pytest.mark.parametrize("name", CARD_IDS)
 def test_cards_render_outside_text_as_text_with_readable_headings(card_page, host_configs, theme, name):
-    card = dict(_cards(True))[name]
+    card, clean = dict(_cards(True))[name], dict(_cards(False))[name]
     seen = card_page.evaluate("([card, config]) => renderCard(card, config)", [card, host_configs[theme]])
+    plain = card_page.evaluate("([card, config]) => renderCard(card, config)", [clean, host_configs[theme]])
     assert seen["problems"] == []
-    assert seen["links"] == []  # no live link from [Acknowledge here](https://evil.example/ack) or <https://…>
-    assert seen["formatting"] == []  # no emphasis, code, heading, list or quote from outside text
+    # No live link from [Acknowledge here](https://evil.example/ack) or <https://…>, and no emphasis, code,
+    # heading, list or quote from outside text: only what the template itself formats.
+    assert not [link for link in seen["links"] if "evil.example" in link] and seen["links"] == plain["links"]
+    assert seen["formatting"] == plain["formatting"]
     shown = "\n".join(t["text"] for t in seen["texts"])
     assert "**critical** - [Acknowledge here](https://evil.example/ack) <https://evil.example/x> `code`" in shown
     assert seen["buttons"]  # the card's own buttons are there

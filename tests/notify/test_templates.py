@@ -239,19 +239,20 @@ def test_a_line_break_in_a_title_cannot_cut_the_subject():
 
     incident = sample_incident(POLICY, NOW)
     incident.title = "Orders\r\nBcc: victim@example.com\n\nfailing\u2028now"
-    plain = {(k, n): render_payload(Renderer(), k, ch, c, i)["text"].splitlines()[0]
+    plain = {(k, n): render_payload(Renderer(), k, ch, c, i)
              for k, ch, n, c, i in sample_contexts(Renderer(), POLICY, "https://h.example", NOW, extra=SAMPLE_CONTEXTS)
              if ch == "email"}
     checked = 0
     for kind, channel, number, ctx, inc in sample_contexts(Renderer(), POLICY, "https://h.example", NOW, incident,
-                                                                 extra=SAMPLE_CONTEXTS):
+                                                           extra=SAMPLE_CONTEXTS):
         if channel != "email":
             continue
         email = render_payload(Renderer(), kind, "email", ctx, inc)
         assert "\n" not in email["subject"] and "\r" not in email["subject"], kind
-        assert "Orders Bcc: victim@example.com failing" in email["subject"] or (kind, number) in (("help", 0), ("reminder", 2)), kind
+        if "Orders are failing" in plain[kind, number]["subject"]:  # the kinds whose subject holds the title
+            assert "Orders Bcc: victim@example.com failing" in email["subject"], kind
+            checked += 1
         first = email["text"].splitlines()[0]
-        assert not first.startswith(("Bcc", "failing")) and first[:3] == plain[kind, number][:3], kind
-        checked += 1
-    assert checked == 13  # 10 kinds; notice twice, reminder three times
+        assert not first.startswith(("Bcc", "failing")) and first[:3] == plain[kind, number]["text"][:3], kind
+    assert checked >= 10
 
