@@ -20,6 +20,8 @@ from service import create_app, db
 from service.config import PROJECT_ROOT, Config
 from service.migrate import upgrade
 
+pytest_plugins = ("tests.browser",)  # Chromium and a live server for the browser tests of any folder
+
 PG_URL = os.environ.get("HERALD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 START = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday, 10:00 UTC
@@ -166,33 +168,3 @@ def put_on_call(app):
 
     return put
 
-
-# Headless Chromium for the browser tests (tests/web) and the card renderer (tests/notify): one per session.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _unavailable(reason: str):
-    if _in_ci():
-        pytest.fail(f"{reason}; CI must run the browser tests (.ci/run installs Debian's chromium)")
-    pytest.skip(f"{reason}; browser tests skipped (install with: apt-get install chromium)")
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """One headless Chromium per test session (never `playwright install`: Debian's package is used)."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        _unavailable("Chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright's Python package is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()

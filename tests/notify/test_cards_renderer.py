@@ -28,7 +28,7 @@ from service.notify.samples import sample_contexts, sample_incident
 from service.notify.templates import Renderer
 from service.policy import load_policy
 from service.wiring import SAMPLE_CONTEXTS
-from tests.conftest import _in_ci
+from tests.browser import _in_ci
 
 HERE = Path(__file__).resolve().parent / "adaptivecards"
 MODULES = HERE / "node_modules"
