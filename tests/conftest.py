@@ -167,4 +167,3 @@ def put_on_call(app):
                         person_id=person.id if person else None, label=handle or "", uid=f"{rotation}-{start}"))
 
     return put
-
