@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -64,7 +65,22 @@ def seeded(app, client, make_person, put_on_call):
     return incident
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server, seeded, tmp_path):
+@pytest.fixture
+def names_do_not_resolve(monkeypatch):
+    """Herald checks webhook hosts by resolving them; the fuzzer's invented names must not reach a DNS
+    server, so in this process (where the live server runs) only loopback resolves."""
+    real = socket.getaddrinfo
+
+    def loopback_only(host, *args, **kwargs):
+        if host in ("127.0.0.1", "localhost", "::1"):
+            return real(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (test: no DNS)")
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server, seeded, names_do_not_resolve,
+                                                                     tmp_path):
     environment = dict(os.environ, SCHEMATHESIS_HOOKS="tests.api.schemathesis_hooks",
                        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     command = [str(SCHEMATHESIS), "run", f"{live_server}/openapi.json",

@@ -187,3 +187,13 @@ def test_repeated_acknowledgements_stay_out_of_the_draft(client, make_person, pu
     draft = client.get(f"{url}/postmortem", headers=ADMIN).get_data(as_text=True)
     assert draft.count("Acknowledged by Alice Archer") == 1
     assert "again" not in draft
+
+
+def test_a_broken_postmortem_override_falls_back_to_the_default(app, client, tmp_path):
+    (tmp_path / "postmortem.md.j2").write_text("# {{ incident.nope }}\n")
+    app.config["HERALD"].templates_dir = str(tmp_path)
+    incident = client.post("/api/incidents", json={"title": "Orders are failing", "severity": "P1"},
+                           headers=ADMIN).get_json()
+    response = client.get(f"/api/incidents/{incident['id']}/postmortem", headers=ADMIN)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("# Incident Post-Mortem: Orders are failing")
