@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -49,6 +50,7 @@ class Notification:
     group_key: str
     alerts: tuple[Alert, ...] = ()
     action: str = "notify"  # notify | acknowledge (PagerDuty's acknowledge event)
+    acknowledged_by: str | None = None  # an acknowledge event's `client`, else its payload's `source`
     truncated: int = 0  # alerts the sender left out (Alertmanager's max_alerts)
     group_labels: dict = field(default_factory=dict)
     common_labels: dict = field(default_factory=dict)
@@ -60,6 +62,24 @@ class Notification:
     @property
     def firing(self) -> tuple[Alert, ...]:
         return tuple(a for a in self.alerts if a.firing)
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):?(\d{2}))")
+
+
+def is_rfc3339(text: str) -> bool:
+    """RFC 3339's `date-time` (section 5.6), by its grammar and field ranges: also what no `datetime`
+    holds (year 0, a leap second), which `parse_time` then reads as no time. The offset may omit its
+    colon ("+0000"), as PagerDuty's own examples write it."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    offset_ok = match.group(9) is None or (int(match.group(9)) <= 23 and int(match.group(10)) <= 59)
+    return (1 <= month <= 12 and 1 <= day <= days[month - 1] and hour <= 23 and minute <= 59
+            and second <= 60 and offset_ok)
 
 
 def parse_time(value) -> str | None:
@@ -144,7 +164,9 @@ def from_pagerduty(group_key: str, event: dict) -> Notification:
     """PagerDuty Events API v2: trigger / acknowledge / resolve of one alert named by its dedup_key."""
     action = event["event_action"]
     if action == "acknowledge":
-        return Notification(source="pagerduty", group_key=group_key, action="acknowledge")
+        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+        by = next((str(v)[:200] for v in (event.get("client"), payload.get("source")) if v not in (None, "")), None)
+        return Notification(source="pagerduty", group_key=group_key, action="acknowledge", acknowledged_by=by)
     if action == "resolve":
         return Notification(source="pagerduty", group_key=group_key,
                             alerts=(Alert(fingerprint=event["dedup_key"], status="resolved"),))

@@ -176,3 +176,12 @@ def test_installing_the_bot_greets_and_remembers_the_chat(app, client, team, bot
     deliver()
     assert not any(b["members"][0]["aadObjectId"] == team["bob"].aad_object_id for b in bot.created)
     assert any(find_action(card, "ack") for card in bot.cards_in(chat))
+
+
+def test_outside_text_is_escaped_for_markdown_on_bot_cards(client, team, bot, deliver):
+    open_p1(client, "[Acknowledge here](https://evil.example) **now**")
+    deliver()
+    for card in bot.cards_in(CHANNEL) + bot.cards_in(bot.personal_chat(team["alice"]).id):
+        shown = texts(card)
+        assert "[Acknowledge here](https://evil.example)" not in shown
+        assert "Acknowledge here" in shown

@@ -72,7 +72,7 @@ def channel_for(name: str, cfg) -> Channel:
     if name == "log":
         key: tuple = ("log",)
     elif name == "teams":
-        key = ("teams",)
+        key = ("teams", cfg.allow_private_urls, cfg.teams_webhook_url)
     elif name in _provided:
         key = (name, *_provided[name][1](cfg))
     elif name == "email":
@@ -91,9 +91,13 @@ def _make(name: str, cfg) -> Channel:
     if name in _provided:
         return _provided[name][0](cfg)
     if name == "teams":
+        from ...netguard import AddressPolicy
+        from ...runtime import runtime
         from .teams import TeamsChannel
 
-        return TeamsChannel()
+        contacts = runtime.policy.contacts.values() if runtime.policy is not None else ()
+        owned = frozenset(u for u in [cfg.teams_webhook_url, *(c.teams_webhook for c in contacts)] if u)
+        return TeamsChannel(AddressPolicy(allow_private=cfg.allow_private_urls), owned)
     if cfg.smtp_url:
         from .smtp import SmtpChannel
 
