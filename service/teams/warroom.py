@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..incidents.models import Incident
+from ..notify.markdown import escape_markdown
 from ..runtime import config, policy
 from . import outbox
 from .models import TeamsCard, WarRoom
@@ -162,25 +163,27 @@ def links(room: WarRoom) -> dict:
 
 def room_card(s: Session, incident: Incident, room: WarRoom | None, token: str = "") -> dict:
     """Severity, status, roles and who acknowledged, next update due, escalations, the bridge; the role
-    holders' Acknowledge button (the bot's `ack` verb, which refuses anyone else)."""
+    holders' Acknowledge button (the bot's `ack` verb, which refuses anyone else). Text from outside
+    (titles, names, escalation notes) is Markdown-escaped: Teams renders Markdown in these fields."""
+    md = escape_markdown
     sev = policy().severities.get(incident.severity)
-    facts = [{"title": "Severity", "value": f"{incident.severity} {sev.name if sev else ''}".strip()},
+    facts = [{"title": "Severity", "value": md(f"{incident.severity} {sev.name if sev else ''}".strip())},
              {"title": "Status", "value": incident.status}]
     for slot in sorted(incident.roles, key=lambda r: r.role):
         title = policy().roles[slot.role].title if slot.role in policy().roles else slot.role
         who = slot.person.name if slot.person else "unassigned"
         ack = " (acknowledged)" if slot.acknowledged_at else " (not acknowledged)" if slot.person else ""
-        facts.append({"title": title, "value": who + ack})
+        facts.append({"title": md(title), "value": md(who) + ack})
     if incident.next_update_due_at and incident.status not in ("resolved", "closed"):
         facts.append({"title": "Next update due", "value": incident.next_update_due_at.strftime("%Y-%m-%d %H:%M UTC")})
     escalations = _escalations_fired(s, incident)
     if escalations:
-        facts.append({"title": "Escalations", "value": "; ".join(escalations)[:500]})
+        facts.append({"title": "Escalations", "value": md("; ".join(escalations)[:500])})
     if room is not None and room.bridge_url:
         facts.append({"title": "Bridge", "value": f"[Join the call]({room.bridge_url})"})
     elif room is not None and room.bridge_problem:
-        facts.append({"title": "Bridge", "value": "none: " + room.bridge_problem})
-    body = [{"type": "TextBlock", "text": f"{incident.number}: {incident.title}", "weight": "Bolder", "size": "Medium",
+        facts.append({"title": "Bridge", "value": "none: " + md(room.bridge_problem)})
+    body = [{"type": "TextBlock", "text": md(f"{incident.number}: {incident.title}"), "weight": "Bolder", "size": "Medium",
              "wrap": True},
             {"type": "FactSet", "facts": facts}]
     if incident.status == "closed":
@@ -204,8 +207,8 @@ def room_card(s: Session, incident: Incident, room: WarRoom | None, token: str =
 def moved_card(incident: Incident) -> dict:
     """What a channel the incident left shows: nothing but that it continues elsewhere."""
     return {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "version": "1.5",
-            "body": [{"type": "TextBlock", "text": f"{incident.number}: this incident continues elsewhere.",
-                      "wrap": True}]}
+            "body": [{"type": "TextBlock", "wrap": True,
+                      "text": f"{escape_markdown(incident.number)}: this incident continues elsewhere."}]}
 
 
 def _escalations_fired(s: Session, incident: Incident) -> list[str]:

@@ -66,6 +66,7 @@ def test_p1_gets_channel_card_and_bridge_in_one_tick_and_close_archives(client, 
     card = bot.cards_in(room.conversation_id)[-1]
     assert room.bridge_url and room.bridge_url in str(card)
     assert "Alice Archer" in texts(card) and "P1" in texts(card)
+    assert "for \\*everyone\\*" in texts(card)  # the title's Markdown is shown as text
     answer = client.get(f"/api/incidents/{incident['id']}", headers=ADMIN).get_json()
     assert answer["links"]["war_room"] == channel["webUrl"]
     assert answer["links"]["bridge"] == room.bridge_url
