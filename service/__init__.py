@@ -107,6 +107,10 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     _register_domains(app, api)
     _register_errors(app)
 
+    @app.before_request
+    def _session_intent():
+        db.mark_request_session(request.method)
+
     @app.teardown_appcontext
     def _remove_session(_exc):
         db.session.remove()
