@@ -12,7 +12,7 @@ from .. import clock, db
 from ..processes import register_first_start
 from ..runtime import config, policy
 from .calendar import CalendarError, decode
-from .materialise import upload
+from .materialise import resolve_for, upload
 from .models import Rotation
 
 
@@ -29,8 +29,10 @@ def import_example_rotations(app, echo: Callable[[str], None]) -> None:
             if not path.is_file():
                 continue
             try:
+                text, now = decode(path.read_bytes()), clock.now()
+                resolution = resolve_for(text, now)
                 with db.transaction() as s:
-                    report = upload(s, name, decode(path.read_bytes()), clock.now())
+                    report = upload(s, name, text, resolution, now)
             except CalendarError as exc:
                 echo(f"herald: example rotation {path} cannot be imported: {exc}")
                 continue

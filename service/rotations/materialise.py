@@ -1,8 +1,8 @@
 """Keep each rotation's resolved shifts in the database over a horizon, so "who is on call" is one query.
 
-The horizon runs 30 days back to 400 days ahead. An import resolves the calendar over it and replaces the
-rotation's shifts in the same transaction (a calendar that cannot be read raises before anything
-changes). A tick re-resolves every rotation from its stored calendar once a day, which slides the
+The horizon runs 30 days back to 400 days ahead. An import resolves the calendar over it before any
+transaction begins (under a budget: `budget.py`), then replaces the rotation's shifts in one short
+transaction (a calendar that cannot be read raises before anything changes). A tick re-resolves every rotation from its stored calendar once a day, which slides the
 horizon forward, and at once when people change (so a newly added person is matched without a
 re-import).
 """
@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session, object_session
 
 from .. import clock, db
 from ..people.models import Person
-from ..runtime import policy
+from ..runtime import config, policy
 from ..worker import register_tick, wake_after_commit
 from . import background
 from .calendar import CalendarError
 from .matching import PersonRef
 from .models import Rotation, Shift
-from .resolve import ImportReport, resolve_calendar
+from .budget import resolve_bounded
+from .resolve import ImportReport, Resolution
 
 HORIZON_BACK = timedelta(days=30)
 HORIZON_AHEAD = timedelta(days=400)
@@ -48,11 +49,21 @@ def get_or_create(s: Session, name: str, now: datetime) -> Rotation:
     return rotation
 
 
-def import_calendar(s: Session, rotation: Rotation, text: str, now: datetime) -> ImportReport:
-    """Resolve `text` over the horizon and replace the rotation's shifts; CalendarError leaves all as it was."""
-    people = [PersonRef.of(p) for p in s.scalars(select(Person))]
+def resolve_for(text: str, now: datetime) -> Resolution:
+    """Resolve `text` over the horizon of `now`, outside any transaction of the caller's.
+
+    The people are read in a short read transaction of its own; the calendar is parsed and expanded
+    under a budget (`budget.py`), so neither a costly calendar nor a slow one ever holds a lock.
+    """
+    with db.read_transaction() as s:
+        people = [PersonRef.of(p) for p in s.scalars(select(Person))]
     start, end = horizon(now)
-    resolution = resolve_calendar(text, people, start, end, policy().timezone)
+    return resolve_bounded(text, people, start, end, policy().timezone, seconds=config().calendar_seconds)
+
+
+def import_calendar(s: Session, rotation: Rotation, text: str, resolution: Resolution, now: datetime) -> ImportReport:
+    """Replace the rotation's shifts with `resolution` (from `resolve_for(text, now)`): a few writes."""
+    start, end = horizon(now)
     s.execute(delete(Shift).where(Shift.rotation_id == rotation.id))
     if resolution.shifts:
         s.execute(insert(Shift), [
@@ -69,10 +80,11 @@ def import_calendar(s: Session, rotation: Rotation, text: str, now: datetime) ->
     return resolution.report
 
 
-def upload(s: Session, name: str, text: str, now: datetime) -> ImportReport:
-    """Import an uploaded calendar into `name` (created when missing). An upload ends a subscription."""
+def upload(s: Session, name: str, text: str, resolution: Resolution, now: datetime) -> ImportReport:
+    """Store an uploaded calendar, resolved beforehand with `resolve_for(text, now)`, into `name`
+    (created when missing). An upload ends a subscription."""
     rotation = get_or_create(s, name, now)
-    report = import_calendar(s, rotation, text, now)
+    report = import_calendar(s, rotation, text, resolution, now)
     if rotation.source_url is not None:
         report.warnings.insert(0, f"this rotation no longer follows {rotation.source_url}; "
                                   "it uses the uploaded calendar")
@@ -93,15 +105,28 @@ def resolve_due_rotations(now: datetime) -> None:
 
 
 def resolve_again(rotation_id: int, now: datetime) -> None:
-    """Resolve a rotation's stored calendar over the horizon of `now` (one transaction)."""
-    with db.transaction() as s:
-        rotation = s.scalar(select(Rotation).where(Rotation.id == rotation_id).with_for_update())
+    """Resolve a rotation's stored calendar over the horizon of `now`.
+
+    Read, resolve with no transaction open, then write in a short one, and only if the calendar is
+    still the one resolved (an upload or refresh meanwhile wins).
+    """
+    with db.read_transaction() as s:
+        rotation = s.get(Rotation, rotation_id)
         if rotation is None or rotation.calendar is None:
             return
-        try:
-            import_calendar(s, rotation, rotation.calendar, now)
-        except CalendarError as exc:  # a stored calendar that no longer resolves (e.g. a zone vanished)
-            rotation.last_error = f"re-resolving the stored calendar failed: {exc}"
+        text = rotation.calendar
+    try:
+        resolution, error = resolve_for(text, now), None
+    except CalendarError as exc:  # a stored calendar that no longer resolves (e.g. a zone vanished)
+        resolution, error = None, exc
+    with db.transaction() as s:
+        rotation = s.scalar(select(Rotation).where(Rotation.id == rotation_id).with_for_update())
+        if rotation is None or rotation.calendar != text:
+            return
+        if resolution is not None:
+            import_calendar(s, rotation, text, resolution, now)
+        else:
+            rotation.last_error = f"re-resolving the stored calendar failed: {error}"
             rotation.materialise_due_at = now + RESOLVE_EVERY
 
 
