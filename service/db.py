@@ -1,15 +1,20 @@
 """Database wiring: one engine, a thread-scoped session, UTC timestamps on every backend."""
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger("herald.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -82,8 +87,57 @@ def make_engine(url: str) -> Engine:
         event.listen(eng, "before_cursor_execute", _sqlite_begin_lazily)
         for name in ("commit", "rollback"):
             event.listen(eng, name, lambda conn: conn.info.pop("begin_pending", None))
+        event.listen(eng, "commit", lambda _conn: outage.over())
         return eng
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    event.listen(eng, "connect", lambda _conn, _record: outage.over())
+    event.listen(eng, "commit", lambda _conn: outage.over())
+    return eng
+
+
+class Outage:
+    """Whether the database is unreachable, so that an outage is logged once, not on every request and tick.
+
+    `noted(error)` says whether an exception is the database being unreachable or busy (the caller
+    answers 503 with Retry-After, or tries again at the next tick) and logs the first of an outage; a
+    new connection ends the outage and logs how long it lasted.
+    """
+
+    RETRY_AFTER = 5
+
+    def __init__(self):
+        self.since: float | None = None
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def is_outage(error: BaseException) -> bool:
+        if not isinstance(error, (exc.OperationalError, exc.InterfaceError)):
+            return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+        text = str(error.orig if getattr(error, "orig", None) is not None else error).lower()
+        if "sqlite" in type(getattr(error, "orig", None)).__module__:
+            return "locked" in text or "busy" in text or "unable to open" in text or "disk i/o" in text
+        return True  # psycopg's OperationalError: connection refused, reset, server shutting down…
+
+    def noted(self, error: BaseException, where: str) -> bool:
+        if not self.is_outage(error):
+            return False
+        with self.lock:
+            first, self.since = self.since is None, self.since or time.monotonic()
+        if first:
+            log.error("database unavailable (%s): %s; answering 503 until it is back", where,
+                      str(error).splitlines()[0][:300])
+        return True
+
+    def over(self) -> None:
+        if self.since is None:  # the common case, without the lock
+            return
+        with self.lock:
+            since, self.since = self.since, None
+        if since is not None:
+            log.warning("database reachable again after %.0f s", time.monotonic() - since)
+
+
+outage = Outage()
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")

@@ -67,7 +67,8 @@ def run_tick(now: datetime | None = None) -> dict[str, str]:
             fn(now)
             results[name] = "ok"
         except Exception as exc:  # one failing job must not stop the others
-            log.exception("tick job %s failed", name)
+            if not db.outage.noted(exc, f"tick job {name}"):  # an outage is logged once, not every tick
+                log.exception("tick job %s failed", name)
             results[name] = f"{type(exc).__name__}: {exc}"
         finally:
             db.session.remove()
@@ -130,8 +131,9 @@ def _beat(name: str, now: datetime) -> None:
                 s.add(WorkerHeartbeat(name=name, started_at=now, last_tick_at=now))
             else:
                 row.last_tick_at = now
-    except Exception:
-        log.exception("heartbeat failed")
+    except Exception as exc:
+        if not db.outage.noted(exc, "heartbeat"):
+            log.exception("heartbeat failed")
 
 
 def _forget_heartbeat(name: str) -> None:

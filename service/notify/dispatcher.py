@@ -304,8 +304,9 @@ class Dispatcher:
             self._wake.clear()
             try:
                 self._feed()
-            except Exception:
-                log.exception("dispatcher: claiming failed; trying again shortly")
+            except Exception as exc:
+                if not db.outage.noted(exc, "dispatcher"):  # an outage is logged once, not every second
+                    log.exception("dispatcher: claiming failed; trying again shortly")
                 self._stopping.wait(1)
 
     def _feed(self) -> None:
@@ -353,8 +354,9 @@ class Dispatcher:
                     break
             try:
                 record(batch, worker_id=self.worker_id)
-            except Exception:  # the leases run out and the messages go again: logged, never lost
-                log.exception("dispatcher: recording %s outcome(s) failed", len(batch))
+            except Exception as exc:  # the leases run out and the messages go again: logged, never lost
+                if not db.outage.noted(exc, "dispatcher"):
+                    log.exception("dispatcher: recording %s outcome(s) failed", len(batch))
 
     def _pool_idle(self) -> bool:
         with self._changed:

@@ -11,6 +11,9 @@ NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
                        error="letters, digits, '.', '_' or '-', starting with a letter or digit, at most 100")
 
 
+MAX_DURATION = timedelta(days=366)
+
+
 class Duration(fields.Field):
     """A duration as the policy writes it ("10m", "1h30m") or a number of seconds; out in the compact form."""
 
@@ -18,13 +21,16 @@ class Duration(fields.Field):
         if isinstance(value, bool):
             raise ValidationError("expected a duration like '10m' or a number of seconds")
         if isinstance(value, (int, float)):
-            if value < 1:
-                raise ValidationError("must be at least 1 second")
+            if not 1 <= value <= MAX_DURATION.total_seconds():  # also NaN
+                raise ValidationError(f"must be between 1 second and {MAX_DURATION.days} days")
             return timedelta(seconds=int(value))
         try:
-            return parse_duration(value)
+            duration = parse_duration(value)
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
+        if duration > MAX_DURATION:
+            raise ValidationError(f"must be at most {MAX_DURATION.days} days")
+        return duration
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
