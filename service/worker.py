@@ -25,6 +25,7 @@ log = logging.getLogger("herald.worker")
 TickJob = Callable[[datetime], None]
 _jobs: list[tuple[str, TickJob]] = []
 _last: set[str] = set()  # jobs that run after all others (the dispatcher sends what the others enqueued)
+STOPPED_AFTER = timedelta(seconds=15)
 
 
 class WorkerHeartbeat(Base):
@@ -144,6 +145,18 @@ def _forget_heartbeat(name: str) -> None:
                 s.delete(row)
     except Exception:
         log.exception("could not remove heartbeat")
+
+
+def stopped_tickers(now: datetime, tick_seconds: float):
+    """A select of the names of the tickers that stopped beating (killed: a clean stop removes its row).
+
+    Their processes' dispatchers (named the same, `worker_name()`) are gone too, so what they had
+    claimed may be taken over at once instead of when each lease runs out (up to a minute later).
+    Silent for ten ticks and at least STOPPED_AFTER counts as stopped; a tick job never takes that
+    long (each yields within a few seconds).
+    """
+    quiet = max(timedelta(seconds=10 * tick_seconds), STOPPED_AFTER)
+    return select(WorkerHeartbeat.name).where(WorkerHeartbeat.last_tick_at < now - quiet)
 
 
 def scheduler_state(tick_seconds: float) -> dict:

@@ -103,7 +103,8 @@ def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> lis
             .where(
                 Notification.status.in_(DUE_STATUSES),
                 Notification.next_attempt_at <= now,
-                or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
+                or_(Notification.claimed_until.is_(None), Notification.claimed_until < now,
+                    Notification.claimed_by.in_(worker.stopped_tickers(now, config().tick_seconds))),
             )
             .order_by(Notification.priority, Notification.next_attempt_at, Notification.id)
             .limit(limit)
