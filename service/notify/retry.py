@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 FIRST_DELAY = timedelta(seconds=1)
 MAX_DELAY = timedelta(minutes=5)
-MAX_ATTEMPTS = 10
 GIVE_UP_AFTER = timedelta(hours=24)
 JITTER = 0.2  # ±20 %: retries of a burst spread out instead of hitting the provider together
 
@@ -21,11 +20,14 @@ def after_failure(*, attempts: int, due_at: datetime, now: datetime, retry_after
                   permanent: bool = False, rng=random.random) -> tuple[str, datetime | None]:
     """("failed", next attempt) or ("dead", None) after the `attempts`-th failed attempt.
 
-    A provider's Retry-After wins over the backoff; no attempt is planned past the 24-hour window,
-    and the tenth failure (or a permanent one) is final.
+    Herald gives up on time, never on count: a message is retried until GIVE_UP_AFTER (24 hours)
+    after it fell due, or at once on a permanent refusal. A provider's Retry-After (a 429 or 503:
+    throttled, not failing) is waited out as asked and costs nothing but time; other failures back
+    off 1 s, 2 s, 4 s … up to 5 minutes. (Ten attempts used to be final: 45 s of Teams throttling
+    killed every queued page, and so did any relay outage longer than 8.5 minutes.)
     """
     deadline = due_at + GIVE_UP_AFTER
-    if permanent or attempts >= MAX_ATTEMPTS or now >= deadline:
+    if permanent or now >= deadline:
         return "dead", None
     if retry_after is not None:  # at least what the provider asked for (a little more, so a throttled
         # burst does not come back in one wave), and never a busy loop on "0"
