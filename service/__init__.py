@@ -1,6 +1,6 @@
 """Herald: the incident response guide, running by itself.
 
-`create_app` is the only place that wires the domains together.
+`create_app` builds the app; what reacts to what is listed in `service/wiring.py`.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from .inputs import MAX_ID, check_json_body
 from .policy import load_policy
 from .policy.business_hours import load_holidays
 from .runtime import runtime
+from .wiring import wire
 
 log = logging.getLogger("herald")
 
@@ -116,7 +117,7 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     app.url_map.converters["int"] = IdConverter
     db.init_engine(config.database_url)
     api = HeraldApi(app)
-    _register_domains(app, api)
+    wire(app, api)
     _register_errors(app)
 
     @app.before_request
@@ -130,36 +131,6 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
         db.session.remove()
 
     return app
-
-
-def _register_domains(app: Flask, api: Api) -> None:
-    from .acks import graph_inbox, smtp  # noqa: F401  (Graph inbox poll tick; SMTP listener for serve/worker)
-    from .acks.pages import blp as ack_pages
-    from .acks.views import blp as inbound
-    from .alerts import views as alerts
-    from .escalation import ticks  # noqa: F401  (escalation matrix, repeat pages, assemble check)
-    from .health import blp as health
-    from .incidents.views import blp as incidents
-    from .notify import triggers  # noqa: F401  (signal receivers and the cadence tick)
-    from .notify.metrics import blp as metrics
-    from .notify.views import blp as notifications
-    from .people.views import blp as people
-    from .reviews import reminders  # noqa: F401  (the review reminder tick)
-    from .reviews.views import blp as reviews
-    from .rotations import examples, handoffs  # noqa: F401  (first-start examples, the handoff tick)
-    from .rotations.views import blp as rotations
-    from .rotations.views import calendars
-
-    from .web.views import board as web_board
-    from .web.views import status as web_status
-    from .web_static import blp as web_static
-
-    for blueprint in (health, people, incidents, notifications, reviews, inbound, rotations, alerts.blp,
-                      alerts.pagerduty):
-        api.register_blueprint(blueprint)
-    alerts.init_app(app)
-    for page in (web_static, web_status, web_board, metrics, ack_pages, calendars):
-        app.register_blueprint(page)
 
 
 def _register_errors(app: Flask) -> None:

@@ -1,9 +1,11 @@
-"""The `herald` command line (CONTRACT §2)."""
+"""The `herald` command line: processes, database, tokens, policy and templates; the domains' own
+command groups are listed in `service/wiring.py`."""
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+from pathlib import Path
 
 import click
 
@@ -18,8 +20,10 @@ def _app():
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """Herald: on-call and incident communications over Teams and email."""
+    ctx.obj = _app  # the domains' commands build the app through `commands.command_app`
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every tick at INFO; keep its warnings and errors only.
@@ -149,13 +153,17 @@ def policy() -> None:
 def policy_check(file: str | None) -> None:
     """Validate a policy file; list every error and exit 1 when there is one."""
     from .policy import PolicyError, load_policy
+    from .policy.loader import unresolved_rotations
 
     path = file or Config.from_env().policy_path
     try:
         loaded = load_policy(path)
+        errors = unresolved_rotations(loaded, _known_rotations(Path(path).resolve().parent))
     except PolicyError as exc:
-        click.echo(f"{path}: {len(exc.errors)} error(s)", err=True)
-        for key, message in exc.errors:
+        errors = exc.errors
+    if errors:
+        click.echo(f"{path}: {len(errors)} error(s)", err=True)
+        for key, message in errors:
             click.echo(f"  {key or '(file)'}: {message}", err=True)
         sys.exit(1)
     click.echo(
@@ -164,14 +172,71 @@ def policy_check(file: str | None) -> None:
     )
 
 
-def register(command: click.Command) -> None:
-    """Domains add their commands here (rotation, who, templates)."""
-    main.add_command(command)
+def _known_rotations(folder: Path) -> set[str]:
+    """Rotations that exist: example calendars beside the policy, and the database's (when it answers)."""
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    known = {p.stem for p in folder.glob("*.ics")}
+    url = make_url(Config.from_env().database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return known  # checking must not create a database file
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            known |= set(connection.execute(text("SELECT name FROM rotations")).scalars())
+    except SQLAlchemyError:
+        pass  # no database (yet): the calendars beside the policy are all there is to check against
+    finally:
+        engine.dispose()
+    return known
 
 
-# Domains' command modules (each calls `register` on import).
-from .notify import cli as _notify_cli  # noqa: E402,F401  herald templates
-from .rotations import cli as _rotation_cli  # noqa: E402,F401  herald rotation, herald who
+# ---- templates -----------------------------------------------------------------------------
+
+@main.group()
+def templates() -> None:
+    """Message templates (templates/, overridden by HERALD_TEMPLATES)."""
+
+
+@templates.command("check")
+def check() -> None:
+    """Render every template against sample data; exit 1 on any error."""
+    from . import clock
+    from .notify.samples import check_templates
+    from .notify.templates import Renderer
+    from .policy import PolicyError, load_policy
+    from .wiring import SAMPLE_CONTEXTS
+    from .web.public import check_public_templates
+
+    cfg = Config.from_env()
+    try:
+        policy = load_policy(cfg.policy_path)
+    except PolicyError as exc:
+        click.echo(f"{cfg.policy_path}: the policy is invalid, run `herald policy check`:\n{exc}", err=True)
+        sys.exit(1)
+    if cfg.templates_dir and not Path(cfg.templates_dir).is_dir():
+        click.echo(f"HERALD_TEMPLATES={cfg.templates_dir}: no such folder", err=True)
+        sys.exit(1)
+    renderer = Renderer(cfg.templates_dir)
+    results = check_templates(renderer, policy, cfg.base_url, clock.now(), extra=SAMPLE_CONTEXTS)
+    results += check_public_templates(cfg.templates_dir, policy, clock.now())  # the status page's texts
+    failures = [(name, problem) for name, problem in results if problem]
+    for name, problem in results:
+        click.echo(f"ok    {name}" if problem is None else f"FAIL  {name}: {problem}")
+    where = f" (overrides from {renderer.override_dir})" if renderer.has_overrides else ""
+    if failures:
+        click.echo(f"{len(failures)} of {len(results)} template(s) failed{where}", err=True)
+        sys.exit(1)
+    click.echo(f"all {len(results)} templates render{where}")
+
+
+# ---- the domains' command groups ------------------------------------------------------------
+
+from .wiring import CLI_COMMANDS  # noqa: E402
+
+for _command in CLI_COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import DateTime, MetaData, create_engine, event, exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -186,8 +188,15 @@ def init_engine(url: str) -> Engine:
     return _engine
 
 
-def is_postgres() -> bool:
-    return engine().dialect.name == "postgresql"
+def is_postgres(s: Session | scoped_session | None = None) -> bool:
+    """The one SQLite-vs-PostgreSQL check: of the session's bind, or of the engine."""
+    bind = s.get_bind() if s is not None else engine()
+    return bind.dialect.name == "postgresql"
+
+
+def insert_for(s: Session | scoped_session):
+    """The dialect's INSERT (both have ON CONFLICT … DO NOTHING/UPDATE and RETURNING)."""
+    return pg_insert if is_postgres(s) else sqlite_insert
 
 
 @contextmanager

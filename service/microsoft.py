@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import msal
 import requests
 
-from .notify.channels import parse_retry_after
+from .mechanics.retry import backoff, parse_retry_after
 
 log = logging.getLogger("herald.microsoft")
 
@@ -134,7 +135,8 @@ class Microsoft:
                 if attempt == 0 and retries > 0:
                     continue
             error = (DeltaExpired if response.status_code == 410 else GraphError).from_response(response)
-            wait = error.retry_after if error.retry_after is not None else 2 ** attempt
+            wait = error.retry_after if error.retry_after is not None \
+                else backoff(attempt + 1, cap=timedelta(days=1)).total_seconds()
             if error.throttled and attempt < retries and wait <= max_wait:
                 log.info("Graph throttled %s %s; retrying in %ss", method, path, wait)
                 time.sleep(wait)

@@ -1,4 +1,5 @@
-"""What `herald serve` and `herald worker` run beside the web server, and the first-start set-up."""
+"""What `herald serve` and `herald worker` run beside the web server, and the first-start set-up
+(the services and steps are those of the app's wiring, `service/wiring.py`)."""
 from __future__ import annotations
 
 import logging
@@ -11,14 +12,7 @@ from . import db, worker
 
 log = logging.getLogger("herald.processes")
 
-# Other domains append (start, stop) pairs, e.g. the inbound SMTP listener.
-BackgroundStarter = Callable[[object], object]
-_starters: list[tuple[str, BackgroundStarter, Callable[[object], None]]] = []
-
-
-def register_background(name: str, start: BackgroundStarter, stop: Callable[[object], None]) -> None:
-    if not any(n == name for n, _, _ in _starters):
-        _starters.append((name, start, stop))
+WIRING = "herald.wiring"  # app.extensions key of the app's wiring (service/wiring.py)
 
 
 @dataclass
@@ -28,12 +22,12 @@ class Background:
 
 
 def start_background(app) -> Background:
-    config = app.config["HERALD"]
-    ticker = worker.Ticker(app, config.tick_seconds)
+    config, wiring = app.config["HERALD"], app.extensions[WIRING]
+    ticker = worker.Ticker(app, config.tick_seconds, wiring.tick_jobs)
     worker.install(ticker)
     ticker.start()
     running = Background(ticker)
-    for name, start, stop in _starters:
+    for name, start, stop in wiring.background:
         handle = start(app)
         if handle is not None:
             running.services.append((name, handle, stop))
@@ -50,16 +44,6 @@ def stop_background(running: Background) -> None:
     running.ticker.shutdown()
 
 
-FirstStartStep = Callable[[object, Callable[[str], None]], None]
-_first_start_steps: list[FirstStartStep] = []
-
-
-def register_first_start(step: FirstStartStep) -> FirstStartStep:
-    if step not in _first_start_steps:
-        _first_start_steps.append(step)
-    return step
-
-
 def first_start(app, echo: Callable[[str], None]) -> None:
     """On an empty database: create and print an admin token, then run the domains' first-start steps."""
     from .auth import ApiToken, create_token
@@ -71,5 +55,5 @@ def first_start(app, echo: Callable[[str], None]) -> None:
                 secret = create_token(s, "admin (first start)", ["admin"])
                 echo("herald: first start — created an admin token. It is stored hashed and shown only now:")
                 echo(f"herald: HERALD admin token: {secret}")
-        for step in _first_start_steps:
+        for step in app.extensions[WIRING].first_start:
             step(app, echo)

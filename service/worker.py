@@ -1,4 +1,4 @@
-"""The ticker: APScheduler calls `run_tick` every HERALD_TICK_SECONDS; domains register what is due.
+"""The ticker: APScheduler calls `run_tick` every HERALD_TICK_SECONDS with the jobs of `service/wiring.py`.
 
 The database holds every future action (a row with a due time), so a tick only asks "what is due
 now?". A late tick catches up instead of skipping; a restart loses nothing. `wake()` runs a tick at
@@ -23,8 +23,7 @@ from .db import Base, UTCDateTime
 log = logging.getLogger("herald.worker")
 
 TickJob = Callable[[datetime], None]
-_jobs: list[tuple[str, TickJob]] = []
-_last: set[str] = set()  # jobs that run after all others (the dispatcher sends what the others enqueued)
+TickJobs = list[tuple[str, TickJob]]  # in the order they run (service/wiring.py: TICK_JOBS)
 STOPPED_AFTER = timedelta(seconds=15)
 
 
@@ -39,31 +38,11 @@ class WorkerHeartbeat(Base):
     last_tick_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-def register_tick(name: str, *, last: bool = False) -> Callable[[TickJob], TickJob]:
-    """Decorator: run `fn(now)` on every tick. Each job gets its own error handling.
-
-    `last=True` runs the job after every other one (so what they enqueue leaves in the same tick).
-    """
-
-    def decorate(fn: TickJob) -> TickJob:
-        if not any(existing == name for existing, _ in _jobs):
-            _jobs.append((name, fn))
-        if last:
-            _last.add(name)
-        return fn
-
-    return decorate
-
-
-def tick_jobs() -> list[tuple[str, TickJob]]:
-    return sorted(_jobs, key=lambda job: job[0] in _last)
-
-
-def run_tick(now: datetime | None = None) -> dict[str, str]:
-    """Run every registered job once; return {job: "ok" | error text}. Used by the ticker and by tests."""
+def run_tick(jobs: TickJobs, now: datetime | None = None) -> dict[str, str]:
+    """Run every job once, in order; return {job: "ok" | error text}. Used by the ticker and by tests."""
     now = now or clock.now()
     results = {}
-    for name, fn in tick_jobs():
+    for name, fn in jobs:
         try:
             fn(now)
             results[name] = "ok"
@@ -77,8 +56,9 @@ def run_tick(now: datetime | None = None) -> dict[str, str]:
 
 
 class Ticker:
-    def __init__(self, app, tick_seconds: float, name: str | None = None):
+    def __init__(self, app, tick_seconds: float, jobs: TickJobs, name: str | None = None):
         self.app = app
+        self.jobs = jobs
         self.tick_seconds = max(float(tick_seconds), 0.05)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
@@ -117,7 +97,7 @@ class Ticker:
             while True:
                 self._again.clear()
                 now = clock.now()
-                run_tick(now)
+                run_tick(self.jobs, now)
                 self.last_tick_at = now
                 _beat(self.name, now)
                 if not self._again.is_set():
@@ -183,13 +163,3 @@ def wake() -> None:
     """Ask this process's ticker to run now; harmless when none runs here (the worker's tick catches up)."""
     if _active is not None:
         _active.wake()
-
-
-def wake_after_commit(s) -> None:
-    """Wake the ticker once this session's transaction commits (so the tick sees the new rows)."""
-    from sqlalchemy import event
-    from sqlalchemy.orm import scoped_session
-
-    if isinstance(s, scoped_session):
-        s = s()  # listen on this thread's session, not on every session the factory makes
-    event.listen(s, "after_commit", lambda _s: wake(), once=True)

@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import quote
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock, db
+from ..mechanics.claim import claim
 from ..microsoft import DeltaExpired, GraphError, microsoft
 from ..runtime import config
-from ..worker import register_tick
 from .inbound import NotAMessage, act, read
 from .models import InboundMessage, MailboxSync
 
@@ -40,7 +40,6 @@ def inbox_delta_path(mailbox: str) -> str:
     return f"users/{quote(mailbox)}/mailFolders/inbox/messages/delta"
 
 
-@register_tick("graph-inbox")
 def poll_inbox(now: datetime) -> None:
     cfg = config()
     if not cfg.graph_configured:
@@ -158,12 +157,11 @@ def _claim(mailbox: str, now: datetime) -> MailboxSync | None:
                     s.add(row)
             except IntegrityError:
                 row = s.scalar(select(MailboxSync).where(MailboxSync.mailbox == mailbox))
-        taken = s.execute(update(MailboxSync).where(
-            MailboxSync.id == row.id,
-            or_(MailboxSync.claimed_until.is_(None), MailboxSync.claimed_until < now),
-            or_(MailboxSync.next_poll_at.is_(None), MailboxSync.next_poll_at <= now),
-        ).values(claimed_until=now + LEASE).execution_options(synchronize_session=False)).rowcount
-        if taken != 1:
+        taken = claim(s, MailboxSync, MailboxSync.id == row.id,
+                      or_(MailboxSync.claimed_until.is_(None), MailboxSync.claimed_until < now),
+                      or_(MailboxSync.next_poll_at.is_(None), MailboxSync.next_poll_at <= now),
+                      lease={"claimed_until": now + LEASE})
+        if not taken:
             return None
         s.refresh(row)
         s.expunge(row)

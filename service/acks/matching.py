@@ -11,7 +11,7 @@ from ..incidents.models import Incident
 from ..notify.models import Notification
 from ..people.models import Person
 from .replies import Reply, plus_tokens
-from .tokens import InvalidAckToken, read_ack_token
+from ..ack_tokens import InvalidAckToken, read_ack_token
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from ..incidents.models import Incident
 from ..notify.models import Notification
 from ..people.models import Person
 from ..runtime import policy
-from ..web.views import SECURITY_HEADERS
-from .tokens import InvalidAckToken, read_ack_token
+from ..web_static import secure
+from ..ack_tokens import InvalidAckToken, read_ack_token
 
 blp = Blueprint("ack", __name__)
 
@@ -21,9 +21,7 @@ def _private(response):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token in the URL must not leak to other sites
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    for header, value in SECURITY_HEADERS.items():  # the web pages' policy: no framing, own scripts only
-        response.headers.setdefault(header, value)
-    return response
+    return secure(response)  # the web pages' policy: no framing, own scripts only
 
 
 class LinkProblem(Exception):

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from aiosmtpd.controller import Controller
 
 from .. import db
-from ..processes import register_background
 from .inbound import Incoming, NotAMessage, act, read
 
 log = logging.getLogger("herald.acks.smtp")
@@ -104,5 +103,3 @@ def stop_listener(controller: ListenerController) -> None:
     controller.stop()
     controller.handler.parsing.shutdown(wait=False, cancel_futures=True)
 
-
-register_background("inbound-smtp", start_listener, stop_listener)

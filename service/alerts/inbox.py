@@ -24,6 +24,9 @@ from sqlalchemy import delete, exists, func, or_, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from .. import clock, db, worker
+from ..mechanics.claim import skip_locked
+from ..mechanics.retry import backoff
+from ..mechanics.wake import wake_after_commit
 from . import processing
 from .models import AlertEvent, group_hash
 
@@ -59,7 +62,7 @@ def store(s: Session, *, source: str, group_key: str, payload: dict, token_name:
     s.add(event)
     if not _wake_requested.is_set():  # one wake per tick is enough, however many events arrive
         _wake_requested.set()
-        worker.wake_after_commit(s)
+        wake_after_commit(s)
     return event
 
 
@@ -187,8 +190,8 @@ def claim(s: Session, now: datetime, limit: int = BATCH_SIZE) -> list[AlertEvent
                              earlier.id < AlertEvent.id, earlier.next_attempt_at > now)
     query = (select(AlertEvent)
              .where(AlertEvent.status == "pending", AlertEvent.next_attempt_at <= now, ~held_up)
-             .order_by(AlertEvent.id).limit(limit).with_for_update(skip_locked=True))
-    return list(s.scalars(query))
+             .order_by(AlertEvent.id).limit(limit))
+    return list(s.scalars(skip_locked(query, s)))
 
 
 def _oldest_pending_elsewhere(s: Session, events: list[AlertEvent]) -> dict[str, int]:
@@ -276,10 +279,9 @@ def _failed(event: AlertEvent, exc: Exception, now: datetime) -> None:
         event.outcome = f"gave up after {event.attempts} attempts"
         log.error("alert event %s dead after %s attempts: %s", event.id, event.attempts, event.last_error)
     else:
-        event.next_attempt_at = now + timedelta(seconds=min(2 ** event.attempts, 300))
+        event.next_attempt_at = now + backoff(event.attempts, first=timedelta(seconds=2))  # 2 s … 5 min
 
 
-@worker.register_tick("alerts")
 def process_due_events(now: datetime) -> None:
     _wake_requested.clear()
     deadline = time.monotonic() + TICK_SECONDS

@@ -23,7 +23,6 @@ from . import grouping, triage
 from .models import AlertEvent, AlertGroup
 from .normalize import Alert, Notification, from_pagerduty, from_webhook
 
-INCIDENT_COMMANDER = "incident_commander"
 MAX_LISTED = 10  # alerts named in a message; the rest are counted
 SENDER_NAMES = {"alertmanager": "Alertmanager", "grafana": "Grafana", "pagerduty": "PagerDuty Events API"}
 
@@ -165,13 +164,14 @@ def _annotate(s: Session, incident: Incident, group: AlertGroup, notification: N
 def _tell_incident_commander(s: Session, incident: Incident, group: AlertGroup, change: grouping.Change, *,
                              slot: str) -> str:
     """A notice to the Incident Commander (held until business hours for business-hours severities)."""
-    holder = incident.role(INCIDENT_COMMANDER)
-    title = policy().role_title(INCIDENT_COMMANDER)
+    commander = policy().commander_role
+    holder = incident.role(commander)
+    title = policy().role_title(commander)
     if holder is None or holder.person is None:
         return f"nobody holds the {title} role to tell"
     severity = policy().severities[incident.severity]
     resolved = [triage.describe(alert) for alert in change.alerts.values()]
-    context = {"role": role_data(policy(), INCIDENT_COMMANDER),
+    context = {"role": role_data(policy(), commander),
                "monitoring": {"source": SENDER_NAMES[group.source], "alerts": resolved[:MAX_LISTED],
                               "more": max(len(resolved) - MAX_LISTED, 0)}}
     notify(s, incident=incident, kind="notice", slot=slot,

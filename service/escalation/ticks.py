@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -22,18 +20,16 @@ from ..incidents.models import OPEN_STATUSES, Incident
 from ..incidents.timeline import record
 from ..notify.models import Notification
 from ..notify.outbox import notify, recipients_for_contact, recipients_for_person
-from ..notify.triggers import INCIDENT_COMMANDER, page_role
+from ..notify.triggers import page_role
 from ..policy import duration_in_words
 from ..policy.model import CHANNELS
 from ..runtime import policy
-from ..worker import register_tick
 from .models import EscalationFiring
 from .rules import Due, assemble_deadline, due_work, missing_at, reason
 
 log = logging.getLogger("herald.escalation")
 
 
-@register_tick("escalation")
 def run_escalation(now: datetime) -> None:
     with db.transaction() as s:
         flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
@@ -65,7 +61,7 @@ def act(s: Session, incident: Incident, now: datetime) -> None:
 
 def fire_once(s: Session, incident: Incident, key: str, now: datetime) -> bool:
     """Claim `key` for the incident; True only for the one caller that inserted it."""
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = db.insert_for(s)
     stmt = (insert(EscalationFiring).values(incident_id=incident.id, key=key, fired_at=now)
             .on_conflict_do_nothing(index_elements=["incident_id", "key"]).returning(EscalationFiring.id))
     return s.execute(stmt).scalar() is not None
@@ -134,13 +130,13 @@ def _assemble(s: Session, incident: Incident, due: Due, now: datetime) -> None:
                actor="herald")
         return
     text = f"Team not assembled within {within}: " + "; ".join(_missing_line(incident, key) for key in missing)
-    commander = incident.role(INCIDENT_COMMANDER)
+    commander = incident.role(policy().commander_role)
     still = [key for key in missing if (slot := incident.role(key)) is None or slot.acknowledged_at is None]
     if still and commander is not None and commander.person is not None:
         notify(s, incident=incident, kind="escalation", slot="assemble",
                recipients=recipients_for_person(commander.person, severity.channels),
                context={"escalation": {"name": "Team not assembled", "reason": text,
-                                       "to": policy().role_title(INCIDENT_COMMANDER)}})
+                                       "to": policy().role_title(policy().commander_role)}})
         text += f" (told {commander.person.name})"
     elif still:
         text += " (no Incident Commander to tell)"

@@ -4,11 +4,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..db import insert_for
 from ..inputs import as_id
 from ..people.models import Person
 from ..policy.business_hours import next_business_day_start
@@ -26,7 +25,7 @@ class IncidentRuleError(Exception):
 
 def next_number(s: Session, day: date) -> str:
     """INC-YYYYMMDD-N, N counting from 1 per UTC day; atomic under concurrent creates."""
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(s)
     stmt = (
         insert(IncidentCounter)
         .values(day=day, last=1)

@@ -21,14 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, event, or_, select, text, update
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.orm import Session
 
 from .. import clock, db, worker
 from ..db import UTCDateTime
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record as record_timeline
-from ..processes import register_background
+from ..mechanics.claim import claim as claim_rows
+from ..mechanics.wake import wake_after_commit
 from ..runtime import config
 from .channels import DeliveryError, Outgoing, Receipt, RetryableError, channel_for, close_all
 from .models import DUE_STATUSES, Notification
@@ -47,17 +48,9 @@ def worker_name() -> str:
 
 # ---- waking ---------------------------------------------------------------------------------
 
-def wake_after_commit(session: Session) -> None:
+def send_after_commit(session: Session) -> None:
     """Make the new rows leave as soon as this transaction commits, in this process or another."""
-    if isinstance(session, scoped_session):
-        session = session()  # listen on this thread's session, not on every session of the factory
-    transaction = session.get_transaction()
-    if session.info.get("herald_wake") is transaction:
-        return
-    session.info["herald_wake"] = transaction
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-    event.listen(session, "after_commit", lambda _s: poke(), once=True)
+    wake_after_commit(session, poke, channel=NOTIFY_CHANNEL)
 
 
 _active: "Dispatcher | None" = None
@@ -98,37 +91,25 @@ class Outcome:
 def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> list[Claim]:
     """Lease up to `limit` due rows to `worker_id`, most urgent first; pages no longer wanted are cancelled."""
     with db.transaction() as s:
-        due = (
-            select(Notification.id)
-            .where(
-                Notification.status.in_(DUE_STATUSES),
-                Notification.next_attempt_at <= now,
-                or_(Notification.claimed_until.is_(None), Notification.claimed_until < now,
-                    Notification.claimed_by.in_(worker.stopped_tickers(now, config().tick_seconds))),
-            )
-            .order_by(Notification.priority, Notification.next_attempt_at, Notification.id)
-            .limit(limit)
-        )
-        if s.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        ids = s.scalars(due).all()
+        order = (Notification.priority, Notification.next_attempt_at, Notification.id)
+        lease_free = or_(Notification.claimed_until.is_(None), Notification.claimed_until < now,
+                         Notification.claimed_by.in_(worker.stopped_tickers(now, config().tick_seconds)))
+        ids = claim_rows(s, Notification, Notification.status.in_(DUE_STATUSES), Notification.next_attempt_at <= now,
+                         lease_free, lease={"claimed_until": now + lease, "claimed_by": worker_id}, order_by=order,
+                         limit=limit)
         if not ids:
             return []
-        rows = s.scalars(select(Notification).where(Notification.id.in_(ids))
-                         .order_by(Notification.priority, Notification.next_attempt_at, Notification.id)).all()
+        rows = s.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(*order)).all()
         unwanted = _pages_no_longer_wanted(s, [r for r in rows if r.kind == "page" and r.incident_id is not None])
         claims = []
         for row in rows:
             if row.id in unwanted:
-                row.status = "cancelled"
-                row.last_error = unwanted[row.id]
+                row.status, row.last_error = "cancelled", unwanted[row.id]
+                row.claimed_until = row.claimed_by = None  # never sent, so never leased
                 continue
             job = Outgoing(id=row.id, kind=row.kind, channel=row.channel, recipient=row.recipient,
                            recipient_name=row.recipient_name, payload=row.payload, message_id=row.message_id)
             claims.append(Claim(job, row.due_at, now, now + lease))
-        if claims:
-            s.execute(update(Notification).where(Notification.id.in_([c.job.id for c in claims]))
-                      .values(claimed_until=now + lease, claimed_by=worker_id))
         return claims
 
 
@@ -195,7 +176,7 @@ def record(outcomes: list[Outcome], *, worker_id: str) -> None:
 
 
 def _record_failure(s: Session, outcome: Outcome, worker_id: str) -> None:
-    row = s.get(Notification, outcome.claim.job.id, with_for_update=s.get_bind().dialect.name == "postgresql")
+    row = s.get(Notification, outcome.claim.job.id, with_for_update=db.is_postgres(s))
     if row is None or row.status == "sent" or row.claimed_by != worker_id:
         return  # sent or re-claimed by another worker after our lease ran out: theirs to record
     error, now = outcome.error, outcome.at
@@ -236,7 +217,6 @@ def drain(now: datetime | None = None, *, worker_id: str | None = None) -> int:
             attempted += 1
 
 
-@worker.register_tick("dispatch", last=True)
 def dispatch_tick(now: datetime) -> None:
     if _active is not None and _active.running:
         _active.poke()
@@ -399,5 +379,3 @@ def stop(dispatcher: Dispatcher) -> None:
         _active = None
     dispatcher.stop()
 
-
-register_background("dispatcher", start, stop)

@@ -19,13 +19,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from .. import clock
-from ..acks.tokens import make_ack_token
+from .. import clock, db
+from ..ack_tokens import make_ack_token
 from ..rotations.oncall import on_call
 from ..runtime import config, policy
 from .channels import sender_address
 from .context import standard_context
-from .dispatcher import wake_after_commit
+from .dispatcher import send_after_commit
 from .models import KINDS, Notification
 from .templates import TemplateProblem, renderer
 
@@ -171,20 +171,20 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
         ids.append(row_id)
     if not ids:
         return []
-    wake_after_commit(session)
+    send_after_commit(session)
     return list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
 
 
 # Built once: SQLAlchemy caches the compiled statement (an ORM INSERT … RETURNING entity would recompile).
 _INSERT_IF_NEW = {
-    name: insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id)
-    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    postgres: insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id)
+    for postgres, insert in ((True, pg_insert), (False, sqlite_insert))
 }
 
 
 def _insert_if_new(session: Session, values: dict) -> int | None:
     """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: None when a concurrent twin won."""
-    return session.execute(_INSERT_IF_NEW[session.get_bind().dialect.name], values).scalar()
+    return session.execute(_INSERT_IF_NEW[db.is_postgres(session)], values).scalar()
 
 
 def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str | None,

@@ -1,8 +1,8 @@
 """Sample data for `herald templates check`: every template rendered as a real message would be.
 
 The sample incident is a transient `Incident` (never stored) passed through the same context
-builder as real messages. Domains that add a kind of their own register its extra context with
-`register_sample(kind, make_context)`.
+builder as real messages. Domains that add a kind of their own give its extra context to
+`check_templates(..., extra=...)` (listed in `service/wiring.py`).
 """
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ from .outbox import Recipient, render_payload
 from .templates import Renderer, TemplateProblem
 
 SampleContext = Callable[[Incident, Policy], dict]
-_samples: dict[str, SampleContext] = {}
-
-
-def register_sample(kind: str, make_context: SampleContext) -> None:
-    """Extra context for `kind` when templates are checked (e.g. the review invitation's meeting)."""
-    _samples[kind] = make_context
 
 
 def sample_incident(policy: Policy, now) -> Incident:
@@ -76,11 +70,13 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
     }
 
 
-def check_templates(tpl: Renderer, policy: Policy, base_url: str, now) -> list[tuple[str, str | None]]:
-    """[(template file, None or the problem)] for every kind that has templates."""
+def check_templates(tpl: Renderer, policy: Policy, base_url: str, now,
+                    extra: dict[str, SampleContext] | None = None) -> list[tuple[str, str | None]]:
+    """[(template file, None or the problem)] for every kind that has templates; `extra` adds the
+    context of other domains' kinds (e.g. the review invitation's meeting)."""
     results = []
     incident = sample_incident(policy, now)
-    samples = {**_builtin_samples(now), **_samples}
+    samples = {**_builtin_samples(now), **(extra or {})}
     for kind in tpl.kinds():
         if kind not in KINDS:
             results.append((f"{kind}.*", f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"))

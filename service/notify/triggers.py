@@ -6,7 +6,7 @@
   stakeholders on the severity's channels, and the next update falls due `update_every` later.
 - The severity goes up: the new severity's roles are paged and the cadence re-plans.
 - A role is handed over by hand: the new holder is paged (or noticed) like the first one was.
-  (Rotation handoffs are announced by the rotations domain with the `handoff` template.)
+  (Rotation handoffs are announced by `handoffs.py` with the `handoff` template.)
 - Every tick: overdue updates are posted automatically (one, however late), and the Communications
   Lead is reminded before an update falls due.
 """
@@ -19,11 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock, db
-from ..incidents import events, lifecycle
+from ..incidents import lifecycle
 from ..incidents.models import OPEN_STATUSES, Incident
 from ..incidents.timeline import record
 from ..runtime import config, holidays, policy
-from ..worker import register_tick
 from . import cadence
 from .context import role_data, update_data
 from .models import Notification
@@ -31,8 +30,6 @@ from .outbox import Recipient, notify, recipients_for_contact, recipients_for_pe
 
 log = logging.getLogger("herald.notify.triggers")
 
-COMMUNICATIONS_LEAD = "communications_lead"
-INCIDENT_COMMANDER = "incident_commander"
 
 
 # ---- who hears ------------------------------------------------------------------------------
@@ -90,21 +87,18 @@ def page_severity_roles(session: Session, incident: Incident) -> None:
 
 # ---- signals --------------------------------------------------------------------------------
 
-@events.incident_opened.connect
-def _on_opened(incident: Incident, session: Session, **_) -> None:
+def on_opened(incident: Incident, session: Session, **_) -> None:
     page_severity_roles(session, incident)
 
 
-@events.update_posted.connect
-def _on_update_posted(incident: Incident, session: Session, update, **_) -> None:
+def on_update_posted(incident: Incident, session: Session, update, **_) -> None:
     replan(incident)
     notify(session, incident=incident, kind=update.kind, slot=f"update-{update.id}",
            recipients=stakeholder_recipients(session, incident, update.posted_at),
            context={"update": update_data(update)})
 
 
-@events.incident_changed.connect
-def _on_changed(incident: Incident, session: Session, changes: dict, **_) -> None:
+def on_changed(incident: Incident, session: Session, changes: dict, **_) -> None:
     if "severity" in changes or "status" in changes:
         replan(incident)
     if "severity" in changes:
@@ -113,8 +107,7 @@ def _on_changed(incident: Incident, session: Session, changes: dict, **_) -> Non
             page_severity_roles(session, incident)
 
 
-@events.role_assigned.connect
-def _on_role_assigned(incident: Incident, session: Session, role: str, person, previous, reason: str, **_) -> None:
+def on_role_assigned(incident: Incident, session: Session, role: str, person, previous, reason: str, **_) -> None:
     if reason != "handover" or not incident.is_open:
         return
     severity = policy().severities[incident.severity]
@@ -132,7 +125,6 @@ def replan(incident: Incident) -> None:
 
 # ---- the cadence tick -----------------------------------------------------------------------
 
-@register_tick("cadence")
 def cadence_tick(now: datetime) -> None:
     horizon = now + cadence.lookahead(policy())
     with db.transaction() as s:
@@ -151,7 +143,7 @@ def cadence_tick(now: datetime) -> None:
 
 def _advance(s: Session, incident_id: int, now: datetime) -> None:
     # The row lock makes a second worker wait here and then see the update the first one posted.
-    incident = s.get(Incident, incident_id, with_for_update=s.get_bind().dialect.name == "postgresql")
+    incident = s.get(Incident, incident_id, with_for_update=db.is_postgres(s))
     if incident is None:
         return
     severity = policy().severities[incident.severity]
@@ -166,8 +158,8 @@ def _advance(s: Session, incident_id: int, now: datetime) -> None:
 
 
 def remind_communications_lead(s: Session, incident: Incident, due: datetime, now: datetime) -> list[Notification]:
-    """The Communications Lead (else the Incident Commander) hears that an update is due soon."""
-    for role_key in (COMMUNICATIONS_LEAD, INCIDENT_COMMANDER):
+    """The policy's communicator (else its commander) hears that an update is due soon."""
+    for role_key in (policy().communicator_role, policy().commander_role):
         holder = incident.role(role_key)
         if holder is not None and holder.person is not None:
             severity = policy().severities[incident.severity]

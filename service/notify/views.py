@@ -10,7 +10,7 @@ from ..errors import conflict, not_found
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..incidents.views import incident_or_404
-from .dispatcher import wake_after_commit
+from .dispatcher import send_after_commit
 from .models import Notification
 from .schemas import NotificationListArgs, NotificationOut
 
@@ -63,6 +63,6 @@ def retry(notification_id):
         record(session, incident, "notification_retry",
                f"Retrying the {row.kind} to {row.recipient_name or row.recipient} by {row.channel} (was {previous})",
                actor=actor_name(), notification=row.id)
-    wake_after_commit(session)
+    send_after_commit(session)
     session.commit()
     return row

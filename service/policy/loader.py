@@ -21,7 +21,9 @@ from .model import (
     Severity,
 )
 
-_TOP_KEYS = {"timezone", "business_hours", "severities", "roles", "contacts", "escalations", "alerts"}
+_TOP_KEYS = {"timezone", "business_hours", "severities", "roles", "contacts", "escalations", "alerts",
+             "responsibilities"}
+_RESPONSIBILITY_KEYS = {"commander", "communicator", "handoff_severities"}
 _SEVERITY_KEYS = {
     "name", "description", "examples", "respond_within", "acknowledge_within", "assemble_within",
     "update_every", "page", "notify", "stakeholders", "channels", "postmortem_within", "business_hours_only",
@@ -118,6 +120,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     severities = _severities(c, c.table("severities", raw.get("severities", {})), roles, contacts)
     escalations = _escalations(c, raw.get("escalations", []), severities, contacts)
     severity_map = _alerts(c, c.table("alerts", raw.get("alerts", {})), severities)
+    commander, communicator, handoff = _responsibilities(c, c.table("responsibilities", raw.get("responsibilities", {})),
+                                                         roles, severities)
 
     if not severities:
         c.add("severities", "at least one severity is required")
@@ -131,6 +135,9 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         contacts=contacts,
         escalations=escalations,
         severity_map=severity_map,
+        commander_role=commander,
+        communicator_role=communicator,
+        handoff_severities=handoff,
         source=source,
     )
 
@@ -308,3 +315,35 @@ def _alerts(c: _Collector, raw: dict, severities: dict) -> dict[str, str]:
         else:
             mapping[label.lower()] = level
     return mapping
+
+
+def _responsibilities(c: _Collector, raw: dict, roles: dict, severities: dict) -> tuple[str, str, tuple[str, ...]]:
+    """Which role commands, which communicates, which severities follow rotation handoffs.
+
+    Every name must resolve. The defaults (the guide's role keys) must too as soon as the policy has
+    roles: a renamed role would otherwise silently turn IC notices and update reminders off.
+    """
+    c.unknown_keys("responsibilities", raw, _RESPONSIBILITY_KEYS)
+    picked = []
+    for key, default in (("commander", "incident_commander"), ("communicator", "communications_lead")):
+        role = c.string(f"responsibilities.{key}", raw.get(key), default) or default
+        if role not in roles and (key in raw or roles):
+            hint = "" if key in raw else f" (the default; name the {key}'s role in [responsibilities] {key} = ...)"
+            c.add(f"responsibilities.{key}", f"unknown role {role!r}{hint}")
+        picked.append(role)
+    if "handoff_severities" in raw:
+        handoff = c.strings("responsibilities.handoff_severities", raw["handoff_severities"])
+        for i, key in enumerate(handoff):
+            if key not in severities:
+                c.add(f"responsibilities.handoff_severities[{i}]", f"unknown severity {key!r}")
+    else:
+        handoff = tuple(key for key in ("P1", "P2") if key in severities)
+    return picked[0], picked[1], handoff
+
+
+def unresolved_rotations(policy: Policy, known: set[str]) -> list[tuple[str, str]]:
+    """[(key, problem)] for every rotation a role or contact names that is not in `known`."""
+    named = [(f"roles.{r.key}.rotation", r.rotation) for r in policy.roles.values() if r.rotation]
+    named += [(f"contacts.{c.key}.rotation", c.rotation) for c in policy.contacts.values() if c.rotation]
+    return [(key, f"unknown rotation {name!r}: not in the database and no calendar {name}.ics beside the policy")
+            for key, name in named if name not in known]

@@ -78,6 +78,10 @@ class Policy:
     contacts: dict[str, Contact]
     escalations: tuple[Escalation, ...]
     severity_map: dict[str, str]
+    # [responsibilities]: which role does what (defaults: the guide's role keys, P1 and P2)
+    commander_role: str = "incident_commander"       # IC notices, review invitations, post-mortem reminders
+    communicator_role: str = "communications_lead"   # update reminders, stakeholder questions
+    handoff_severities: tuple[str, ...] = ("P1", "P2")  # open incidents of these follow rotation handoffs
     source: str = field(default="", compare=False)
 
     def severity(self, key: str) -> Severity:

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from .. import db
 from ..incidents.models import Incident
+from ..mechanics.claim import skip_locked
 from ..notify.outbox import notify, recipients_for_person
 from ..policy import duration_in_words
 from ..runtime import config, policy
-from ..worker import register_tick
 from .models import ActionItem, ReviewReminder
 from .review import POSTMORTEM_REMINDER, meeting_of
 
@@ -27,15 +27,12 @@ log = logging.getLogger("herald.reviews")
 BATCH = 200
 
 
-@register_tick("reviews.reminders")
 def send_due_reminders(now: datetime) -> None:
     with db.transaction() as s:
         query = (select(ReviewReminder).where(ReviewReminder.status == "pending", ReviewReminder.due_at <= now)
                  .order_by(ReviewReminder.due_at, ReviewReminder.id).limit(BATCH))
-        if db.is_postgres():
-            query = query.with_for_update(skip_locked=True)
         latest: dict[tuple, ReviewReminder] = {}
-        for reminder in s.scalars(query):
+        for reminder in s.scalars(skip_locked(query, s)):
             subject = (reminder.incident_id, reminder.action_item_id)
             if subject in latest:
                 _close(latest[subject], now, "skipped", "superseded by a later reminder (late tick)")
@@ -49,7 +46,7 @@ def _deliver(s: Session, reminder: ReviewReminder, now: datetime) -> None:
     if reminder.purpose == POSTMORTEM_REMINDER:
         if incident.status != "resolved":
             return _close(reminder, now, "cancelled", f"the incident is {incident.status}")
-        holder = incident.role("incident_commander")
+        holder = incident.role(policy().commander_role)
         person = holder.person if holder is not None else None
         context = _postmortem_context(s, incident, now)
         if person is None:

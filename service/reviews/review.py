@@ -12,11 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..incidents import events
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..notify.outbox import notify, recipients_for_person
-from ..notify.samples import register_sample
 from ..people.models import Person
 from ..runtime import config, holidays, policy
 from .deadlines import postmortem_due, postmortem_reminder_at
@@ -37,8 +35,7 @@ def meeting_of(s: Session, incident: Incident) -> ReviewMeeting | None:
 
 # ---- lifecycle -----------------------------------------------------------------------------------
 
-@events.incident_changed.connect
-def _on_incident_changed(incident: Incident, *, session: Session, changes: dict, **_):
+def on_incident_changed(incident: Incident, *, session: Session, changes: dict, **_):
     old, new = changes.get("status", (None, None))
     if new == "resolved":
         plan_review(session, incident)
@@ -50,8 +47,7 @@ def _on_incident_changed(incident: Incident, *, session: Session, changes: dict,
         plan_review(session, incident)
 
 
-@events.role_assigned.connect
-def _on_role_assigned(incident: Incident, *, session: Session, person: Person, **_):
+def on_role_assigned(incident: Incident, *, session: Session, person: Person, **_):
     """A role handed over after resolution: the new holder is invited too (the previous one stays)."""
     meeting = meeting_of(session, incident)
     if meeting is None or incident.status != "resolved" or meeting.status != "scheduled":
@@ -229,15 +225,13 @@ def review_context(incident: Incident, meeting: ReviewMeeting, method: str) -> d
     }
 
 
-def _sample_review(incident: Incident, _policy) -> dict:
+def sample_review(incident: Incident, _policy) -> dict:
     """The invite templates' extra context for `herald templates check`."""
     start = incident.started_at + timedelta(days=1)
     return {"review": {"method": "REQUEST", "cancelled": False, "start": start, "end": start + timedelta(hours=1),
                        "sequence": 0, "postmortem_due_at": start + timedelta(days=1), "within_deadline": True,
                        "postmortem_url": f"https://herald.example.com/api/incidents/{incident.number}/postmortem"}}
 
-
-register_sample("invite", _sample_review)
 
 
 def _when(start: datetime, end: datetime) -> str:

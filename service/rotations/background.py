@@ -3,7 +3,7 @@
 Both can take seconds (a slow calendar server, a calendar with thousands of events), and the ticker
 also sends pages and updates, so under `herald serve`/`herald worker` the work runs on a small thread
 pool; elsewhere (tests, the CLI) it runs inline. Work is claimed first: its due time moves a lease
-ahead in one conditional UPDATE, so several workers never take the same rotation, and work that
+ahead (`mechanics.claim`), so several workers never take the same rotation, and work that
 dies is retried when the lease runs out.
 """
 from __future__ import annotations
@@ -13,10 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select, update
-
 from .. import db
-from ..processes import register_background
+from ..mechanics.claim import claim
 from .models import Rotation
 
 log = logging.getLogger("herald.rotations")
@@ -26,17 +24,9 @@ _pool: tuple[object, ThreadPoolExecutor] | None = None
 
 def claim_due(due_column, now: datetime, lease: timedelta, *conditions) -> list[int]:
     """Ids of the rotations whose `due_column` has come, each claimed until `now + lease`."""
-    table = Rotation.__table__
     with db.transaction() as s:
-        due = s.scalars(select(table.c.id).where(*conditions, due_column <= now).order_by(due_column)).all()
-    claimed = []
-    for rotation_id in due:
-        with db.transaction() as s:
-            moved = s.execute(update(table).where(table.c.id == rotation_id, due_column <= now)
-                              .values({due_column.key: now + lease})).rowcount
-        if moved:
-            claimed.append(rotation_id)
-    return claimed
+        return claim(s, Rotation, *conditions, due_column <= now, lease={due_column.key: now + lease},
+                     order_by=(due_column,))
 
 
 def run(job: Callable[..., object], *args) -> None:
@@ -57,16 +47,14 @@ def _in_app(app, job, *args) -> None:
             db.session.remove()
 
 
-def _start(app):
+def start(app):
     global _pool
     _pool = (app, ThreadPoolExecutor(max_workers=2, thread_name_prefix="calendars"))
     return _pool
 
 
-def _stop(handle) -> None:
+def stop(handle) -> None:
     global _pool
     _pool = None
     handle[1].shutdown(wait=True, cancel_futures=True)
 
-
-register_background("calendar work", _start, _stop)

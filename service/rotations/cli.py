@@ -1,4 +1,4 @@
-"""`herald rotation import|list` and `herald who` (CONTRACT §2)."""
+"""`herald rotation import|list` and `herald who`."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import click
 from sqlalchemy import select
 
 from .. import clock, db
-from ..cli import _app, register
+from ..commands import command_app
 from ..policy import parse_duration
 from ..runtime import policy
 from .calendar import CalendarError, decode
@@ -41,7 +41,7 @@ def import_command(name: str, file_or_url: str, refresh_every: str | None, as_js
         every = parse_duration(refresh_every) if refresh_every else None
     except Exception as exc:
         raise click.BadParameter(str(exc)) from exc
-    app = _app()
+    app = command_app()
     with app.app_context():
         if file_or_url.lower().startswith(URL_SCHEMES):
             try:
@@ -75,7 +75,7 @@ def import_command(name: str, file_or_url: str, refresh_every: str | None, as_js
 @rotation.command("list")
 def list_command() -> None:
     """Every rotation: where its calendar comes from, its last refresh, and who is on call now."""
-    app = _app()
+    app = command_app()
     with app.app_context():
         now = clock.now()
         rotations = db.session.scalars(select(Rotation).order_by(Rotation.name)).all()
@@ -98,7 +98,7 @@ def who(at: str | None, role: str | None) -> None:
         moment = clock.as_utc(datetime.fromisoformat(at.replace("Z", "+00:00"))) if at else None
     except ValueError as exc:
         raise click.BadParameter(f"not an ISO 8601 time: {at!r}", param_hint="--at") from exc
-    app = _app()
+    app = command_app()
     with app.app_context():
         roles = policy().roles
         if role is not None and role not in roles:
@@ -147,6 +147,3 @@ def _fail(message: str) -> None:
     click.echo(f"herald: {message}", err=True)
     sys.exit(1)
 
-
-register(rotation)
-register(who)

@@ -9,14 +9,12 @@ from typing import Callable
 from sqlalchemy import func, select
 
 from .. import clock, db
-from ..processes import register_first_start
 from ..runtime import config, policy
 from .calendar import CalendarError, decode
 from .materialise import resolve_for, upload
 from .models import Rotation
 
 
-@register_first_start
 def import_example_rotations(app, echo: Callable[[str], None]) -> None:
     with app.app_context():
         with db.transaction() as s:

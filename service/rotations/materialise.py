@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
 from .. import clock, db
+from ..mechanics.wake import wake_after_commit
 from ..people.models import Person
 from ..runtime import config, policy
-from ..worker import register_tick, wake_after_commit
 from . import background
+from .budget import resolve_bounded
 from .calendar import CalendarError
 from .matching import PersonRef
 from .models import Rotation, Shift
-from .budget import resolve_bounded
 from .resolve import ImportReport, Resolution
 
 HORIZON_BACK = timedelta(days=30)
@@ -95,7 +95,6 @@ def upload(s: Session, name: str, text: str, resolution: Resolution, now: dateti
     return report
 
 
-@register_tick("rotations.materialise")
 def resolve_due_rotations(now: datetime) -> None:
     """Re-resolve rotations whose day is up (or whose people changed), beside the ticker."""
     table = Rotation.__table__
@@ -130,7 +129,8 @@ def resolve_again(rotation_id: int, now: datetime) -> None:
             rotation.materialise_due_at = now + RESOLVE_EVERY
 
 
-def _people_changed(_mapper, connection, person: Person) -> None:
+def people_changed(_mapper, connection, person: Person) -> None:
+    """ORM listener on Person (insert, update, delete): calendars are matched to people again."""
     connection.execute(
         update(Rotation.__table__).where(Rotation.__table__.c.calendar.is_not(None))
         .values(materialise_due_at=clock.now())
@@ -139,6 +139,3 @@ def _people_changed(_mapper, connection, person: Person) -> None:
     if session is not None:
         wake_after_commit(session)
 
-
-for _event in ("after_insert", "after_update", "after_delete"):
-    event.listen(Person, _event, _people_changed)

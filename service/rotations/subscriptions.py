@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from .. import clock, db
 from ..runtime import config
-from ..worker import register_tick
 from . import background
 from .calendar import CalendarError, decode
 from .fetch import AddressPolicy, FetchError, check_url, fetch_calendar
@@ -109,7 +108,6 @@ def _finish(rotation: Rotation, outcome: RefreshOutcome, now: datetime) -> None:
     rotation.next_refresh_at = now + every
 
 
-@register_tick("rotations.refresh")
 def refresh_due_subscriptions(now: datetime) -> None:
     table = Rotation.__table__
     due = background.claim_due(table.c.next_refresh_at, now, CLAIM_LEASE, table.c.source_url.is_not(None))

@@ -9,19 +9,13 @@ from ..db import session
 from ..notify.templates import when
 from ..policy import duration_in_words
 from ..runtime import config, policy
+from ..web_static import secure as _secure
 from . import board as board_data
 from . import login
 from .feed import atom_feed
 from .public import as_json, iso_utc, status_snapshot
 
 REFRESH_SETTING = "BOARD_REFRESH_SECONDS"  # Flask setting; tests shorten it
-SECURITY_HEADERS = {
-    # Scripts and styles only from our own static files: no inline code, nothing third-party.
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
 
 status = Blueprint("status", __name__)
 board = Blueprint("board", __name__, url_prefix="/board")
@@ -35,12 +29,6 @@ def _configure(state) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config().base_url.startswith("https://"))
     app.jinja_env.filters.update(utc=when, iso=iso_utc, relative=board_data.relative, duration=duration_in_words)
-
-
-def _secure(response: Response) -> Response:
-    for header, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(header, value)
-    return response
 
 
 status.record_once(_configure)

@@ -5,7 +5,7 @@ from email.message import EmailMessage
 import pytest
 
 from service.acks import smtp as inbound_smtp
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 
 

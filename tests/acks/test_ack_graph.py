@@ -7,7 +7,7 @@ from sqlalchemy import select
 from service import db
 from service.acks.graph_inbox import _claim
 from service.acks.models import InboundMessage, MailboxSync
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.acks.conftest import timeline
 from tests.conftest import ADMIN, START
 

@@ -3,7 +3,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from service import db
-from service.acks.tokens import SALT
+from service.ack_tokens import SALT
 from service.incidents.models import Incident
 from service.notify.models import Notification
 from tests.acks.conftest import email_page, timeline

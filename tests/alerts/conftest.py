@@ -4,7 +4,7 @@ import pytest
 
 from service import clock, db
 from service.alerts import inbox
-from service.worker import run_tick
+from service.wiring import run_tick
 
 
 @pytest.fixture

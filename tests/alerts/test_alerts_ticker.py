@@ -7,7 +7,6 @@ from service import worker
 
 
 def test_a_wake_during_a_running_tick_runs_another_tick_right_after(app):
-    ticker = worker.Ticker(app, tick_seconds=3600)  # the interval alone would not tick again for an hour
     runs: list = []
     second = threading.Event()
 
@@ -18,11 +17,10 @@ def test_a_wake_during_a_running_tick_runs_another_tick_right_after(app):
         else:
             second.set()
 
-    worker.register_tick("test-wake-while-running")(job)
-    try:
+    ticker = worker.Ticker(app, tick_seconds=3600, jobs=[("test-wake-while-running", job)])  # the interval
+    try:  # alone would not tick again for an hour
         ticker.start()
         assert second.wait(timeout=30), "the wake asked for during the tick was lost"
     finally:
         ticker.shutdown()
-        worker._jobs[:] = [(name, fn) for name, fn in worker._jobs if name != "test-wake-while-running"]
     assert len(runs) == 2

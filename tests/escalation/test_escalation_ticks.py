@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from service import db
 from service.notify.models import Notification
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 
 

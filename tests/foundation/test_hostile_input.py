@@ -69,7 +69,7 @@ def alertmanager(title: str, group: str = "poison") -> dict:
 
 def test_poisoned_alert_text_is_normalised_and_pages(app, client, frozen_clock):
     """A lone surrogate, a NUL and control characters from monitoring: accepted, cleaned, paged at once."""
-    from service.worker import run_tick
+    from service.wiring import run_tick
 
     title = "Disk \ud800 full\u0000 on db-1\u0007\u001b[31m"
     body = json.dumps(alertmanager(title))  # json.dumps writes \\ud800 and \\u0000 escapes, as senders do
@@ -96,7 +96,7 @@ def test_an_event_that_fails_never_holds_its_group_for_long(app, client, frozen_
     from datetime import timedelta
 
     from service.alerts import processing
-    from service.worker import run_tick
+    from service.wiring import run_tick
 
     original = processing.apply_runs
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from service import db
 from service.incidents.models import Incident, IncidentUpdate
 from service.notify import triggers
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN, START
 
 

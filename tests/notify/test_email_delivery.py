@@ -2,7 +2,7 @@
 from service import db
 from service.incidents.models import Incident
 from service.notify.outbox import Recipient, notify
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 
 CALENDAR = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"

@@ -1,6 +1,6 @@
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 
 

@@ -4,12 +4,12 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from service import db
-from service.acks.tokens import read_ack_token
+from service.ack_tokens import read_ack_token
 from service.incidents.models import Incident, TimelineEntry
 from service.notify import dispatcher
 from service.notify.outbox import Recipient, notify, recipients_for_contact, recipients_for_person
 from service.people.models import Person
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN, START
 
 

@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
-from service.notify.channels import parse_retry_after
-from service.notify.retry import after_failure, backoff
+from service.mechanics.retry import parse_retry_after
+from service.notify.retry import after_failure, message_backoff as backoff
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 
@@ -86,7 +86,7 @@ def test_throttling_never_uses_up_a_message(client, config, teams, outbox, froze
     tenth 429 made it dead)."""
     from datetime import timedelta
 
-    from service.worker import run_tick
+    from service.wiring import run_tick
 
     _unavailable_until(teams, frozen_clock, frozen_clock.now() + timedelta(seconds=90),
                        (429, b'{"error":{"code":"TooManyRequests"}}', {"Retry-After": "3"}))
@@ -104,7 +104,7 @@ def test_an_outage_longer_than_ten_attempts_kills_nothing(client, config, teams,
     when Teams is back; only 24 hours after it fell due would it be given up."""
     from datetime import timedelta
 
-    from service.worker import run_tick
+    from service.wiring import run_tick
 
     _unavailable_until(teams, frozen_clock, frozen_clock.now() + timedelta(hours=2), (502, b"Bad Gateway"))
     row_id = _stakeholder_update(client, config, teams, outbox)

@@ -1,6 +1,6 @@
 import pytest
 
-from service.acks.tokens import InvalidAckToken, make_ack_token, read_ack_token
+from service.ack_tokens import InvalidAckToken, make_ack_token, read_ack_token
 from service.config import Config
 from service.runtime import runtime
 

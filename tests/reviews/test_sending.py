@@ -4,7 +4,8 @@ from datetime import date, datetime, timedelta, timezone
 import icalendar
 from sqlalchemy import select
 
-from service import db, worker
+from service import db
+from service.wiring import run_tick
 from service.notify.models import Notification
 from tests.conftest import ADMIN, START
 
@@ -96,11 +97,11 @@ def reminders_to(app):
 def test_incident_commander_reminded_12_hours_before_the_deadline(app, crew, new_incident, resolve):
     url = new_incident()
     resolve(url)  # due Wednesday 10:00
-    worker.run_tick(START + timedelta(hours=35, minutes=59))
+    run_tick(START + timedelta(hours=35, minutes=59))
     assert reminders_to(app) == []
-    worker.run_tick(START + timedelta(hours=36))
+    run_tick(START + timedelta(hours=36))
     assert reminders_to(app) == [("alice@example.com", "[INC-20260302-1] ⏰ Post-mortem due in 12 hours: Orders are failing")]
-    worker.run_tick(START + timedelta(hours=40))
+    run_tick(START + timedelta(hours=40))
     assert len(reminders_to(app)) == 1
 
 
@@ -109,7 +110,7 @@ def test_closing_stops_the_reminder(app, client, crew, new_incident, resolve, fr
     resolve(url)
     frozen_clock.advance(hours=20)
     client.patch(url, json={"status": "closed"}, headers=ADMIN)
-    worker.run_tick(START + timedelta(hours=47))
+    run_tick(START + timedelta(hours=47))
     assert reminders_to(app) == []
 
 
@@ -120,15 +121,15 @@ def test_action_owner_reminded_the_day_before_and_on_the_day(app, client, crew, 
     client.post(f"{url}/actions", json={"action": "Runbook", "owner": "carol", "due_date": "2026-03-05"},
                 headers=ADMIN)
     client.patch(f"{url}/actions/2", json={"done": True}, headers=ADMIN)
-    worker.run_tick(datetime(2026, 3, 4, 8, 59, tzinfo=UTC))
+    run_tick(datetime(2026, 3, 4, 8, 59, tzinfo=UTC))
     assert reminders_to(app) == []
-    worker.run_tick(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
+    run_tick(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
     assert reminders_to(app) == [("bob@example.com", "[INC-20260302-1] ⏰ Action item 1 is due tomorrow: "
                                                      "Alert on missing indexes")]
-    worker.run_tick(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
+    run_tick(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
     assert reminders_to(app)[1] == ("bob@example.com", "[INC-20260302-1] ⏰ Action item 1 is due today: "
                                                        "Alert on missing indexes")
-    worker.run_tick(datetime(2026, 3, 6, 9, 0, tzinfo=UTC))
+    run_tick(datetime(2026, 3, 6, 9, 0, tzinfo=UTC))
     assert len(reminders_to(app)) == 2
 
 
@@ -138,7 +139,7 @@ def test_action_reminder_reaches_teams_too(app, client, crew, new_incident, make
     url = new_incident()
     client.post(f"{url}/actions", json={"action": "Alert on missing indexes", "owner": "dana",
                                         "due_date": "2026-03-05"}, headers=ADMIN)
-    worker.run_tick(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
+    run_tick(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
     [(_, to, message)] = [row for row in outbox(app, "reminder") if row[1] == webhook]
     card = message["attachments"][0]["content"]
     assert card["body"][0]["text"] == "⏰ Action item 1 is due tomorrow"
@@ -152,7 +153,7 @@ def test_a_late_tick_catches_up_once(app, client, crew, new_incident):
     url = new_incident()
     client.post(f"{url}/actions", json={"action": "Alert on missing indexes", "owner": "bob",
                                         "due_date": "2026-03-05"}, headers=ADMIN)
-    worker.run_tick(datetime(2026, 3, 5, 12, 0, tzinfo=UTC))  # the worker was down for two days
+    run_tick(datetime(2026, 3, 5, 12, 0, tzinfo=UTC))  # the worker was down for two days
     assert [subject.split(": ")[0] for _, subject in reminders_to(app)] == [
         "[INC-20260302-1] ⏰ Action item 1 is due today"]
 
@@ -161,7 +162,7 @@ def test_done_before_the_day_means_no_reminder(app, client, crew, new_incident):
     url = new_incident()
     client.post(f"{url}/actions", json={"action": "x", "owner": "bob", "due_date": str(date(2026, 3, 5))},
                 headers=ADMIN)
-    worker.run_tick(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
+    run_tick(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
     client.patch(f"{url}/actions/1", json={"done": True}, headers=ADMIN)
-    worker.run_tick(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
+    run_tick(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
     assert len(reminders_to(app)) == 1

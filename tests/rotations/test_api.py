@@ -1,6 +1,6 @@
 """The rotations API over HTTP, on SQLite and PostgreSQL: import, who is on call, shifts, overrides, the ticks."""
 
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 
 from .helpers import fixture_text

@@ -1,7 +1,7 @@
 """Calendar feeds: `POST …/calendar-token` and `GET /calendars/<token>.ics`."""
 import icalendar
 
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 
 from .helpers import fixture_text, t

@@ -1,7 +1,7 @@
 """Rotation handoffs during open P1/P2 incidents (the ticker moves the role; the timeline records it)."""
 from datetime import timedelta
 
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN, START
 
 from .helpers import t, vcalendar

@@ -4,7 +4,7 @@ import pytest
 
 from service.rotations import background, fetch
 from service.rotations.fetch import AddressPolicy, FetchError, UnsafeURL, fetch_calendar
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN
 
 from .calendar_server import CalendarServer
@@ -218,11 +218,11 @@ def test_an_unreachable_server_is_a_clear_error():
 def test_under_serve_refreshes_run_beside_the_ticker(app, client, team, allow_private, calendar_server, frozen_clock):
     subscribe(client, calendar_server.serve("/cal.ics", GOOGLE))
     calendar_server.serve("/cal.ics", GOOGLE.replace("Alice Archer", "Bob Baker"))
-    handle = background._start(app)
+    handle = background.start(app)
     try:
         frozen_clock.advance(minutes=1)
         run_tick(frozen_clock.now())
     finally:
-        background._stop(handle)  # waits for the fetch it was given
+        background.stop(handle)  # waits for the fetch it was given
     assert len(calendar_server.requests) == 2
     assert client.get("/api/oncall", headers=ADMIN).get_json()["rotations"]["incident-commander"]["person"] == "bob"

@@ -221,7 +221,7 @@ def card_of(html: str, number: str) -> str:
 
 def test_board_says_whether_each_page_reached_its_person(app, client, frozen_clock, make_person, put_on_call):
     from service.notify.models import Notification
-    from service.worker import run_tick
+    from service.wiring import run_tick
 
     make_person("alice", "Alice Archer")
     make_person("bob", "Bob Baker")

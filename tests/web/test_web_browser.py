@@ -15,7 +15,7 @@ from service import clock, db
 from service.auth import ApiToken, create_token
 from service.incidents.models import Incident
 from service.incidents.timeline import record
-from service.worker import run_tick
+from service.wiring import run_tick
 from tests.conftest import ADMIN, START
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -13,7 +13,8 @@ import threading
 import requests
 
 from ..templates import TEAMS_LIMIT_BYTES
-from . import Outgoing, PermanentError, Receipt, RetryableError, parse_retry_after
+from ...mechanics.retry import parse_retry_after
+from . import Outgoing, PermanentError, Receipt, RetryableError
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 15

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from ..runtime import config
+from .runtime import config
 
 SALT = "herald.ack"
 MAX_AGE_SECONDS = 30 * 24 * 3600  # a page older than a month is not acknowledged by a stray reply

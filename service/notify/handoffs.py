@@ -1,9 +1,10 @@
-"""Rotation handoffs during P1/P2 incidents: when a role's rotation names a new owner, the role moves.
+"""Rotation handoffs during open incidents of the policy's `handoff_severities` (P1 and P2 unless told
+otherwise): when a role's rotation names a new owner, the role moves.
 
-Each tick compares every open P1/P2 incident role's rotation owner with the owner last seen for it
+Each tick compares every such open incident role's rotation owner with the owner last seen for it
 (`RoleOwnerSeen`). Only a change moves the role, so a manual handover is not undone until the
 rotation itself hands over; a role that returns to the calendar's owner when a cover ends moves back.
-The first time an incident is seen (just opened, or just raised to P2), an empty role is filled and a
+The first time an incident is seen (just opened, or just raised into those severities), an empty role is filled and a
 role still held from before the current shift began is moved. The new owner is told through the
 outbox with the `handoff` template (it carries an acknowledgement link, like a page).
 """
@@ -18,23 +19,19 @@ from .. import db
 from ..incidents.lifecycle import IncidentRuleError, hand_over_role
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record
-from ..notify.cadence import page_not_before
-from ..notify.context import role_data
-from ..notify.outbox import notify, recipients_for_person
 from ..people.models import Person
+from ..rotations.models import RoleOwnerSeen
+from ..rotations.oncall import OnCall, on_call
 from ..runtime import holidays, policy
-from ..worker import register_tick
-from .models import RoleOwnerSeen
-from .oncall import OnCall, on_call
+from .cadence import page_not_before
+from .context import role_data
+from .outbox import notify, recipients_for_person
 
-log = logging.getLogger("herald.rotations")
-
-HANDOFF_UP_TO_RANK = 2  # P1 and P2
+log = logging.getLogger("herald.rotations")  # rotation news, whoever acts on it
 
 
-@register_tick("rotations.handoffs")
 def hand_over_on_rotation(now: datetime) -> None:
-    severities = [key for key, sev in policy().severities.items() if sev.rank <= HANDOFF_UP_TO_RANK]
+    severities = list(policy().handoff_severities)
     with db.transaction() as s:
         incident_ids = s.scalars(
             select(Incident.id).where(Incident.status.in_(OPEN_STATUSES), Incident.severity.in_(severities))

@@ -1,0 +1,111 @@
+"""Who reacts to what: every signal receiver, tick job, background service, first-start step, ORM
+listener, CLI group and web blueprint of Herald, in one place. `create_app` calls `wire`.
+
+Nothing in the domains connects itself on import: a module imported here only offers functions.
+Order matters and is the order written: receivers of one signal run top to bottom in one
+transaction; tick jobs run top to bottom on every tick, the dispatcher last so that what the
+others queued leaves in the same tick.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import Flask
+from flask_smorest import Api
+from sqlalchemy import event
+
+from . import health, processes, web_static, worker
+from .acks import graph_inbox, smtp
+from .acks import pages as ack_pages
+from .acks import views as inbound
+from .alerts import inbox as alert_inbox
+from .alerts import views as alerts
+from .escalation import ticks as escalation
+from .incidents import events
+from .incidents import views as incidents
+from .notify import dispatcher, handoffs, metrics, triggers
+from .notify import views as notifications
+from .people import views as people
+from .people.models import Person
+from .reviews import reminders, review
+from .reviews import views as reviews
+from .rotations import background as calendar_work
+from .rotations import cli as rotation_cli
+from .rotations import examples, materialise, subscriptions
+from .rotations import views as rotations
+from .web import views as web
+
+# ---- what happens when an incident changes (incidents/events.py) ------------------------------
+RECEIVERS = [
+    (events.incident_opened, triggers.on_opened),             # page the severity's roles, notify the others
+    (events.update_posted, triggers.on_update_posted),        # stakeholder update out, cadence re-planned
+    (events.incident_changed, triggers.on_changed),           # cadence re-planned; raised severity pages
+    (events.incident_changed, review.on_incident_changed),    # resolved: review planned; reopened: withdrawn
+    (events.role_assigned, triggers.on_role_assigned),        # a handed-over role is paged
+    (events.role_assigned, review.on_role_assigned),          # ... and invited to a booked review
+]
+
+# ---- the tick, in order ------------------------------------------------------------------------
+TICK_JOBS: worker.TickJobs = [
+    ("graph-inbox", graph_inbox.poll_inbox),                  # replies from the Exchange mailbox
+    ("alerts", alert_inbox.process_due_events),               # monitoring events -> incidents
+    ("cadence", triggers.cadence_tick),                       # update reminders, automatic updates
+    ("escalation", escalation.run_escalation),                # matrix, repeat pages, assemble check
+    ("reviews.reminders", reminders.send_due_reminders),      # post-mortem and action item reminders
+    ("rotations.materialise", materialise.resolve_due_rotations),
+    ("rotations.handoffs", handoffs.hand_over_on_rotation),   # open incidents follow rotation handoffs
+    ("rotations.refresh", subscriptions.refresh_due_subscriptions),
+    ("dispatch", dispatcher.dispatch_tick),                   # last: sends what the others queued
+]
+
+# ---- beside the web server (`herald serve`, `herald worker`): (name, start(app), stop(handle)) ----
+BACKGROUND = [
+    ("dispatcher", dispatcher.start, dispatcher.stop),
+    ("inbound-smtp", smtp.start_listener, smtp.stop_listener),
+    ("calendar work", calendar_work.start, calendar_work.stop),
+]
+FIRST_START = [examples.import_example_rotations]             # after the admin token, on an empty database
+
+# ---- ORM listeners -------------------------------------------------------------------------------
+ORM_LISTENERS = [(Person, name, materialise.people_changed)  # calendars are matched to people again
+                 for name in ("after_insert", "after_update", "after_delete")]
+
+# ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
+CLI_COMMANDS = [rotation_cli.rotation, rotation_cli.who]
+SAMPLE_CONTEXTS = {"invite": review.sample_review}
+
+# ---- HTTP ----------------------------------------------------------------------------------------
+API_BLUEPRINTS = [health.blp, people.blp, incidents.blp, notifications.blp, reviews.blp, inbound.blp,
+                  rotations.blp, alerts.blp, alerts.pagerduty]
+PAGES = [web_static.blp, web.status, web.board, metrics.blp, ack_pages.blp, rotations.calendars]
+APP_SETUP = [alerts.init_app]                                 # app-bound state: ingest rate limits
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What one app runs: `processes` and `worker` read it from `app.extensions["herald.wiring"]`."""
+
+    tick_jobs: worker.TickJobs = field(default_factory=lambda: list(TICK_JOBS))
+    background: list = field(default_factory=lambda: list(BACKGROUND))
+    first_start: list = field(default_factory=lambda: list(FIRST_START))
+
+
+def wire(app: Flask, api: Api) -> None:
+    for signal, receiver in RECEIVERS:
+        signal.connect(receiver)  # idempotent: a second app connects nothing twice
+    for target, name, listener in ORM_LISTENERS:
+        if not event.contains(target, name, listener):
+            event.listen(target, name, listener)
+    for blueprint in API_BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    for setup in APP_SETUP:
+        setup(app)
+    for page in PAGES:
+        app.register_blueprint(page)
+    app.extensions[processes.WIRING] = Wiring()
+
+
+def run_tick(now: datetime | None = None) -> dict[str, str]:
+    """One tick of every job, now (tests and one-off commands; the ticker runs the same list)."""
+    return worker.run_tick(TICK_JOBS, now)
