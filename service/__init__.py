@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from . import clock as clock_module
 from . import db
 from .config import Config
-from .errors import ApiError, error_body
+from .errors import ApiError, RuleError, error_body
 from .inputs import MAX_ID, check_json_body
 from .policy import load_policy
 from .policy.business_hours import load_holidays
@@ -138,6 +138,12 @@ def _register_errors(app: Flask) -> None:
     def _api_error(error: ApiError):
         db.session.rollback()
         return jsonify(error.as_json()), error.status
+
+    @app.errorhandler(RuleError)
+    def _rule_error(error: RuleError):
+        """The one place a broken rule becomes 409 (nothing kept); any other exception is a 500."""
+        db.session.rollback()
+        return jsonify(ApiError(409, "conflict", str(error)).as_json()), 409
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

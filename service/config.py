@@ -1,4 +1,4 @@
-"""Configuration from the environment (CONTRACT §3)."""
+"""Configuration from the environment (the variables are listed in the README)."""
 from __future__ import annotations
 
 import os

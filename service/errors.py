@@ -4,6 +4,14 @@ from __future__ import annotations
 from http import HTTPStatus
 
 
+class RuleError(Exception):
+    """A change the domain's rules forbid (a closed incident, an illegal transition …).
+
+    The one error handler of `create_app` answers 409 and rolls everything back; any other exception
+    from domain code is a bug and answers 500.
+    """
+
+
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, errors: dict | None = None):
         super().__init__(message)

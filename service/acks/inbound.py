@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..errors import RuleError
 from ..incidents import lifecycle
 from ..incidents.models import Incident
 from ..incidents.timeline import record
@@ -132,7 +133,7 @@ def _acknowledge(s: Session, reply: Reply, match: PageMatch, row: InboundMessage
     incident, person = match.incident, match.person
     try:
         roles = lifecycle.acknowledge(s, incident, person, via="email", actor=f"email:{reply.sender}")
-    except lifecycle.IncidentRuleError as exc:
+    except RuleError as exc:
         row.outcome, row.detail = "not_applied", str(exc)
         record(s, incident, "ack_not_applied", f"Acknowledgement by email from {person.name} not applied: {exc}",
                actor=f"email:{reply.sender}", person=person.handle)

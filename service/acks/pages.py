@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from ..ack_tokens import InvalidAckToken, read_ack_token
 from ..db import session
+from ..errors import RuleError
 from ..incidents import lifecycle
 from ..incidents.models import Incident
 from ..notify.models import Notification
 from ..people.models import Person
 from ..runtime import policy
 from ..web_static import secure
-from ..ack_tokens import InvalidAckToken, read_ack_token
 
 blp = Blueprint("ack", __name__)
 
@@ -46,7 +47,7 @@ def acknowledge(token: str):
     incident, person, via = _page(token)
     try:
         roles = lifecycle.acknowledge(session, incident, person, via=via, actor=f"{via}:{person.handle}")
-    except lifecycle.IncidentRuleError as exc:
+    except RuleError as exc:
         session.rollback()
         return render_template("ack/problem.html", title="Not acknowledged", message=str(exc),
                                **_facts(incident, person)), 409

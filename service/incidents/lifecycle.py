@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..db import insert_for
+from ..errors import RuleError
 from ..inputs import as_id
 from ..people.models import Person
 from ..policy.business_hours import next_business_day_start
@@ -17,10 +18,6 @@ from . import events
 from .models import Incident, IncidentCounter, IncidentRole, IncidentUpdate
 from .statemachine import check_transition, is_mitigating_transition
 from .timeline import record
-
-
-class IncidentRuleError(Exception):
-    """A change the rules forbid (surfaced as 409)."""
 
 
 def next_number(s: Session, day: date) -> str:
@@ -107,14 +104,14 @@ def assign_roles(s: Session, incident: Incident, at: datetime, *, actor: str) ->
 def hand_over_role(s: Session, incident: Incident, role_key: str, person: Person, *, actor: str,
                    reason: str = "handover") -> IncidentRole:
     if not incident.is_open and incident.status != "resolved":
-        raise IncidentRuleError(f"roles of a {incident.status} incident cannot change")
+        raise RuleError(f"roles of a {incident.status} incident cannot change")
     slot = incident.role(role_key)
     if slot is None:
         slot = IncidentRole(role=role_key)
         incident.roles.append(slot)
     previous = slot.person
     if previous is not None and previous.id == person.id:
-        raise IncidentRuleError(f"{person.handle} already holds {role_key}")
+        raise RuleError(f"{person.handle} already holds {role_key}")
     now = clock.now()
     slot.person = person
     slot.assigned_at = now
@@ -137,13 +134,10 @@ def change_incident(s: Session, incident: Incident, *, actor: str, **changes) ->
     now = clock.now()
     applied: dict = {}
     status = changes.pop("status", None)
-    if incident.status == "closed" and (changes or status):
-        raise IncidentRuleError("a closed incident cannot change")
-    if status is not None and status != incident.status:
-        try:
-            check_transition(incident.status, status)
-        except Exception as exc:
-            raise IncidentRuleError(str(exc)) from exc
+    if status is None and changes and incident.status == "closed":
+        raise RuleError("a closed incident cannot change")
+    if status is not None:
+        check_transition(incident.status, status)  # the state machine's rules (closed is final among them)
         old = incident.status
         incident.status = status
         applied["status"] = (old, status)
@@ -157,8 +151,6 @@ def change_incident(s: Session, incident: Incident, *, actor: str, **changes) ->
             incident.resolved_at = None
             incident.postmortem_due_at = None
             record(s, incident, "reopened", "Incident reopened", actor=actor)
-    elif status is not None:
-        raise IncidentRuleError(f"the incident is already {status}")
     for field in ("severity", "impact", "data_breach_suspected", "financial_impact"):
         if field not in changes:
             continue
@@ -192,9 +184,7 @@ def post_update(s: Session, incident: Incident, *, status: str, actor: str, impa
                 learned: str = "", doing: str = "", automatic: bool = False) -> IncidentUpdate:
     """A progress update, sent now; the cadence restarts from it."""
     if not incident.is_open:
-        raise IncidentRuleError(f"a {incident.status} incident takes no progress updates; resolve or reopen it")
-    if status == "resolved":
-        raise IncidentRuleError("use POST /api/incidents/<id>/resolve to resolve an incident")
+        raise RuleError(f"a {incident.status} incident takes no progress updates; resolve or reopen it")
     changes = {"status": status} if status != incident.status else {}
     if impact is not None and impact != incident.impact:
         changes["impact"] = impact
@@ -204,10 +194,7 @@ def post_update(s: Session, incident: Incident, *, status: str, actor: str, impa
 
 
 def resolve_incident(s: Session, incident: Incident, *, root_cause: str, resolution: str, actor: str) -> IncidentUpdate:
-    try:
-        check_transition(incident.status, "resolved", via_resolve=True)
-    except Exception as exc:
-        raise IncidentRuleError(str(exc)) from exc
+    check_transition(incident.status, "resolved", via_resolve=True)
     now = clock.now()
     old = incident.status
     incident.status = "resolved"
@@ -227,10 +214,10 @@ def resolve_incident(s: Session, incident: Incident, *, root_cause: str, resolut
 def acknowledge(s: Session, incident: Incident, person: Person, *, via: str, actor: str) -> list[str]:
     """Acknowledge every role `person` holds on the incident; returns the role keys acknowledged."""
     if incident.status == "closed":
-        raise IncidentRuleError("a closed incident cannot be acknowledged")
+        raise RuleError("a closed incident cannot be acknowledged")
     held = [r for r in incident.roles if r.person_id == person.id]
     if not held:
-        raise IncidentRuleError(f"{person.handle} holds no role on {incident.number}")
+        raise RuleError(f"{person.handle} holds no role on {incident.number}")
     now = clock.now()
     newly = [r for r in held if r.acknowledged_at is None]
     if not newly:

@@ -1,11 +1,12 @@
-"""The incident status rules of CONTRACT §5, as a pure function."""
+"""The incident status rules, as a pure function: the one place that says which status may follow which."""
 from __future__ import annotations
 
+from ..errors import RuleError
 from .models import OPEN_STATUSES, STATUSES
 
 
-class IllegalTransition(Exception):
-    pass
+class IllegalTransition(RuleError):
+    """The status cannot change that way."""
 
 
 def check_transition(current: str, new: str, *, via_resolve: bool = False) -> None:
@@ -16,10 +17,10 @@ def check_transition(current: str, new: str, *, via_resolve: bool = False) -> No
     """
     if new not in STATUSES:
         raise IllegalTransition(f"unknown status {new!r}")
-    if current == new:
-        raise IllegalTransition(f"the incident is already {current}")
     if current == "closed":
         raise IllegalTransition("a closed incident cannot change")
+    if current == new:
+        raise IllegalTransition(f"the incident is already {current}")
     if new == "resolved":
         if current not in OPEN_STATUSES:
             raise IllegalTransition(f"cannot resolve an incident that is {current}")

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from ..auth import actor_name, require_scope
 from ..db import page_of, session
-from ..errors import ApiError, not_found
+from ..errors import not_found
 from ..people.views import person_or_404
 from ..runtime import policy
 from ..schemas import PageArgs
@@ -35,12 +35,8 @@ def incident_or_404(ident: str) -> Incident:
 
 
 def _rule(fn, *args, **kwargs):
-    """Run a lifecycle change; a broken rule becomes 409 and nothing is kept."""
-    try:
-        result = fn(session, *args, **kwargs)
-    except lifecycle.IncidentRuleError as exc:
-        session.rollback()
-        raise ApiError(409, "conflict", str(exc)) from exc
+    """Run a lifecycle change and keep it (a broken rule raises RuleError: 409, nothing kept)."""
+    result = fn(session, *args, **kwargs)
     session.commit()
     return result
 

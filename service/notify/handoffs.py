@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from .. import db
-from ..incidents.lifecycle import IncidentRuleError, hand_over_role
+from ..errors import RuleError
+from ..incidents.lifecycle import hand_over_role
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record
 from ..people.models import Person
@@ -40,7 +41,7 @@ def hand_over_on_rotation(now: datetime) -> None:
         try:
             with db.transaction() as s:
                 _follow_rotations(s, s.get(Incident, incident_id), now)
-        except IncidentRuleError as exc:  # e.g. resolved between the query and now
+        except RuleError as exc:  # e.g. resolved between the query and now
             log.info("no rotation handoff on incident %s: %s", incident_id, exc)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..errors import RuleError
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..notify.outbox import notify, recipients_for_person
@@ -23,10 +24,6 @@ from .models import ReviewMeeting, ReviewReminder
 from .slots import review_slot
 
 POSTMORTEM_REMINDER = "postmortem_due"
-
-
-class ReviewRuleError(Exception):
-    """A review change the incident's state forbids (surfaced as 409)."""
 
 
 def meeting_of(s: Session, incident: Incident) -> ReviewMeeting | None:
@@ -118,7 +115,7 @@ def book(s: Session, incident: Incident, start: datetime, end: datetime, *, acto
     Without `attendees` a new meeting invites every role owner; a moved one keeps its attendees.
     """
     if incident.status != "resolved":
-        raise ReviewRuleError(f"the review of a {incident.status} incident cannot be booked; "
+        raise RuleError(f"the review of a {incident.status} incident cannot be booked; "
                               + ("it is already done" if incident.status == "closed" else "resolve it first"))
     now = clock.now()
     if within_deadline is None:

@@ -135,11 +135,7 @@ def put_review(data, ident):
         raise unprocessable({"start": ["must be in the future"]})
     people = _people(data["attendees"], "attendees") if "attendees" in data else None
     end = data.get("end") or data["start"] + timedelta(hours=1)
-    try:
-        meeting = review.book(session, incident, data["start"], end, actor=actor_name(), attendees=people)
-    except review.ReviewRuleError as exc:
-        session.rollback()
-        raise ApiError(409, "conflict", str(exc)) from exc
+    meeting = review.book(session, incident, data["start"], end, actor=actor_name(), attendees=people)
     session.commit()
     return _review_out(incident, meeting)
 

@@ -1,4 +1,4 @@
-"""Who an event names (CONTRACT §5): pure, no database.
+"""Who an event names: pure, no database.
 
 The known person whose email matches an ATTENDEE; else the person whose handle, name, email or alias
 appears as a whole word in the SUMMARY (case-insensitive), the first named winning. An ATTENDEE who

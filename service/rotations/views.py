@@ -1,4 +1,4 @@
-"""Rotations API (CONTRACT §5 "People and rotations", "Calendar feeds") and the public iCal feeds."""
+"""Rotations API (rotations, overrides, who is on call) and the public iCal feeds."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,6 +1,6 @@
 """A Teams Workflows webhook double ("When a Teams webhook request is received").
 
-It checks what the real flow needs (INTERFACES.md): POST with a `sig` query parameter, JSON
+It checks what the real flow needs: POST with a `sig` query parameter, JSON
 `{"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
 "content": <AdaptiveCard>}]}`, under about 28 KB, and no Action.Submit/Execute (webhook cards cannot
 post back). The real service answers 202 even when the flow fails later; this double answers 400

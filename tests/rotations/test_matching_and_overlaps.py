@@ -1,4 +1,4 @@
-"""Who an event names (CONTRACT §5) and how overlapping events resolve. Pure: no database."""
+"""Who an event names and how overlapping events resolve. Pure: no database."""
 from zoneinfo import ZoneInfo
 
 import pytest
