@@ -15,6 +15,14 @@ SECURITY_HEADERS = {
 }
 
 
+def private(response: Response) -> Response:
+    """For pages whose URL holds a credential (ack and swap links): never cached, indexed or referred."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token in the URL must not leak to other sites
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return secure(response)
+
+
 def secure(response: Response) -> Response:
     """The pages' policy, unless the view set its own: no framing, own scripts only."""
     for header, value in SECURITY_HEADERS.items():

@@ -26,8 +26,14 @@ from .incidents import events
 from .incidents import views as incidents
 from .notify import dispatcher, handoffs, metrics, triggers
 from .notify import views as notifications
+from .oncall import pages as swap_pages
+from .oncall import samples as oncall_samples
+from .oncall import ticks as oncall
+from .oncall import views as oncall_views
 from .people import views as people
 from .people.models import Person
+from .reports import cli as report_cli
+from .reports import views as reports
 from .reviews import reminders, review
 from .reviews import views as reviews
 from .rotations import background as calendar_work
@@ -56,6 +62,10 @@ TICK_JOBS: worker.TickJobs = [
     ("rotations.materialise", materialise.resolve_due_rotations),
     ("rotations.handoffs", handoffs.hand_over_on_rotation),   # open incidents follow rotation handoffs
     ("rotations.refresh", subscriptions.refresh_due_subscriptions),
+    ("oncall.rotations", oncall.look_after_rotations),        # heads-up, schedule changes, coverage gaps
+    ("oncall.swaps", oncall.expire_swaps),                    # swap requests whose stretch began expire
+    ("oncall.missing", oncall.missing_rotations),             # hourly: rotations a role names but nobody has
+    ("oncall.out_of_office", oncall.out_of_office),           # hourly, with Graph: shifts against time away
     ("dispatch", dispatcher.dispatch_tick),                   # last: sends what the others queued
 ]
 
@@ -72,13 +82,13 @@ ORM_LISTENERS = [(Person, name, materialise.people_changed)  # calendars are mat
                  for name in ("after_insert", "after_update", "after_delete")]
 
 # ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
-CLI_COMMANDS = [rotation_cli.rotation, rotation_cli.who]
-SAMPLE_CONTEXTS = {"invite": review.sample_review}
+CLI_COMMANDS = [rotation_cli.rotation, rotation_cli.who, report_cli.report]
+SAMPLE_CONTEXTS = {"invite": review.sample_review, **oncall_samples.SAMPLES}
 
 # ---- HTTP ----------------------------------------------------------------------------------------
 API_BLUEPRINTS = [health.blp, people.blp, incidents.blp, notifications.blp, reviews.blp, inbound.blp,
-                  rotations.blp, alerts.blp, alerts.pagerduty]
-PAGES = [web_static.blp, web.status, web.board, metrics.blp, ack_pages.blp, rotations.calendars]
+                  rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty]
+PAGES = [web_static.blp, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp, rotations.calendars]
 APP_SETUP = [alerts.init_app]                                 # app-bound state: ingest rate limits
 
 

@@ -65,6 +65,8 @@ class Ticker:
         self.last_tick_at: datetime | None = None
         self._lock = threading.Lock()
         self._again = threading.Event()  # woken while a tick was running: tick again right after it
+        self._ticking: int | None = None  # the thread running a tick
+        self._stopping = False
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -77,12 +79,17 @@ class Ticker:
     def wake(self) -> None:
         """Run a tick now (if one is running, the next starts right after it)."""
         self._again.set()  # APScheduler drops a run asked for while one is running (max_instances=1)
+        if self._stopping or threading.get_ident() == self._ticking:
+            # Within a tick the loop in _tick runs again by itself; and asking the scheduler while it
+            # shuts down would wait for its lock, which shutdown holds while it waits for this tick.
+            return
         try:
             self.scheduler.modify_job("tick", next_run_time=datetime.now(timezone.utc))
         except Exception:  # scheduler shutting down
             pass
 
     def shutdown(self) -> None:
+        self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         with self.app.app_context():
@@ -94,14 +101,21 @@ class Ticker:
 
     def _tick(self) -> None:
         with self._lock, self.app.app_context():
-            while True:
-                self._again.clear()
-                now = clock.now()
-                run_tick(self.jobs, now)
-                self.last_tick_at = now
-                _beat(self.name, now)
-                if not self._again.is_set():
-                    break
+            self._ticking = threading.get_ident()
+            try:
+                self._loop()
+            finally:
+                self._ticking = None
+
+    def _loop(self) -> None:
+        while True:
+            self._again.clear()
+            now = clock.now()
+            run_tick(self.jobs, now)
+            self.last_tick_at = now
+            _beat(self.name, now)
+            if not self._again.is_set() or self._stopping:
+                break
 
 
 def _beat(name: str, now: datetime) -> None:

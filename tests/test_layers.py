@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rotations",),
     ("incidents",),
     ("notify",),                                   # reacts to incidents: messages, cadence, handoffs
+    ("oncall", "reports"),                         # the people on call: heads-up, gaps, swaps; hours
     ("acks", "alerts", "escalation", "reviews"),   # siblings: none imports another
     ("web",),
     ("health", "models"),

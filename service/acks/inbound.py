@@ -15,6 +15,7 @@ from ..incidents import lifecycle
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..notify.outbox import Recipient, mail_configured, notify
+from ..oncall import replies as swap_replies
 from ..people.models import Person
 from ..runtime import config
 from .matching import PageMatch, find_page
@@ -97,6 +98,12 @@ def _handle(s: Session, reply: Reply, row: InboundMessage) -> None:
     settings = config()
     if _from_herald(reply.sender, settings):
         row.outcome, row.detail = "automatic", "sent by Herald itself"
+        return
+    swap = swap_replies.find_swap(s, reply.answers, plus_tokens(reply.recipients, settings.reply_address))
+    if swap is not None:
+        done = swap_replies.answer(s, *swap, sender=reply.sender, automatic=reply.automatic,
+                                   first_word=reply.first_word, now=clock.now())
+        row.outcome, row.detail, row.person_id = done.outcome, done.detail, done.person_id
         return
     match = find_page(s, reply, settings.reply_address)
     if match is None:

@@ -16,6 +16,8 @@ OUTCOMES = (
     "rejected_sender",       # matched a page, but From is not the paged person
     "automatic",             # an auto-reply (out of office, vacation, list, report): ignored
     "unmatched",             # no page, token or incident tag found
+    "swap_accepted",         # a "yes" to a swap request from the candidate: the shift is theirs
+    "swap_refused",          # a "yes" to a swap request that was taken, cancelled or expired
 )
 
 

@@ -12,17 +12,12 @@ from ..incidents.models import Incident
 from ..notify.models import Notification
 from ..people.models import Person
 from ..runtime import policy
-from ..web_static import secure
+from ..web_static import private
 
 blp = Blueprint("ack", __name__)
 
 
-@blp.after_request
-def _private(response):
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token in the URL must not leak to other sites
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    return secure(response)  # the web pages' policy: no framing, own scripts only
+blp.after_request(private)  # the token in the URL is a credential; the web pages' policy besides
 
 
 class LinkProblem(Exception):

@@ -7,19 +7,24 @@ incidents by severity and status, and time to acknowledge.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import case, func, select
 
-from .. import db
+from .. import clock, db
+from ..rotations.gaps import rotation_gaps, uncovered_seconds
+from ..runtime import policy
 from ..incidents.models import OPEN_STATUSES, Incident
 from .models import Notification
 
 blp = Blueprint("metrics", __name__)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+COVERAGE_WINDOW = timedelta(days=7)
 ACK_BUCKETS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 86400)
 
 
@@ -31,6 +36,7 @@ class HeraldCollector:
         yield from self._outbox()
         yield from self._latency()
         yield from self._incidents()
+        yield from self._coverage()
 
     def _outbox(self):
         s = self.session
@@ -91,6 +97,16 @@ class HeraldCollector:
             buckets = [(floatToGoString(b), sum(1 for v in values if v <= b)) for b in ACK_BUCKETS] + [("+Inf", len(values))]
             ack.add_metric([severity], buckets, sum(values))
         yield ack
+
+    def _coverage(self):
+        family = GaugeMetricFamily("herald_rotation_uncovered_seconds",
+                                   "Seconds of the next 7 days with nobody known on call, per rotation a role uses",
+                                   labels=["rotation"])
+        now = clock.now()
+        until = now + COVERAGE_WINDOW
+        for name in sorted(policy().rotations_in_use()):
+            family.add_metric([name], uncovered_seconds(rotation_gaps(self.session, name, now, until), now, until))
+        yield family
 
 
 @blp.get("/metrics")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import Base, UTCDateTime
 
 KINDS = ("page", "notice", "initial", "progress", "resolution", "reminder", "escalation", "handoff", "invite",
-         "help")
+         "help", "shift_reminder", "schedule_change", "coverage_gap", "swap_request")
 CHANNELS = ("teams", "email", "log")
 # pending: waiting for its first attempt; failed: will retry; sent; dead: gave up (POST …/retry revives it);
 # cancelled: no longer wanted when it came due (a page for a role acknowledged or an incident resolved meanwhile).

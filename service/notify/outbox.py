@@ -117,12 +117,15 @@ def idempotency_key(incident, kind: str, slot: str, recipient: Recipient) -> str
 
 
 def notify(session: Session, *, incident, kind: str, slot: str, recipients, context: dict | None = None,
-           calendar: str | None = None, not_before: datetime | None = None) -> list[Notification]:
+           calendar: str | None = None, not_before: datetime | None = None,
+           reply_token: str | None = None) -> list[Notification]:
     """Render `kind` for each recipient and enqueue it; return the rows that were new.
 
     `slot` names the occasion (e.g. "P1", "update-7", "repeat-2"): the same incident, kind, slot,
     channel and address are enqueued once. `not_before` holds a message back (business hours).
     `calendar`, an iCalendar text, makes emails carry a text/calendar; method=REQUEST part.
+    `reply_token` (a signed token of the caller's own kind, e.g. a swap request's) goes into the Reply-To
+    plus address, so an email reply reaches the reply pipeline with it.
     The dispatcher is woken when the transaction commits.
     """
     if kind not in KINDS:
@@ -163,7 +166,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
             session.execute(update(Notification).where(Notification.id == row_id).values(
                 ack_token=token, payload=payload, message_id=message_id, last_error=problem))
         else:
-            payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None)
+            payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None, reply_token)
             row_id = _insert_if_new(session, {**values, "payload": payload, "message_id": message_id,
                                               "last_error": problem})
             if row_id is None:
@@ -188,7 +191,7 @@ def _insert_if_new(session: Session, values: dict) -> int | None:
 
 
 def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str | None,
-            ack_token: str | None) -> tuple[dict, str | None, str | None]:
+            ack_token: str | None, reply_token: str | None = None) -> tuple[dict, str | None, str | None]:
     """(payload, Message-ID for email, a note when an override failed and the default was used)."""
     cfg = config()
     ack_url = f"{cfg.base_url}/ack/{ack_token}" if ack_token else None
@@ -207,9 +210,9 @@ def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str
         payload = render_payload(renderer(None), kind, recipient.channel, context, incident)
         problem = f"override template failed, the default was used: {exc}"
     if recipient.channel in ("email", "log"):
-        if ack_token and cfg.reply_address:
+        if (ack_token or reply_token) and cfg.reply_address:
             local, _, domain = cfg.reply_address.partition("@")
-            payload["reply_to"] = f"{local}+{ack_token}@{domain}"
+            payload["reply_to"] = f"{local}+{ack_token or reply_token}@{domain}"
         if calendar:
             payload["calendar"] = calendar
     message_id = None

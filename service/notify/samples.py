@@ -6,6 +6,7 @@ builder as real messages. Domains that add a kind of their own give its extra co
 """
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Callable
 
@@ -17,7 +18,7 @@ from .context import role_data, standard_context, update_data
 from .outbox import Recipient, render_payload
 from .templates import Renderer, TemplateProblem
 
-SampleContext = Callable[[Incident, Policy], dict]
+SampleContext = Callable[[Incident, Policy], "dict | list[dict]"]  # a list: one render per variant
 
 
 def sample_incident(policy: Policy, now) -> Incident:
@@ -81,18 +82,20 @@ def check_templates(tpl: Renderer, policy: Policy, base_url: str, now,
         if kind not in KINDS:
             results.append((f"{kind}.*", f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"))
             continue
-        extra = samples.get(kind, lambda inc, pol: {})(incident, policy)
-        for channel, recipient in (("teams", Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1)),
-                                   ("email", Recipient("email", "person1@example.com", "Person 1", 1))):
+        variants = samples.get(kind, lambda inc, pol: {})(incident, policy)
+        channels = (("teams", Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1)),
+                    ("email", Recipient("email", "person1@example.com", "Person 1", 1)))
+        for variant, (channel, recipient) in itertools.product(
+                variants if isinstance(variants, list) else [variants], channels):
             ack_url = f"{base_url}/ack/SAMPLE-TOKEN"
             context = standard_context(incident, policy=policy, base_url=base_url, now=now, recipient=recipient,
                                        ack_url=ack_url, ack_by_reply=channel == "email")
-            context.update(extra)
+            context.update(variant)
             names = [n for n in tpl.files_for(kind) if (".teams." in n) == (channel == "teams")]
             try:
                 render_payload(tpl, kind, channel, context, incident)
             except TemplateProblem as exc:
                 results.append((", ".join(names), str(exc)))
             else:
-                results.extend((name, None) for name in names)
+                results.extend((name, None) for name in names if (name, None) not in results)
     return results

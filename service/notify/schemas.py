@@ -15,6 +15,11 @@ class NotificationListArgs(PageArgs):
     channel = fields.String(validate=validate.OneOf(CHANNELS))
 
 
+class OutboxListArgs(NotificationListArgs):
+    recipient = fields.String(validate=validate.Length(min=1, max=2000),
+                              metadata={"description": "an address (email, webhook URL) or a person's handle"})
+
+
 class NotificationOut(Schema):
     id = fields.Integer()
     incident_id = fields.Integer(allow_none=True)

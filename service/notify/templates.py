@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -60,6 +61,15 @@ def when(value: datetime | None, tz=None) -> str:
     return text
 
 
+def local(value: datetime | None, tz=None) -> str:
+    """"Mon 2 Mar 2026 11:00 CET": the moment on the wall clock of `tz` (a ZoneInfo or a zone name)."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    moment = value.astimezone(zone) if zone is not None else value
+    return f"{moment:%a %-d %b %Y %H:%M} {moment.tzname()}"
+
+
 def _environment(loader, *, json_mode: bool) -> ImmutableSandboxedEnvironment:
     options = dict(loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                    keep_trailing_newline=False)
@@ -73,6 +83,7 @@ def _environment(loader, *, json_mode: bool) -> ImmutableSandboxedEnvironment:
         )
     env.filters["in_words"] = in_words
     env.filters["when"] = when
+    env.filters["local"] = local
     return env
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from .. import clock
 from ..auth import actor_name, require_scope
@@ -12,7 +12,8 @@ from ..incidents.timeline import record
 from ..incidents.views import incident_or_404
 from .dispatcher import send_after_commit
 from .models import Notification
-from .schemas import NotificationListArgs, NotificationOut
+from ..people.models import Person
+from .schemas import NotificationListArgs, NotificationOut, OutboxListArgs
 
 blp = Blueprint("notifications", __name__, url_prefix="/api", description="The outbox: every message Herald sends")
 
@@ -23,11 +24,28 @@ blp = Blueprint("notifications", __name__, url_prefix="/api", description="The o
 @blp.response(200, NotificationOut(many=True))
 def list_notifications(args, ident):
     incident = incident_or_404(ident)
-    query = select(Notification).where(Notification.incident_id == incident.id)
+    query = _filtered(select(Notification).where(Notification.incident_id == incident.id), args)
+    return page_of(query.order_by(Notification.id), args)
+
+
+@blp.route("/notifications", methods=["GET"])
+@require_scope("read")
+@blp.arguments(OutboxListArgs, location="query")
+@blp.response(200, NotificationOut(many=True))
+def list_outbox(args):
+    """Every outbox row, also those of no incident (shift reminders, swap requests, coverage gaps)."""
+    query = _filtered(select(Notification), args)
+    if args.get("recipient"):
+        by_handle = select(Person.id).where(Person.handle == args["recipient"])
+        query = query.where(or_(Notification.recipient == args["recipient"], Notification.person_id.in_(by_handle)))
+    return page_of(query.order_by(Notification.id), args)
+
+
+def _filtered(query, args):
     for field in ("status", "kind", "channel"):
         if args.get(field):
             query = query.where(getattr(Notification, field) == args[field])
-    return page_of(query.order_by(Notification.id), args)
+    return query
 
 
 @blp.route("/notifications/<int:notification_id>", methods=["GET"])

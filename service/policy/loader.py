@@ -16,14 +16,19 @@ from .model import (
     BusinessHours,
     Contact,
     Escalation,
+    OnCall,
     Policy,
     Role,
     Severity,
 )
 
 _TOP_KEYS = {"timezone", "business_hours", "severities", "roles", "contacts", "escalations", "alerts",
-             "responsibilities"}
+             "responsibilities", "oncall"}
 _RESPONSIBILITY_KEYS = {"commander", "communicator", "handoff_severities"}
+_ONCALL_KEYS = {"notify_before", "gap_horizon", "gap_contacts"}
+DEFAULT_GAP_CONTACTS = ("engineering_manager",)
+MAX_NOTIFY_BEFORE = timedelta(days=14)
+MAX_GAP_HORIZON = timedelta(days=90)
 _SEVERITY_KEYS = {
     "name", "description", "examples", "respond_within", "acknowledge_within", "assemble_within",
     "update_every", "page", "notify", "stakeholders", "channels", "postmortem_within", "business_hours_only",
@@ -122,6 +127,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     severity_map = _alerts(c, c.table("alerts", raw.get("alerts", {})), severities)
     commander, communicator, handoff = _responsibilities(c, c.table("responsibilities", raw.get("responsibilities", {})),
                                                          roles, severities)
+    oncall = _oncall(c, c.table("oncall", raw.get("oncall", {})), roles, contacts)
 
     if not severities:
         c.add("severities", "at least one severity is required")
@@ -138,6 +144,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         commander_role=commander,
         communicator_role=communicator,
         handoff_severities=handoff,
+        oncall=oncall,
         source=source,
     )
 
@@ -347,3 +354,22 @@ def unresolved_rotations(policy: Policy, known: set[str]) -> list[tuple[str, str
     named += [(f"contacts.{c.key}.rotation", c.rotation) for c in policy.contacts.values() if c.rotation]
     return [(key, f"unknown rotation {name!r}: not in the database and no calendar {name}.ics beside the policy")
             for key, name in named if name not in known]
+
+
+def _oncall(c: _Collector, raw: dict, roles: dict, contacts: dict) -> OnCall:
+    c.unknown_keys("oncall", raw, _ONCALL_KEYS)
+    defaults = OnCall()
+    values = {}
+    for key, limit in (("notify_before", MAX_NOTIFY_BEFORE), ("gap_horizon", MAX_GAP_HORIZON)):
+        value = c.duration(f"oncall.{key}", raw.get(key))
+        if value is not None and value > limit:
+            c.add(f"oncall.{key}", f"at most {limit.days} days")
+        values[key] = value or getattr(defaults, key)
+    if "gap_contacts" in raw:
+        names = c.strings("oncall.gap_contacts", raw["gap_contacts"])
+        for i, name in enumerate(names):
+            if name not in contacts and name not in roles:
+                c.add(f"oncall.gap_contacts[{i}]", f"unknown contact or role {name!r}")
+    else:  # the default only where the policy has that contact
+        names = tuple(name for name in DEFAULT_GAP_CONTACTS if name in contacts)
+    return OnCall(notify_before=values["notify_before"], gap_horizon=values["gap_horizon"], gap_contacts=names)

@@ -70,6 +70,15 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class OnCall:
+    """`[oncall]`: how Herald looks after the people on rotations."""
+
+    notify_before: timedelta = timedelta(hours=24)  # heads-up this long before a shift starts
+    gap_horizon: timedelta = timedelta(days=14)  # how far ahead coverage gaps are looked for
+    gap_contacts: tuple[str, ...] = ()  # contacts or roles told about gaps and out-of-office conflicts
+
+
+@dataclass(frozen=True)
 class Policy:
     timezone: ZoneInfo
     business_hours: BusinessHours
@@ -82,10 +91,19 @@ class Policy:
     commander_role: str = "incident_commander"       # IC notices, review invitations, post-mortem reminders
     communicator_role: str = "communications_lead"   # update reminders, stakeholder questions
     handoff_severities: tuple[str, ...] = ("P1", "P2")  # open incidents of these follow rotation handoffs
+    oncall: OnCall = field(default_factory=OnCall)
     source: str = field(default="", compare=False)
 
     def severity(self, key: str) -> Severity:
         return self.severities[key]
+
+    def rotations_in_use(self) -> dict[str, tuple[str, ...]]:
+        """{rotation name: the keys of the roles that use it}, in policy order."""
+        used: dict[str, tuple[str, ...]] = {}
+        for key, role in self.roles.items():
+            if role.rotation:
+                used[role.rotation] = used.get(role.rotation, ()) + (key,)
+        return used
 
     def role_title(self, role: str) -> str:
         return self.roles[role].title if role in self.roles else role.replace("_", " ").title()

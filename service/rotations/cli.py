@@ -64,9 +64,9 @@ def import_command(name: str, file_or_url: str, refresh_every: str | None, as_js
             _fail(f"cannot read {file_or_url}: {exc.strerror or exc}")
         try:
             text, now = decode(body), clock.now()
-            resolution = resolve_for(text, now)
+            prepared = resolve_for(name, text, now)
             with db.transaction() as s:
-                report = upload(s, name, text, resolution, now).as_json(name)
+                report = upload(s, name, text, prepared).as_json(name)
         except CalendarError as exc:
             _fail(f"{file_or_url} cannot be imported; nothing changed:\n" + "\n".join(f"  {p}" for p in exc.problems))
     _print_report(report, as_json)

@@ -28,9 +28,9 @@ def import_example_rotations(app, echo: Callable[[str], None]) -> None:
                 continue
             try:
                 text, now = decode(path.read_bytes()), clock.now()
-                resolution = resolve_for(text, now)
+                prepared = resolve_for(name, text, now)
                 with db.transaction() as s:
-                    report = upload(s, name, text, resolution, now)
+                    report = upload(s, name, text, prepared)
             except CalendarError as exc:
                 echo(f"herald: example rotation {path} cannot be imported: {exc}")
                 continue

@@ -31,6 +31,11 @@ class Rotation(Base):
     materialised_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     materialise_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     report: Mapped[dict | None] = mapped_column(JSON)  # the last import report
+    # The people's side (service/oncall/): when the reminders, changes and gaps are next looked at, and
+    # the schedule of the next days as it was last announced (to tell people what changed).
+    oncall_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    announced: Mapped[list | None] = mapped_column(JSON)
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def is_subscription(self) -> bool:

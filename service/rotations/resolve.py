@@ -29,8 +29,8 @@ MAX_WARNINGS = 50
 EXPANSION_MARGIN = timedelta(days=2)
 # dateutil walks a rule from its DTSTART: more steps than this before the window ends is refused.
 MAX_RULE_STEPS = 200_000
-# Shifts one calendar may make over the horizon (~430 days): a half-hour grid is 20,640.
-MAX_OCCURRENCES = 25_000
+# Shifts one calendar may make a year of the window resolved (a half-hour grid is 17,520 a year).
+OCCURRENCES_PER_YEAR = 20_000
 RULE_STEP = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400,
              "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400}
 
@@ -151,6 +151,7 @@ def check_rules(parsed: ParsedCalendar, window_start: datetime, until: datetime)
     (`budget.py`): this check gives the clear reason for the common cases.
     """
     steps = occurrences = 0
+    most = max_occurrences(window_start, until)
     for event in parsed.calendar.walk("VEVENT"):
         rules = event.get("RRULE")
         if rules is None:
@@ -164,13 +165,18 @@ def check_rules(parsed: ParsedCalendar, window_start: datetime, until: datetime)
             cost = rule_cost(rule, start, window_start, until)
             steps += cost.steps
             occurrences += cost.occurrences
-            if steps > MAX_RULE_STEPS or occurrences > MAX_OCCURRENCES:
+            if steps > MAX_RULE_STEPS or occurrences > most:
                 raise CalendarError(f"{describe(event)} repeats too often ({text}): the calendar's rules would "
                                     f"make more than {MAX_RULE_STEPS:,} repetitions before {until:%Y-%m-%d} "
-                                    f"or more than {MAX_OCCURRENCES:,} shifts in the {(until - window_start).days} "
+                                    f"or more than {most:,} shifts in the {(until - window_start).days} "
                                     "days Herald keeps")
             if _never_matches(rule, event["DTSTART"].dt):
                 raise CalendarError(f"{describe(event)}: RRULE {text} never yields a date")
+
+
+def max_occurrences(start: datetime, end: datetime) -> int:
+    """How many shifts a calendar may make between `start` and `end` (OCCURRENCES_PER_YEAR, at least a year's)."""
+    return int(OCCURRENCES_PER_YEAR * max((end - start).days / 365, 1))
 
 
 def rule_problem(rule) -> str | None:
@@ -284,9 +290,10 @@ def expand(parsed: ParsedCalendar, matcher: PersonMatcher, window_start: datetim
         raise
     except (recurring_ical_events.InvalidCalendar, ValueError, TypeError, KeyError) as exc:
         raise CalendarError(f"the calendar's recurrences cannot be expanded: {exc}") from exc
-    if len(found) > MAX_OCCURRENCES:
+    most = max_occurrences(window_start, window_end)
+    if len(found) > most:
         raise CalendarError(f"the calendar makes {len(found):,} shifts between {window_start:%Y-%m-%d} and "
-                            f"{window_end:%Y-%m-%d}; at most {MAX_OCCURRENCES:,} are accepted")
+                            f"{window_end:%Y-%m-%d}; at most {most:,} are accepted")
     occurrences = []
     zero_length: set[str] = set()
     for event in found:

@@ -118,6 +118,13 @@ class ShiftOut(Schema):
     uid = fields.String()
 
 
+class GapOut(Schema):
+    start = fields.String()
+    end = fields.String()
+    label = fields.String(allow_none=True,
+                          metadata={"description": "the title of an event naming nobody Herald knows; null: no event"})
+
+
 class OverrideIn(StrictSchema):
     person = fields.String(required=True, validate=validate.Length(min=1, max=64))
     start = AwareDateTime(required=True)

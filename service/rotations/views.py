@@ -13,12 +13,14 @@ from .. import clock
 from ..auth import actor_name, require_scope
 from ..db import page_of, session
 from ..errors import ApiError, not_found, unprocessable
+from ..mechanics.wake import wake_after_commit
 from ..people.models import Person
 from ..people.views import person_or_404
 from ..runtime import policy
 from . import feeds
 from .calendar import MAX_CALENDAR_BYTES, CalendarError, decode
 from .fetch import FetchError
+from .gaps import find_gaps
 from .materialise import resolve_for, rotation_named, upload
 from .models import Override, Rotation
 from .oncall import effective_schedule, on_call, who_is_on_call
@@ -33,6 +35,7 @@ from .schemas import (
     OverrideOut,
     RefreshOut,
     RotationOut,
+    GapOut,
     ShiftOut,
     SubscriptionIn,
     WindowArgs,
@@ -122,7 +125,14 @@ def get_rotation(name):
 @require_scope("admin")
 @blp.response(204)
 def delete_rotation(name):
-    session.delete(rotation_or_404(name))
+    """Delete a rotation; one that a role uses answers 409 unless `?force=1` (its roles then have nobody)."""
+    rotation = rotation_or_404(name)
+    roles = policy().rotations_in_use().get(rotation.name, ())
+    if roles and request.args.get("force") not in ("1", "true", "yes"):
+        titles = ", ".join(policy().role_title(key) for key in roles)
+        raise ApiError(409, "conflict", f"rotation {name!r} is used by {titles}: deleting it leaves nobody on call "
+                                        "for it; add ?force=1 to delete it anyway", {"roles": list(roles)})
+    session.delete(rotation)
     session.commit()
 
 
@@ -144,10 +154,10 @@ def put_calendar(name):
     text, now = decode(body, request.mimetype_params.get("charset")), clock.now()
     session.rollback()  # parse and resolve with no transaction open: a costly calendar holds no lock
     try:
-        resolution = resolve_for(text, now)
+        prepared = resolve_for(name, text, now)
     except CalendarError as exc:
         raise invalid_calendar(exc) from exc
-    report = upload(session, name, text, resolution, now)
+    report = upload(session, name, text, prepared)
     session.commit()
     return report.as_json(name)
 
@@ -177,13 +187,31 @@ def refresh_now(name):
 def list_shifts(args, name):
     """Who is on call from `from` (default now) to `to` (default two weeks later), overrides applied."""
     rotation = rotation_or_404(name)
+    start, end = window(args, DEFAULT_SHIFT_WINDOW)
+    return effective_schedule(session, rotation, start, end)
+
+
+@blp.route("/rotations/<name>/gaps", methods=["GET"])
+@require_scope("read")
+@blp.arguments(WindowArgs, location="query")
+@blp.response(200, GapOut(many=True))
+def list_gaps(args, name):
+    """Stretches with nobody known on call, from `from` (default now) over the policy's `gap_horizon`:
+    no event (`label` null), or an event that names nobody Herald knows (`label` its title)."""
+    rotation = rotation_or_404(name)
+    start, end = window(args, policy().oncall.gap_horizon)
+    return [gap.as_json() for gap in find_gaps(effective_schedule(session, rotation, start, end), start, end)]
+
+
+def window(args: dict, default: timedelta) -> tuple:
+    """The `from`/`to` of a listing: now and `default` later unless given, at most MAX_SHIFT_WINDOW long."""
     start = args["from_"] or clock.now()
-    end = args["to"] or start + DEFAULT_SHIFT_WINDOW
+    end = args["to"] or start + default
     if end <= start:
         raise unprocessable({"to": ["must be after 'from'"]})
     if end - start > MAX_SHIFT_WINDOW:
         raise unprocessable({"to": [f"at most {MAX_SHIFT_WINDOW.days} days after 'from'"]})
-    return effective_schedule(session, rotation, start, end)
+    return start, end
 
 
 @blp.route("/rotations/<name>/overrides", methods=["POST"])
@@ -200,7 +228,8 @@ def create_override(data, name):
     override = Override(rotation_id=rotation.id, person_id=person.id, start=data["start"], end=data["end"],
                         created_at=now, created_by=actor_name())
     session.add(override)
-    rotation.updated_at = now
+    rotation.updated_at = rotation.oncall_due_at = now  # the people concerned hear of it at the next tick
+    wake_after_commit(session)
     session.commit()
     return override
 
@@ -228,7 +257,8 @@ def delete_override(name, override_id):
     if override is None or override.rotation_id != rotation.id:
         raise not_found(f"override {override_id} of rotation {name!r}")
     session.delete(override)
-    rotation.updated_at = clock.now()
+    rotation.updated_at = rotation.oncall_due_at = clock.now()
+    wake_after_commit(session)
     session.commit()
 
 

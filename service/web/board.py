@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole, TimelineEntry
 from ..notify.models import Notification
 from ..policy import Policy, duration_in_words
+from ..rotations.gaps import Gap, rotation_gaps
 from ..rotations.models import Override, Rotation, Shift
 from ..rotations.oncall import OnCall, on_call
 
@@ -113,6 +114,21 @@ def role_owners(s: Session, policy: Policy, at: datetime) -> list[RoleOwners]:
         now, handoff_at, nxt = next_owner(s, rotation, at) if rotation else (None, None, None)
         out.append(RoleOwners(key, role.title, role.rotation, rotation is not None, now, handoff_at, nxt))
     return out
+
+
+@dataclass(frozen=True)
+class RotationGap:
+    rotation: str
+    titles: tuple[str, ...]
+    gap: Gap
+
+
+def coverage_gaps(s: Session, policy: Policy, now: datetime) -> list[RotationGap]:
+    """Stretches of the next `gap_horizon` with nobody known on call, for every rotation a role uses."""
+    until = now + policy.oncall.gap_horizon
+    found = [RotationGap(name, tuple(policy.role_title(k) for k in keys), gap)
+             for name, keys in policy.rotations_in_use().items() for gap in rotation_gaps(s, name, now, until)]
+    return sorted(found, key=lambda g: (g.gap.start, g.rotation))
 
 
 def page_delivery(pages: list[Notification], now: datetime) -> PageDelivery | None:

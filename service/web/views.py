@@ -80,6 +80,7 @@ def _board_context() -> dict:
     return {
         "now": now,
         "owners": board_data.role_owners(session, policy(), now),
+        "gaps": board_data.coverage_gaps(session, policy(), now),
         "incidents": board_data.open_incidents(session, policy(), now),
     }
 

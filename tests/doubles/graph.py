@@ -5,6 +5,13 @@
                                                          invalid_client, as AAD answers
 - POST /v1.0/users/{mailbox}/sendMail                    base64 MIME (Content-Type text/plain) or
                                                          the JSON message; 202 with no body
+- GET  /v1.0/users/{user}/mailboxSettings                the user's automaticRepliesSetting (status disabled |
+                                                         alwaysEnabled | scheduled, scheduledStart/EndDateTime as
+                                                         dateTimeTimeZone); 404 ErrorInvalidUser for a stranger
+- GET  /v1.0/users/{user}/calendarView?startDateTime=&endDateTime=   the events overlapping the window (both
+                                                         parameters required, else 400 ErrorInvalidParameter), paged
+                                                         by $top with @odata.nextLink; times in the zone of `Prefer:
+                                                         outlook.timezone`, else UTC; honours $select
 - GET  /v1.0/users/{mailbox}/mailFolders/inbox/messages/delta   paged, with deltaLink; 410 when
                                                          a delta token has been expired. Honours $select
                                                          (only the selected properties, plus id) and the
@@ -22,7 +29,8 @@ import binascii
 import json
 import secrets
 from email import message_from_bytes, policy
-from urllib.parse import parse_qs, quote
+from datetime import datetime
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from .http import HttpDouble, Reply, Request
 
@@ -43,6 +51,13 @@ class GraphDouble(HttpDouble):
         self.inbox: list[dict] = []   # what the delta query reports, in arrival order: messages and removals
         self._delta_tokens: dict[str, tuple[int, dict]] = {}  # token -> (inbox entries seen, query options)
         self._skip_tokens: dict[str, tuple[int, dict]] = {}
+        self.users: dict[str, dict] = {}  # address -> {"automaticRepliesSetting": {...}, "events": [...]}
+        self.user_requests: list[tuple[str, dict]] = []  # (path, query) of the users' calls
+
+    def add_user(self, address: str, *, replies: dict | None = None, events: list[dict] | None = None) -> None:
+        """A mailbox Graph knows: its automatic replies (default disabled) and calendar events (UTC times)."""
+        self.users[address.lower()] = {"automaticRepliesSetting": replies or {"status": "disabled"},
+                                       "events": events or []}
 
     @property
     def authority(self) -> str:
@@ -79,9 +94,56 @@ class GraphDouble(HttpDouble):
                 return self._send_mail(request)
             if path == f"{user_prefix}/mailFolders/inbox/messages/delta" and request.method == "GET":
                 return self._delta(request)
+            if path.startswith("/v1.0/users/") and request.method == "GET":
+                user, _, rest = path[len("/v1.0/users/"):].partition("/")
+                mailbox = self.users.get(unquote(user).lower())
+                if mailbox is not None and rest in ("mailboxSettings", "calendarView"):
+                    self.user_requests.append((path, request.query))
+                    return self._settings(mailbox) if rest == "mailboxSettings" else self._calendar_view(request,
+                                                                                                       mailbox)
             if path.startswith("/v1.0/users/"):
                 return graph_error(404, "ErrorInvalidUser", "The requested user is invalid.")
         return graph_error(404, "UnknownError", f"no route {request.method} {path}")
+
+    def _settings(self, mailbox: dict) -> Reply:
+        return Reply.json(200, {"@odata.context": f"{self.graph_url}/$metadata#users('x')/mailboxSettings",
+                                "automaticRepliesSetting": {"externalAudience": "all", "internalReplyMessage": "",
+                                                            "externalReplyMessage": "",
+                                                            "scheduledStartDateTime": {"dateTime": "", "timeZone": "UTC"},
+                                                            "scheduledEndDateTime": {"dateTime": "", "timeZone": "UTC"},
+                                                            **mailbox["automaticRepliesSetting"]},
+                                "timeZone": "UTC", "language": {"locale": "en-GB"}})
+
+    def _calendar_view(self, request: Request, mailbox: dict) -> Reply:
+        start = request.query.get("startDateTime", [None])[-1]
+        end = request.query.get("endDateTime", [None])[-1]
+        if not start or not end:
+            return graph_error(400, "ErrorInvalidParameter", "This request requires a time window specified by the "
+                               "query string parameters StartDateTime and EndDateTime.")
+        try:
+            lo, hi = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in (start, end))
+        except ValueError:
+            return graph_error(400, "ErrorInvalidParameter", "The value of StartDateTime or EndDateTime is invalid.")
+        prefer = request.headers.get("Prefer", "")
+        if prefer and prefer != 'outlook.timezone="UTC"':
+            return graph_error(400, "ErrorInvalidParameter", "the double only speaks UTC")
+        skip = int(request.query.get("$skip", ["0"])[-1])
+        top = int(request.query.get("$top", ["10"])[-1])
+
+        def moment(value: dict) -> datetime:
+            return datetime.fromisoformat(value["dateTime"].split(".")[0]).replace(tzinfo=lo.tzinfo)
+
+        overlapping = [e for e in mailbox["events"] if moment(e["start"]) < hi and moment(e["end"]) > lo]
+        select = request.query.get("$select", [None])[-1]
+        shaped = [{k: v for k, v in e.items() if not select or k in set(select.split(",")) | {"id"}}
+                  for e in overlapping[skip:skip + top]]
+        body = {"@odata.context": f"{self.graph_url}/$metadata#users('x')/calendarView", "value": shaped}
+        if skip + top < len(overlapping):
+            query = {"startDateTime": start, "endDateTime": end, "$top": top, "$skip": skip + top}
+            if select:
+                query["$select"] = select
+            body["@odata.nextLink"] = f"{self.base_url}{request.path}?{urlencode(query)}"
+        return Reply.json(200, body)
 
     def _openid_configuration(self) -> dict:
         base = self.authority

@@ -187,7 +187,7 @@ def test_herald_templates_check_passes_on_the_defaults(monkeypatch):
     monkeypatch.delenv("HERALD_TEMPLATES", raising=False)
     result = CliRunner().invoke(main, ["templates", "check"])
     assert result.exit_code == 0, result.output
-    assert "all 33 templates render" in result.output  # 30 message templates (10 kinds) and the 3 public texts
+    assert "all 45 templates render" in result.output  # 42 message templates (14 kinds) and the 3 public texts
 
 
 def test_herald_templates_check_fails_on_a_broken_override(monkeypatch, tmp_path):

@@ -143,11 +143,14 @@ def test_rotation_listing_and_deletion(client, team, put_calendar, token_for):
     assert rotation["url"] is None and rotation["last_error"] is None
     assert rotation["roles"] == ["incident_commander"]
     assert rotation["on_call"]["person"] == "alice"
-    assert rotation["shifts_from"] == "2026-01-31T10:00:00Z"
+    assert rotation["shifts_from"] == "2021-02-26T10:00:00Z"  # the record reaches five years back
     assert rotation["shifts_until"] == "2027-04-06T10:00:00Z"
     assert rotation["report"]["people"] == ["alice", "bob", "carol"]
     assert client.delete("/api/rotations/incident-commander", headers=token_for("read", "write")).status_code == 403
-    assert client.delete("/api/rotations/incident-commander", headers=ADMIN).status_code == 204
+    refused = client.delete("/api/rotations/incident-commander", headers=ADMIN)
+    assert refused.status_code == 409 and "Incident Commander" in refused.get_json()["message"]
+    assert client.get("/api/rotations/incident-commander", headers=ADMIN).status_code == 200
+    assert client.delete("/api/rotations/incident-commander?force=1", headers=ADMIN).status_code == 204
     assert client.get("/api/rotations/incident-commander", headers=ADMIN).status_code == 404
     assert oncall(client)["roles"]["incident_commander"] is None
 
@@ -177,7 +180,7 @@ def test_the_daily_tick_slides_the_horizon(client, team, put_calendar, frozen_cl
     frozen_clock.advance(days=3)  # a late tick catches up once
     run_tick(frozen_clock.now())
     rotation = rotation_state(client)
-    assert rotation["shifts_from"] == "2026-02-03T10:00:00Z"
+    assert rotation["shifts_from"] == "2021-02-26T10:00:00Z"  # the record of the past stays
     assert rotation["shifts_until"] == "2027-04-09T10:00:00Z"
     beyond = shifts(client, "incident-commander", "2027-04-07T00:00:00Z", "2027-04-09T00:00:00Z")
     assert beyond and beyond[-1]["end"] == "2027-04-09T10:00:00Z"  # shifts now reach the new horizon

@@ -1,0 +1,1 @@
+"""Reports over what Herald recorded: on-call hours for pay and fairness."""
