@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "service"
 # Lowest first. Each entry is one floor: folders or top-level modules of `service/` (the package's
 # own __init__, where create_app lives, is "app").
 LAYERS: list[tuple[str, ...]] = [
-    ("clock", "config", "errors", "commands", "web_static", "inputs"),  # the kernel: no Herald imports
+    ("clock", "config", "errors", "commands", "web_static", "netguard", "inputs"),  # the kernel: no Herald imports
     ("db", "policy"),
     ("runtime", "worker"),
     ("schemas", "auth", "mechanics", "ack_tokens"),
@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("oncall", "reports"),                         # the people on call: heads-up, gaps, swaps; hours
     ("acks", "alerts", "escalation", "reviews"),   # siblings: none imports another
     ("web",),
+    ("console",),                                  # the responder console, at the top of the web layer
     ("health", "models"),
     ("migrate",),
     ("wiring",),                                   # who reacts to what, tick order, background services

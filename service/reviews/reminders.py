@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import db
 from ..incidents.models import Incident
 from ..mechanics.claim import skip_locked
+from ..notify.context import console_links
 from ..notify.outbox import notify, recipients_for_person
 from ..policy import duration_in_words
 from ..runtime import config, policy
@@ -72,9 +73,8 @@ def _close(reminder: ReviewReminder, now: datetime, status: str, note: str) -> N
 
 
 def _links(incident: Incident) -> dict:
-    base = config().base_url
-    return {"postmortem": f"{base}/api/incidents/{incident.number}/postmortem",
-            "actions": f"{base}/api/incidents/{incident.number}/actions"}
+    pages = console_links(config().base_url, incident.number)
+    return {"postmortem": pages["postmortem"], "actions": pages["actions"]}
 
 
 def _postmortem_context(s: Session, incident: Incident, now: datetime) -> dict:
@@ -104,3 +104,22 @@ def _action_context(incident: Incident, item: ActionItem, purpose: str) -> dict:
         "due": when,
         **_links(incident),
     }
+
+
+def sample_postmortem_reminder(incident: Incident, _policy) -> dict:
+    """The review's post-mortem reminder, for `herald templates check`."""
+    due = incident.started_at + timedelta(days=2)
+    base = "https://herald.example.com/api/incidents/" + incident.number
+    return {"reminder": {"about": "postmortem", "headline": "Post-mortem due in 12 hours", "subject": incident.title,
+                         "due_at": due, "review_start": due - timedelta(hours=20),
+                         "review_end": due - timedelta(hours=19), "postmortem": base + "/postmortem",
+                         "actions": base + "/actions"}}
+
+
+def sample_action_reminder(incident: Incident, _policy) -> dict:
+    """The review's action-item reminder, for `herald templates check`."""
+    base = "https://herald.example.com/api/incidents/" + incident.number
+    return {"reminder": {"about": "action", "headline": "Action item 1 is due tomorrow",
+                         "subject": "Alert on replication lag", "action": "Alert on replication lag", "number": 1,
+                         "due_date": (incident.started_at + timedelta(days=3)).date(), "due": "tomorrow",
+                         "postmortem": base + "/postmortem", "actions": base + "/actions"}}

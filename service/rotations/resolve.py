@@ -88,8 +88,9 @@ def resolve_calendar(text: str, people: Sequence[PersonRef], window_start: datet
     except MemoryError as exc:
         raise CalendarError("expanding the calendar needs more memory than Herald allows") from exc
     except Exception as exc:  # a malformed calendar the checks above did not foresee
-        log.warning("calendar could not be resolved", exc_info=True)
-        raise CalendarError(f"the calendar cannot be read: {type(exc).__name__}: {exc}") from exc
+        log.warning("calendar could not be resolved", exc_info=True)  # the detail is for us, not the 422
+        raise CalendarError("the calendar cannot be read: its events' dates and rules do not fit together "
+                            "(check the DTSTART, RRULE, RDATE and EXDATE lines)") from exc
 
 
 def _resolve(text: str, people: Sequence[PersonRef], window_start: datetime, window_end: datetime,
@@ -289,7 +290,9 @@ def expand(parsed: ParsedCalendar, matcher: PersonMatcher, window_start: datetim
     except CalendarError:
         raise
     except (recurring_ical_events.InvalidCalendar, ValueError, TypeError, KeyError) as exc:
-        raise CalendarError(f"the calendar's recurrences cannot be expanded: {exc}") from exc
+        log.warning("calendar recurrences could not be expanded", exc_info=True)
+        raise CalendarError("the calendar's recurrences cannot be expanded (check its RRULE, RDATE, EXDATE "
+                            "and RECURRENCE-ID lines)") from exc
     most = max_occurrences(window_start, window_end)
     if len(found) > most:
         raise CalendarError(f"the calendar makes {len(found):,} shifts between {window_start:%Y-%m-%d} and "
