@@ -15,7 +15,7 @@ from ..people.schemas import PersonCreate, PersonPatch
 from ..rotations import feeds, overrides
 from ..rotations.calendar import MAX_CALENDAR_BYTES, CalendarError, decode
 from ..rotations.fetch import FetchError
-from ..rotations.materialise import rotation_named, upload
+from ..rotations.materialise import resolve_for, rotation_named, upload
 from ..rotations.models import Override, Rotation
 from ..rotations.oncall import effective_schedule
 from ..rotations.schemas import NAME, OverrideIn, SubscriptionIn
@@ -136,12 +136,14 @@ def import_calendar():
         errors["calendar"] = ["The file is over 10 MiB."]
     report = None
     if not errors:
+        text, now = decode(body, None), clock.now()
+        session.rollback()  # resolved with no transaction open (rotations.materialise.resolve_for)
         try:
-            report = upload(session, name, decode(body, None), clock.now())
+            prepared = resolve_for(name, text, now)
         except CalendarError as exc:
-            session.rollback()
             errors["calendar"] = list(exc.problems)
         else:
+            report = upload(session, name, text, prepared)
             session.commit()
     return _rotations_with(report.as_json(name) if report else None, errors)
 
