@@ -39,6 +39,12 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     ingest_rate: float = 50.0  # monitoring requests per second, per token (token bucket refill)
     ingest_burst: int = 500  # bucket size: how many a token may send at once
+    oidc_tenant_id: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_authority: str = "https://login.microsoftonline.com"
+    oidc_admin_group: str | None = None  # an Entra group object id whose members are console admins
+    admins: tuple[str, ...] = ()  # person handles with admin rights in the console
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -71,11 +77,21 @@ class Config:
             dispatch_lease_seconds=float(get("HERALD_DISPATCH_LEASE_SECONDS", "60")),
             ingest_rate=float(get("HERALD_INGEST_RATE", "50")),
             ingest_burst=int(get("HERALD_INGEST_BURST", "500")),
+            oidc_tenant_id=get("HERALD_OIDC_TENANT_ID") or None,
+            oidc_client_id=get("HERALD_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=get("HERALD_OIDC_CLIENT_SECRET") or None,
+            oidc_authority=(get("HERALD_OIDC_AUTHORITY") or "https://login.microsoftonline.com").rstrip("/"),
+            oidc_admin_group=get("HERALD_OIDC_ADMIN_GROUP") or None,
+            admins=tuple(h for h in (get("HERALD_ADMINS") or "").replace(",", " ").split() if h),
         )
 
     @property
     def graph_configured(self) -> bool:
         return bool(self.graph_tenant_id and self.graph_client_id and self.graph_client_secret and self.graph_mailbox)
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_tenant_id and self.oidc_client_id and self.oidc_client_secret)
 
     def resolve_secret_key(self) -> str:
         """HERALD_SECRET_KEY, else a key generated once into var/secret_key."""

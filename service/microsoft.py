@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import jwt
 import msal
 import requests
 
@@ -184,3 +186,136 @@ def forget_clients() -> None:
     """Drop every cached client (configuration changed, or a test wants a fresh msal cache)."""
     with _clients_lock:
         _clients.clear()
+
+
+# ---- signing people in (OpenID Connect, authorization code flow with PKCE) --------------------------
+
+SIGN_IN_SCOPES = ["email"]  # msal adds openid and profile itself (offline_access is excluded below)
+ID_TOKEN_SKEW = 300  # seconds of clock difference tolerated on exp/nbf/iat
+
+
+class SignInFailed(Exception):
+    """Microsoft sign-in did not produce a trustworthy identity; `status` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class MicrosoftSignIn:
+    """Entra ID sign-in for the console: msal runs the flow (state, nonce, PKCE S256, code exchange);
+    the id token is then checked here, because msal no longer validates it: RS256 signature by a key of
+    the tenant's JWKS, issuer, audience, lifetime on the app's clock.
+
+    A new msal application per sign-in keeps one person's tokens out of the next person's cache.
+    """
+
+    def __init__(self, *, tenant_id: str, client_id: str, client_secret: str,
+                 authority: str = "https://login.microsoftonline.com"):
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self._secret = client_secret
+        self.authority = f"{authority.rstrip('/')}/{tenant_id}"
+        self._keys: dict[str, object] = {}
+        self._metadata: dict | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, cfg) -> "MicrosoftSignIn":
+        return cls(tenant_id=cfg.oidc_tenant_id, client_id=cfg.oidc_client_id, client_secret=cfg.oidc_client_secret,
+                   authority=cfg.oidc_authority)
+
+    def _application(self) -> msal.ConfidentialClientApplication:
+        try:
+            return msal.ConfidentialClientApplication(
+                self.client_id, client_credential=self._secret, authority=self.authority, instance_discovery=False,
+                exclude_scopes=["offline_access"], timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        except (ValueError, requests.RequestException) as exc:
+            raise SignInFailed(502, f"Microsoft sign-in is unreachable right now ({type(exc).__name__}).") from exc
+
+    def begin(self, redirect_uri: str) -> dict:
+        """The flow to keep in the session until the callback; `flow["auth_uri"]` is where to send the browser.
+
+        The answer comes back as a GET with the code in the query: a form_post answer is a cross-site
+        POST, which would not carry the SameSite=Lax session cookie that holds this flow.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
+            return self._application().initiate_auth_code_flow(SIGN_IN_SCOPES, redirect_uri=redirect_uri,
+                                                               response_mode="query")
+
+    def finish(self, flow: dict, response: dict, now) -> dict:
+        """The verified id token claims of the person who signed in."""
+        try:
+            result = self._application().acquire_token_by_auth_code_flow(flow, response)
+        except ValueError as exc:  # msal: state mismatch or a malformed answer
+            raise SignInFailed(400, "This sign-in answer does not belong to the sign-in this browser started. "
+                                    "Please start again.") from exc
+        except RuntimeError as exc:  # msal: the id token's nonce is not ours
+            raise SignInFailed(400, "The sign-in could not be verified (nonce). Please start again.") from exc
+        except requests.RequestException as exc:
+            raise SignInFailed(502, f"Microsoft sign-in is unreachable right now ({type(exc).__name__}).") from exc
+        if "error" in result:
+            detail = str(result.get("error_description") or result["error"]).splitlines()[0][:300]
+            raise SignInFailed(401, f"Microsoft did not sign you in: {detail}")
+        if "id_token" not in result:
+            raise SignInFailed(502, "Microsoft answered without an id token.")
+        return self.verify(result["id_token"], now)
+
+    def verify(self, id_token: str, now) -> dict:
+        metadata = self._discovery()
+        try:
+            header = jwt.get_unverified_header(id_token)
+            key = self._key(header.get("kid"), metadata["jwks_uri"])
+            claims = jwt.decode(id_token, key, algorithms=["RS256"], audience=self.client_id,
+                                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                                         "verify_iss": False, "require": ["exp", "iat", "aud", "iss"]})
+        except jwt.PyJWTError as exc:
+            raise SignInFailed(401, f"The id token from Microsoft is not valid: {exc}") from exc
+        issuer = metadata["issuer"].replace("{tenantid}", str(claims.get("tid", "")))
+        if claims["iss"] != issuer:
+            raise SignInFailed(401, "The id token comes from another issuer than this tenant.")
+        stamp = now.timestamp()
+        if claims["exp"] < stamp - ID_TOKEN_SKEW or claims.get("nbf", claims["iat"]) > stamp + ID_TOKEN_SKEW:
+            raise SignInFailed(401, "The id token from Microsoft has expired or is not valid yet.")
+        return claims
+
+    def _discovery(self) -> dict:
+        with self._lock:
+            if self._metadata is None:
+                url = f"{self.authority}/v2.0/.well-known/openid-configuration"
+                try:
+                    response = requests.get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+                    response.raise_for_status()
+                    self._metadata = response.json()
+                except (requests.RequestException, ValueError) as exc:
+                    raise SignInFailed(502, "Microsoft's sign-in metadata cannot be read right now.") from exc
+            return self._metadata
+
+    def _key(self, kid: str | None, jwks_uri: str):
+        """The signing key `kid` from the JWKS; fetched again once when the key is unknown (keys rotate)."""
+        with self._lock:
+            if kid not in self._keys:
+                try:
+                    response = requests.get(jwks_uri, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+                    response.raise_for_status()
+                    keys = jwt.PyJWKSet.from_dict(response.json()).keys
+                except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
+                    raise SignInFailed(502, "Microsoft's signing keys cannot be read right now.") from exc
+                self._keys = {k.key_id: k for k in keys if k.key_id}
+            if kid not in self._keys:
+                raise SignInFailed(401, "The id token is signed with a key this tenant does not publish.")
+            return self._keys[kid]
+
+
+_sign_ins: dict[tuple, MicrosoftSignIn] = {}
+
+
+def microsoft_sign_in(cfg) -> MicrosoftSignIn:
+    """The process's sign-in helper (it caches the tenant's metadata and signing keys)."""
+    key = (cfg.oidc_tenant_id, cfg.oidc_client_id, cfg.oidc_client_secret, cfg.oidc_authority)
+    with _clients_lock:
+        if key not in _sign_ins:
+            _sign_ins[key] = MicrosoftSignIn.from_config(cfg)
+        return _sign_ins[key]

@@ -21,6 +21,9 @@ from .acks import pages as ack_pages
 from .acks import views as inbound
 from .alerts import inbox as alert_inbox
 from .alerts import views as alerts
+from .console import admin as console_admin
+from .console import signin as console_signin
+from .console import views as console
 from .escalation import ticks as escalation
 from .incidents import events
 from .incidents import views as incidents
@@ -40,6 +43,7 @@ from .rotations import background as calendar_work
 from .rotations import cli as rotation_cli
 from .rotations import examples, materialise, subscriptions
 from .rotations import views as rotations
+from .web import sessions as web_sessions
 from .web import views as web
 
 # ---- what happens when an incident changes (incidents/events.py) ------------------------------
@@ -88,8 +92,10 @@ SAMPLE_CONTEXTS = {"invite": review.sample_review, **oncall_samples.SAMPLES}
 # ---- HTTP ----------------------------------------------------------------------------------------
 API_BLUEPRINTS = [health.blp, people.blp, incidents.blp, notifications.blp, reviews.blp, inbound.blp,
                   rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty]
-PAGES = [web_static.blp, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp, rotations.calendars]
-APP_SETUP = [alerts.init_app]                                 # app-bound state: ingest rate limits
+PAGES = [web_static.blp, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp, rotations.calendars,
+         console_signin.blp, console.blp, console_admin.blp]      # the responder console and its sign-in
+APP_SETUP = [alerts.init_app,                                 # app-bound state: ingest rate limits
+             web_sessions.init_app]                           # browser sessions kept in the database
 
 
 @dataclass(frozen=True)

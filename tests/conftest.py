@@ -20,6 +20,8 @@ from service import create_app, db
 from service.config import PROJECT_ROOT, Config
 from service.migrate import upgrade
 
+pytest_plugins = ("tests.browser",)  # Chromium and a live server for the browser tests of any folder
+
 PG_URL = os.environ.get("HERALD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 START = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday, 10:00 UTC

@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("oncall", "reports"),                         # the people on call: heads-up, gaps, swaps; hours
     ("acks", "alerts", "escalation", "reviews"),   # siblings: none imports another
     ("web",),
+    ("console",),                                  # the responder console, at the top of the web layer
     ("health", "models"),
     ("migrate",),
     ("wiring",),                                   # who reacts to what, tick order, background services

@@ -20,11 +20,19 @@ STATUS_LABELS = {
 }
 
 
+def console_links(base_url: str, number: str) -> dict:
+    """Where people open an incident from a message: console pages (they ask to sign in first)."""
+    page = f"{base_url}/console/incidents/{number}"
+    return {"incident": page, "post_update": f"{page}#post-update", "postmortem": f"{page}/postmortem",
+            "actions": f"{page}/postmortem#actions", "review": f"{page}/postmortem#review"}
+
+
 def links(incident, base_url: str) -> dict:
-    """Where a message points: the on-call board entry, the public status page, and the incident's own links."""
+    """Where a message points: the incident's console pages, the on-call board, the public status page,
+    and the incident's own links (runbook, dashboards …)."""
     out = {"board": f"{base_url}/board", "status": f"{base_url}/status"}
     if incident is not None:
-        out["incident"] = f"{base_url}/board#{incident.number}"
+        out.update(console_links(base_url, incident.number))
         for name, url in (incident.links or {}).items():
             if isinstance(url, str) and url.startswith(("https://", "http://")):
                 out.setdefault(name, url)

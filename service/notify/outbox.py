@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from .. import clock, db
 from ..ack_tokens import make_ack_token
+from ..incidents.models import Incident
+from ..incidents.timeline import record
 from ..rotations.oncall import on_call
 from ..runtime import config, policy
 from .channels import sender_address
@@ -229,3 +231,27 @@ def render_payload(tpl, kind: str, channel: str, context: dict, incident) -> dic
     if incident is not None:
         payload["subject"] = f"[{incident.number}] {payload['subject']}"
     return payload
+
+
+class NotRetryable(Exception):
+    """Only a dead or failed message can be sent again (the caller answers 409)."""
+
+
+def send_again(session: Session, row: Notification, *, actor: str) -> Notification:
+    """Send a dead (or failed) message again now, with a fresh set of attempts; the timeline says so."""
+    if row.status not in ("dead", "failed"):
+        raise NotRetryable(f"notification {row.id} is {row.status}; only dead or failed ones can be retried")
+    now = clock.now()
+    previous = row.status
+    row.status = "pending"
+    row.attempts = 0
+    row.due_at = now
+    row.next_attempt_at = now
+    row.claimed_until = None
+    row.claimed_by = None
+    if row.incident_id is not None:
+        record(session, session.get(Incident, row.incident_id), "notification_retry",
+               f"Retrying the {row.kind} to {row.recipient_name or row.recipient} by {row.channel} (was {previous})",
+               actor=actor, notification=row.id)
+    send_after_commit(session)
+    return row

@@ -3,14 +3,11 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
-from .. import clock
 from ..auth import actor_name, require_scope
 from ..db import page_of, session
 from ..errors import conflict, not_found
-from ..incidents.models import Incident
-from ..incidents.timeline import record
 from ..incidents.views import incident_or_404
-from .dispatcher import send_after_commit
+from .outbox import NotRetryable, send_again
 from .models import Notification
 from ..people.models import Person
 from .schemas import NotificationListArgs, NotificationOut, OutboxListArgs
@@ -66,21 +63,9 @@ def retry(notification_id):
     row = session.get(Notification, notification_id, with_for_update=True)
     if row is None:
         raise not_found(f"notification {notification_id}")
-    if row.status not in ("dead", "failed"):
-        raise conflict(f"notification {notification_id} is {row.status}; only dead or failed ones can be retried")
-    now = clock.now()
-    previous = row.status
-    row.status = "pending"
-    row.attempts = 0
-    row.due_at = now
-    row.next_attempt_at = now
-    row.claimed_until = None
-    row.claimed_by = None
-    if row.incident_id is not None:
-        incident = session.get(Incident, row.incident_id)
-        record(session, incident, "notification_retry",
-               f"Retrying the {row.kind} to {row.recipient_name or row.recipient} by {row.channel} (was {previous})",
-               actor=actor_name(), notification=row.id)
-    send_after_commit(session)
+    try:
+        send_again(session, row, actor=actor_name())
+    except NotRetryable as exc:
+        raise conflict(str(exc)) from exc
     session.commit()
     return row

@@ -3,11 +3,11 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from .. import clock
 from ..auth import require_scope
 from ..db import page_of, session
 from ..errors import ApiError, not_found
 from ..schemas import PageArgs
+from . import directory
 from .models import Person
 from .schemas import PersonCreate, PersonOut, PersonPatch
 
@@ -15,7 +15,7 @@ blp = Blueprint("people", __name__, url_prefix="/api/people", description="Peopl
 
 
 def person_or_404(handle: str) -> Person:
-    person = session.scalar(select(Person).where(Person.handle == handle))
+    person = directory.person_by_handle(session, handle)
     if person is None:
         raise not_found(f"person {handle!r}")
     return person
@@ -26,11 +26,10 @@ def person_or_404(handle: str) -> Person:
 @blp.arguments(PersonCreate)
 @blp.response(201, PersonOut)
 def create_person(data):
-    if session.scalar(select(Person.id).where(Person.handle == data["handle"])) is not None:
-        raise ApiError(409, "conflict", f"a person with handle {data['handle']!r} already exists",
-                       {"handle": ["already exists"]})
-    person = Person(created_at=clock.now(), **data)
-    session.add(person)
+    try:
+        person = directory.add_person(session, **data)
+    except directory.HandleTaken as exc:
+        raise ApiError(409, "conflict", str(exc), {"handle": ["already exists"]}) from exc
     session.commit()
     return person
 
@@ -55,8 +54,6 @@ def get_person(handle):
 @blp.arguments(PersonPatch)
 @blp.response(200, PersonOut)
 def patch_person(data, handle):
-    person = person_or_404(handle)
-    for key, value in data.items():
-        setattr(person, key, value)
+    person = directory.change_person(session, person_or_404(handle), **data)
     session.commit()
     return person

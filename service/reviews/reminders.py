@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import db
 from ..incidents.models import Incident
 from ..mechanics.claim import skip_locked
+from ..notify.context import console_links
 from ..notify.outbox import notify, recipients_for_person
 from ..policy import duration_in_words
 from ..runtime import config, policy
@@ -72,9 +73,8 @@ def _close(reminder: ReviewReminder, now: datetime, status: str, note: str) -> N
 
 
 def _links(incident: Incident) -> dict:
-    base = config().base_url
-    return {"postmortem": f"{base}/api/incidents/{incident.number}/postmortem",
-            "actions": f"{base}/api/incidents/{incident.number}/actions"}
+    pages = console_links(config().base_url, incident.number)
+    return {"postmortem": pages["postmortem"], "actions": pages["actions"]}
 
 
 def _postmortem_context(s: Session, incident: Incident, now: datetime) -> dict:

@@ -15,6 +15,7 @@ from .. import clock
 from ..errors import RuleError
 from ..incidents.models import Incident
 from ..incidents.timeline import record
+from ..notify.context import console_links
 from ..notify.outbox import notify, recipients_for_person
 from ..people.models import Person
 from ..runtime import config, holidays, policy
@@ -174,14 +175,14 @@ def attendees_of(s: Session, meeting: ReviewMeeting) -> list[Person]:
 
 
 def invitation_for(incident: Incident, meeting: ReviewMeeting, attendees: list[Person]) -> Invitation:
-    base = config().base_url
+    pages = console_links(config().base_url, incident.number)
     name, address = parseaddr(config().mail_from)
     due = incident.postmortem_due_at
     lines = [
         f"Post-incident review of {incident.number} ({incident.severity}): {incident.title}",
         f"Post-mortem due by {due:%Y-%m-%d %H:%M} UTC." if due else "The review is optional for this severity.",
-        f"Draft post-mortem: {base}/api/incidents/{incident.number}/postmortem",
-        f"Action items: {base}/api/incidents/{incident.number}/actions",
+        f"Draft post-mortem: {pages['postmortem']}",
+        f"Action items: {pages['actions']}",
     ]
     return Invitation(
         uid=meeting.uid, sequence=meeting.sequence, start=meeting.start, end=meeting.end,
@@ -189,7 +190,7 @@ def invitation_for(incident: Incident, meeting: ReviewMeeting, attendees: list[P
         description="\n".join(lines),
         organizer=Attendee(name or "Herald", address or config().mail_from),
         attendees=tuple(Attendee(p.name, p.email) for p in attendees),
-        url=f"{base}/api/incidents/{incident.number}/postmortem",
+        url=pages["postmortem"],
     )
 
 
@@ -209,7 +210,6 @@ def _send(s: Session, incident: Incident, meeting: ReviewMeeting, method: str, p
 
 def review_context(incident: Incident, meeting: ReviewMeeting, method: str) -> dict:
     """What the invite templates show beside the calendar part."""
-    base = config().base_url
     return {
         "method": method,
         "cancelled": method == "CANCEL",
@@ -218,7 +218,7 @@ def review_context(incident: Incident, meeting: ReviewMeeting, method: str) -> d
         "sequence": meeting.sequence,
         "postmortem_due_at": incident.postmortem_due_at,
         "within_deadline": meeting.within_deadline,
-        "postmortem_url": f"{base}/api/incidents/{incident.number}/postmortem",
+        "postmortem_url": console_links(config().base_url, incident.number)["postmortem"],
     }
 
 
@@ -227,7 +227,7 @@ def sample_review(incident: Incident, _policy) -> dict:
     start = incident.started_at + timedelta(days=1)
     return {"review": {"method": "REQUEST", "cancelled": False, "start": start, "end": start + timedelta(hours=1),
                        "sequence": 0, "postmortem_due_at": start + timedelta(days=1), "within_deadline": True,
-                       "postmortem_url": f"https://herald.example.com/api/incidents/{incident.number}/postmortem"}}
+                       "postmortem_url": console_links("https://herald.example.com", incident.number)["postmortem"]}}
 
 
 

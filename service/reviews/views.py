@@ -16,9 +16,8 @@ from ..incidents.views import incident_or_404
 from ..people.models import Person
 from ..runtime import config
 from ..schemas import PageArgs
-from . import actions, review
-from .draft import render_postmortem
-from .models import ActionItem, Postmortem
+from . import actions, postmortem, review
+from .models import ActionItem
 from .schemas import ActionCreate, ActionOut, ActionPatch, PostmortemIn, PostmortemOut, ReviewIn, ReviewOut
 
 blp = Blueprint("reviews", __name__, url_prefix="/api/incidents",
@@ -49,14 +48,10 @@ def get_postmortem(ident):
          responses={"200": {"description": "the stored version", "content": {**_MARKDOWN_DOC, **_JSON_DOC}}})
 def put_postmortem(ident):
     incident = incident_or_404(ident)
-    markdown = _markdown_body()
-    stored = _stored(incident)
-    if stored is None:
-        stored = Postmortem(incident_id=incident.id)
-        session.add(stored)
-    stored.markdown = markdown
-    stored.updated_at = clock.now()
-    stored.updated_by = actor_name()
+    try:
+        postmortem.save(session, incident, _markdown_body(), actor=actor_name())
+    except postmortem.EmptyPostmortem as exc:
+        raise unprocessable({"markdown": [str(exc)]}) from exc
     session.commit()
     return _postmortem_response(incident)
 
@@ -65,46 +60,32 @@ def put_postmortem(ident):
 @require_scope("write")
 @blp.doc(summary="Discard the edited version; GET serves the draft again", responses={"204": {"description": "gone"}})
 def delete_postmortem(ident):
-    stored = _stored(incident_or_404(ident))
-    if stored is None:
+    if not postmortem.discard(session, incident_or_404(ident)):
         raise not_found("edited post-mortem")
-    session.delete(stored)
     session.commit()
     return "", 204
 
 
-def _stored(incident) -> Postmortem | None:
-    return session.scalar(select(Postmortem).where(Postmortem.incident_id == incident.id))
-
-
 def _markdown_body() -> str:
-    """Markdown from a text/markdown body or from JSON {"markdown": …}; empty is a 422."""
+    """Markdown from a text/markdown body or from JSON {"markdown": …}."""
     if request.mimetype == "application/json":
         try:
-            markdown = PostmortemIn().load(request.get_json(silent=False))["markdown"]
+            return PostmortemIn().load(request.get_json(silent=False))["markdown"]
         except ValidationError as exc:
             raise unprocessable(exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages})
-    elif request.mimetype in MARKDOWN_TYPES:
+    if request.mimetype in MARKDOWN_TYPES:
         try:
-            markdown = request.get_data().decode("utf-8")
+            return request.get_data().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ApiError(400, "bad_request", "the body is not UTF-8") from exc
-    else:
-        raise ApiError(415, "unsupported_media_type",
-                       "send the post-mortem as text/markdown, or as JSON {\"markdown\": …}")
-    if not markdown.strip():
-        raise unprocessable({"markdown": ["must not be empty"]})
-    return markdown
+    raise ApiError(415, "unsupported_media_type",
+                   "send the post-mortem as text/markdown, or as JSON {\"markdown\": …}")
 
 
 def _postmortem_response(incident):
-    stored = _stored(incident)
-    if stored is not None:
-        body = {"markdown": stored.markdown, "source": "edited", "updated_at": stored.updated_at,
-                "updated_by": stored.updated_by}
-    else:
-        body = {"markdown": render_postmortem(session, incident, config().templates_dir), "source": "draft",
-                "updated_at": None, "updated_by": None}
+    found = postmortem.current(session, incident, config().templates_dir)
+    body = {"markdown": found.markdown, "source": found.source, "updated_at": found.updated_at,
+            "updated_by": found.updated_by}
     headers = {"Herald-Postmortem": body["source"], "Vary": "Accept"}
     if request.accept_mimetypes.best_match(["text/markdown", "application/json"]) == "application/json":
         return jsonify(PostmortemOut().dump(body)), 200, headers

@@ -13,11 +13,10 @@ from .. import clock
 from ..auth import actor_name, require_scope
 from ..db import page_of, session
 from ..errors import ApiError, not_found, unprocessable
-from ..mechanics.wake import wake_after_commit
 from ..people.models import Person
 from ..people.views import person_or_404
 from ..runtime import policy
-from . import feeds
+from . import feeds, overrides
 from .calendar import MAX_CALENDAR_BYTES, CalendarError, decode
 from .fetch import FetchError
 from .gaps import find_gaps
@@ -222,12 +221,7 @@ def create_override(data, name):
     person = session.scalar(select(Person).where(Person.handle == data["person"]))
     if person is None:
         raise unprocessable({"person": [f"no person with handle {data['person']!r}"]})
-    now = clock.now()
-    override = Override(rotation_id=rotation.id, person_id=person.id, start=data["start"], end=data["end"],
-                        created_at=now, created_by=actor_name())
-    session.add(override)
-    rotation.updated_at = rotation.oncall_due_at = now  # the people concerned hear of it at the next tick
-    wake_after_commit(session)
+    override = overrides.add_override(session, rotation, person, data["start"], data["end"], actor=actor_name())
     session.commit()
     return override
 
@@ -251,12 +245,10 @@ def list_overrides(args, name):
 @blp.response(204)
 def delete_override(name, override_id):
     rotation = rotation_or_404(name)
-    override = session.get(Override, override_id)
-    if override is None or override.rotation_id != rotation.id:
+    override = overrides.find_override(session, rotation, override_id)
+    if override is None:
         raise not_found(f"override {override_id} of rotation {name!r}")
-    session.delete(override)
-    rotation.updated_at = rotation.oncall_due_at = clock.now()
-    wake_after_commit(session)
+    overrides.remove_override(session, rotation, override)
     session.commit()
 
 

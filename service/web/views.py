@@ -36,10 +36,13 @@ board.record_once(_configure)
 status.after_request(_secure)
 
 
-@board.after_request
-def _private(response: Response) -> Response:
+def private(response: Response) -> Response:
+    """Pages for signed-in people: never cached, same security headers."""
     response.headers["Cache-Control"] = "no-store"
     return _secure(response)
+
+
+board.after_request(private)
 
 
 # ---- the public status page ------------------------------------------------------------------
@@ -107,7 +110,7 @@ def sign_in():
     if request.method == "GET":
         if login.signed_in() is not None:
             return redirect(url_for("board.board_page"))
-        return render_template("login.html", csrf=login.csrf_token())
+        return render_template("login.html", csrf=login.csrf_token(), microsoft=config().oidc_configured)
     if not login.csrf_valid(request.form.get("csrf_token")):
         return _login_error("The form had expired. Please enter your token again.", 400)
     try:
@@ -118,14 +121,21 @@ def sign_in():
 
 
 def _login_error(message: str, status_code: int):
-    return render_template("login.html", csrf=login.csrf_token(), error=message), status_code
+    return render_template("login.html", csrf=login.csrf_token(), error=message,
+                           microsoft=config().oidc_configured), status_code
+
+
+def end_session(then: str):
+    """POST sign-out (the board's and the console's): with the form's CSRF token, the server-side
+    session is deleted, so a copied cookie stops working; then to the sign-in page `then`."""
+    if not login.csrf_valid(request.form.get("csrf_token")):
+        return Response("The sign-out form had expired; reload the page and try again.", status=400,
+                        mimetype="text/plain")
+    login.sign_out()
+    flash("You have signed out.")
+    return redirect(then, code=303)
 
 
 @board.post("/logout")
 def sign_out():
-    if not login.csrf_valid(request.form.get("csrf_token")):
-        return Response("The sign-out form had expired; reload the board and try again.", status=400,
-                        mimetype="text/plain")
-    login.sign_out()
-    flash("You have signed out.")
-    return redirect(url_for("board.sign_in"), code=303)
+    return end_session(url_for("board.sign_in"))

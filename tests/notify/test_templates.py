@@ -99,7 +99,7 @@ def test_teams_page_has_open_url_buttons_only():
     assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
     assert [(a["type"], a["title"], a["url"]) for a in card["actions"]] == [
         ("Action.OpenUrl", "Acknowledge", "https://herald.example.com/ack/TOKEN"),
-        ("Action.OpenUrl", "Open incident", "https://herald.example.com/board#INC-20260302-1"),
+        ("Action.OpenUrl", "Open incident", "https://herald.example.com/console/incidents/INC-20260302-1"),
     ]
     team = [fs for fs in card["body"] if fs["type"] == "FactSet"][-1]["facts"]
     assert {"title": "Incident Commander", "value": "Person 1 (acknowledged)"} in team

@@ -74,7 +74,7 @@ def test_invitation_parsed_back_field_by_field(app, crew, frozen_clock, open_and
     assert event.decoded("DTSTAMP") == datetime(2026, 3, 2, 10, 40, tzinfo=UTC)
     assert str(event["SUMMARY"]) == "Post-incident review: INC-20260302-1 Orders are failing"
     assert "Post-mortem due by 2026-03-04 10:40 UTC." in str(event["DESCRIPTION"])
-    assert str(event["URL"]) == "http://herald.test/api/incidents/INC-20260302-1/postmortem"
+    assert str(event["URL"]) == "http://herald.test/console/incidents/INC-20260302-1/postmortem"
     assert str(event["STATUS"]) == "CONFIRMED"
     organizer = event["ORGANIZER"]
     assert str(organizer) == "mailto:herald@localhost"

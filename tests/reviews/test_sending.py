@@ -144,7 +144,7 @@ def test_action_reminder_reaches_teams_too(app, client, crew, new_incident, make
     card = message["attachments"][0]["content"]
     assert card["body"][0]["text"] == "⏰ Action item 1 is due tomorrow"
     assert card["body"][1]["text"] == "Alert on missing indexes"
-    assert card["actions"][0]["url"] == "http://herald.test/api/incidents/INC-20260302-1/actions"
+    assert card["actions"][0]["url"] == "http://herald.test/console/incidents/INC-20260302-1/postmortem#actions"
     assert reminders_to(app) == [("dana@example.com", "[INC-20260302-1] ⏰ Action item 1 is due tomorrow: "
                                                       "Alert on missing indexes")]
 

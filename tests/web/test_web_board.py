@@ -1,4 +1,5 @@
 """/board: token sign-in with CSRF, the session cookie, and what the board shows."""
+import hashlib
 import re
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from service.incidents.models import Incident
 from service.incidents.timeline import record
 from service.people.models import Person
 from service.rotations.models import Override, Rotation
+from service.web.sessions import WebSession
 from tests.conftest import ADMIN, START
 
 
@@ -54,14 +56,17 @@ def test_sign_in_checks_the_token_and_its_scope(client, token_for):
     assert client.get("/board").status_code == 302
 
 
-def test_signed_in_session_cookie_is_http_only_lax_and_holds_no_secret(app, client, reader):
+def test_signed_in_session_cookie_is_http_only_lax_and_holds_only_an_id(app, client, reader):
     response = sign_in(client, reader)
     assert response.status_code == 303 and response.headers["Location"].endswith("/board")
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     value = cookie.split(";")[0].removeprefix("session=")
-    stored = app.session_interface.get_signing_serializer(app).loads(value)
-    assert reader not in repr(stored) and set(stored) == {"token_digest", "csrf"}
+    assert "." not in value and len(value) >= 40  # a random id, not signed data
+    with app.app_context():
+        rows = db.session.scalars(select(WebSession)).all()
+    assert len(rows) == 1 and rows[0].id == hashlib.sha256(value.encode()).hexdigest()  # only its digest stored
+    assert reader not in repr(rows[0].data) and set(rows[0].data) == {"token_digest", "csrf"}
     page = client.get("/board")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     assert "test-read" in page.get_data(as_text=True)  # whose token signed in
@@ -72,6 +77,36 @@ def test_a_tampered_session_cookie_is_ignored(app, client, reader):
     forged = "eyJ0b2tlbl9kaWdlc3QiOiJ4In0.forged.signature"
     client.set_cookie("session", forged)
     assert client.get("/board").status_code == 302
+
+
+def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_stops_working(app, client, reader):
+    response = sign_in(client, reader)
+    value = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")).split(";")[0]
+    copy = app.test_client()
+    copy.set_cookie("session", value.removeprefix("session="))
+    assert copy.get("/board").status_code == 200  # the copied cookie works while the session lasts
+    client.post("/board/logout", data={"csrf_token": csrf_of(client.get("/board").get_data(as_text=True))})
+    assert copy.get("/board").status_code == 302 and copy.get("/board/live").status_code == 401
+    with app.app_context():
+        digest = hashlib.sha256(value.removeprefix("session=").encode()).hexdigest()
+        assert db.session.get(WebSession, digest) is None
+
+
+def test_a_session_ends_after_a_day_unused(app, client, reader, frozen_clock):
+    sign_in(client, reader)
+    frozen_clock.advance(hours=23)
+    assert client.get("/board").status_code == 200  # used: the day starts again
+    frozen_clock.advance(hours=23)
+    assert client.get("/board").status_code == 200
+    frozen_clock.advance(hours=24, seconds=1)
+    assert client.get("/board").status_code == 302
+
+
+def test_sign_in_issues_a_new_session_id(client, reader):
+    client.get("/board/login")
+    before = client.get_cookie("session").value
+    sign_in(client, reader)
+    assert client.get_cookie("session").value != before
 
 
 def test_revoking_the_token_ends_the_session(app, client, reader):

@@ -1,4 +1,7 @@
-"""A real HTTP server (waitress, ephemeral port) and headless Debian Chromium for the browser tests."""
+"""A real HTTP server (waitress, ephemeral port) and headless Debian Chromium for the browser tests.
+
+A plugin of the root conftest, so that every folder's browser tests share one Chromium.
+"""
 from __future__ import annotations
 
 import os
@@ -10,7 +13,7 @@ import pytest
 
 from service import db
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
