@@ -2,7 +2,8 @@
 
 A stretch is cut at every local midnight of the policy's zone (each day's bounds are computed once,
 so the days tile the timeline exactly, DST included); each piece of a day is holiday time, weekend
-time, or split into business hours and the rest. Every second lands in exactly one kind, so the
+time, or split into business hours and the rest. A day's business hours run from the first moment
+its wall clock shows `start` to the first moment it shows `end` (a repeated hour counts once). Every second lands in exactly one kind, so the
 kinds add up to the stretch — which `tests/reports` checks with hypothesis.
 """
 from __future__ import annotations
