@@ -16,7 +16,7 @@ from . import db
 from .config import Config
 from .errors import ApiError, RuleError, error_body
 from .policy import load_policy
-from .policy.business_hours import load_holidays
+from .rotations.holidays import load_holidays
 from .runtime import runtime
 from .wiring import wire
 
@@ -81,7 +81,7 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     policy = load_policy(config.policy_path)
     runtime.config = config
     runtime.policy = policy
-    runtime.holidays = load_holidays(policy.business_hours.holidays_file)
+    runtime.holidays = load_holidays(policy.business_hours.holidays_file, policy.timezone)
 
     # No app-level static route: it would shadow /static of the web pages' blueprint (web_static.py).
     app = Flask(__name__, static_folder=None,

@@ -206,6 +206,7 @@ def check() -> None:
     from .notify.samples import check_templates
     from .notify.templates import Renderer
     from .policy import PolicyError, load_policy
+    from .reviews import draft
     from .wiring import SAMPLE_CONTEXTS
     from .web.public import check_public_templates
 
@@ -221,6 +222,7 @@ def check() -> None:
     renderer = Renderer(cfg.templates_dir)
     results = check_templates(renderer, policy, cfg.base_url, clock.now(), extra=SAMPLE_CONTEXTS)
     results += check_public_templates(cfg.templates_dir, policy, clock.now())  # the status page's texts
+    results.append((draft.TEMPLATE, draft.check(cfg.templates_dir, clock.now())))  # the post-mortem draft
     failures = [(name, problem) for name, problem in results if problem]
     for name, problem in results:
         click.echo(f"ok    {name}" if problem is None else f"FAIL  {name}: {problem}")

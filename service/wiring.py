@@ -87,7 +87,9 @@ ORM_LISTENERS = [(Person, name, materialise.people_changed)  # calendars are mat
 
 # ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
 CLI_COMMANDS = [rotation_cli.rotation, rotation_cli.who, report_cli.report]
-SAMPLE_CONTEXTS = {"invite": review.sample_review, **oncall_samples.SAMPLES}
+SAMPLE_CONTEXTS = {"invite": review.sample_review,
+                   "reminder": [reminders.sample_postmortem_reminder, reminders.sample_action_reminder],
+                   **oncall_samples.SAMPLES}
 
 # ---- HTTP ----------------------------------------------------------------------------------------
 API_BLUEPRINTS = [health.blp, people.blp, incidents.blp, notifications.blp, reviews.blp, inbound.blp,

@@ -49,6 +49,7 @@ class Notification:
     group_key: str
     alerts: tuple[Alert, ...] = ()
     action: str = "notify"  # notify | acknowledge (PagerDuty's acknowledge event)
+    acknowledged_by: str | None = None  # an acknowledge event's `client`, else its payload's `source`
     truncated: int = 0  # alerts the sender left out (Alertmanager's max_alerts)
     group_labels: dict = field(default_factory=dict)
     common_labels: dict = field(default_factory=dict)
@@ -144,7 +145,9 @@ def from_pagerduty(group_key: str, event: dict) -> Notification:
     """PagerDuty Events API v2: trigger / acknowledge / resolve of one alert named by its dedup_key."""
     action = event["event_action"]
     if action == "acknowledge":
-        return Notification(source="pagerduty", group_key=group_key, action="acknowledge")
+        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+        by = next((str(v)[:200] for v in (event.get("client"), payload.get("source")) if v not in (None, "")), None)
+        return Notification(source="pagerduty", group_key=group_key, action="acknowledge", acknowledged_by=by)
     if action == "resolve":
         return Notification(source="pagerduty", group_key=group_key,
                             alerts=(Alert(fingerprint=event["dedup_key"], status="resolved"),))

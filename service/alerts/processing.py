@@ -79,12 +79,19 @@ def _apply(s: Session, group: AlertGroup, incident: Incident | None,
     actor = event.source
 
     if notification.action == "acknowledge":
+        # In PagerDuty an acknowledge stops the escalation; tools that send it expect the same here.
         if incident is None or not incident.is_open:
             return incident, "ignored: no open incident for this dedup_key"
-        record(s, incident, "alert_acknowledged",
-               f"{SENDER_NAMES[event.source]} reports the alert acknowledged (people acknowledge in Herald)",
-               actor=actor, group=group.key)
-        return incident, "acknowledgement noted on the timeline"
+        sources = [a.get("labels", {}).get("source") for a in (group.alerts or {}).values() if isinstance(a, dict)]
+        who = notification.acknowledged_by or next((x for x in sources if x), None) or SENDER_NAMES[event.source]
+        roles = lifecycle.acknowledge_paged_roles(s, incident, via=f"PagerDuty Events API ({who})", actor=actor,
+                                                  channel="pagerduty")
+        if not roles:
+            record(s, incident, "alert_acknowledged",
+                   f"{SENDER_NAMES[event.source]} reports the alert acknowledged ({who}); it was acknowledged already",
+                   actor=actor, group=group.key)
+            return incident, "acknowledged already"
+        return incident, f"acknowledged: {', '.join(roles)}"
 
     change = grouping.apply(group.alerts, notification)
     if notification.group_labels:

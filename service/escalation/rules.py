@@ -99,11 +99,13 @@ class Due:
 
 
 def due_work(policy: Policy, incident, now: datetime, fired: set[str],
-             first_paged_at: Callable[[object], datetime | None]) -> list[Due]:
+             first_paged_at: Callable[[object], datetime | None],
+             earlier_repeats: Callable[[object], int] = lambda slot: 0) -> list[Due]:
     """Everything due for the incident at `now` that has not fired yet.
 
-    `fired` holds the keys already done; `first_paged_at(role slot)` says when its holder was first
-    paged for it (None: not yet).
+    `fired` holds the keys already done; `first_paged_at(role slot)` says when its holder's current page
+    series began (None: not paged yet), `earlier_repeats(role slot)` how many repeats came before that
+    series (a raised severity starts a new series; its repeats continue the numbering).
     """
     work = [Due(f"rule:{rule.name}", "escalate", rule=rule) for rule in due_escalations(policy, incident, now)]
     severity = policy.severities.get(incident.severity)
@@ -112,6 +114,7 @@ def due_work(policy: Policy, incident, now: datetime, fired: set[str],
             first = first_paged_at(slot)
             number = repeat_number(first, severity.acknowledge_within, now) if first else 0
             if number:
+                number += earlier_repeats(slot)
                 work.append(Due(f"repeat:{slot.role}:{slot.person_id}:{number}", "repeat", role=slot.role,
                                 number=number))
         deadline = assemble_deadline(incident, severity)

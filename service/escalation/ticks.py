@@ -39,7 +39,8 @@ def run_escalation(now: datetime) -> None:
         ids = [incident.id for incident in incidents]
         fired, pages = _fired(s, ids), _page_times(s, ids)
         due = [incident.id for incident in incidents
-               if due_work(policy(), incident, now, fired[incident.id], _first_paged(pages, incident.id))]
+               if due_work(policy(), incident, now, fired[incident.id], _first_paged(pages, incident.id),
+                           _earlier_repeats(pages, incident.id))]
     for incident_id in due:
         try:
             with db.transaction() as s:
@@ -52,8 +53,9 @@ def run_escalation(now: datetime) -> None:
 
 def act(s: Session, incident: Incident, now: datetime) -> None:
     """Do what is due for one incident, each item once."""
+    pages = _page_times(s, [incident.id])
     work = due_work(policy(), incident, now, _fired(s, [incident.id])[incident.id],
-                    _first_paged(_page_times(s, [incident.id]), incident.id))
+                    _first_paged(pages, incident.id), _earlier_repeats(pages, incident.id))
     for due in work:
         if fire_once(s, incident, due.key, now):
             ACTIONS[due.what](s, incident, due, now)
@@ -76,26 +78,48 @@ def _fired(s: Session, ids: list[int]) -> defaultdict[int, set[str]]:
     return fired
 
 
-def _page_times(s: Session, ids: list[int]) -> defaultdict[tuple[int, int], list[datetime]]:
-    """When each person was paged on each incident, oldest first."""
-    times: defaultdict[tuple[int, int], list[datetime]] = defaultdict(list)
+def _page_times(s: Session, ids: list[int]) -> defaultdict[tuple[int, int], list[tuple[datetime, str]]]:
+    """When each person was paged on each incident, oldest first, with the page's slot.
+
+    A rotation handoff's message counts as a page: it carries the acknowledgement link, and the board
+    shows its receiver as paged, so an unacknowledged handoff is paged again like any page.
+    """
+    times: defaultdict[tuple[int, int], list[tuple[datetime, str]]] = defaultdict(list)
     if ids:
-        rows = s.execute(select(Notification.incident_id, Notification.person_id, Notification.created_at).where(
-            Notification.incident_id.in_(ids), Notification.kind == "page", Notification.person_id.is_not(None)
+        rows = s.execute(select(Notification.incident_id, Notification.person_id, Notification.created_at,
+                                Notification.slot).where(
+            Notification.incident_id.in_(ids), Notification.kind.in_(("page", "handoff")),
+            Notification.person_id.is_not(None)
         ).order_by(Notification.created_at))
-        for incident_id, person_id, created_at in rows:
-            times[(incident_id, person_id)].append(created_at)
+        for incident_id, person_id, created_at, slot in rows:
+            times[(incident_id, person_id)].append((created_at, slot))
     return times
 
 
+def _series(pages, incident_id: int, slot) -> tuple[datetime | None, int]:
+    """(start of the holder's current page series, repeats sent before it) since they were given the role.
+
+    A series starts with a page that is not a repeat: the first page, a handover, a handoff, or the page
+    of a raised severity, which restarts the repeats at the new severity's pace instead of counting
+    them from the first page (that sent a P1 repeat a second after the P1 page).
+    """
+    since = slot.assigned_at
+    rows = [(t, name) for t, name in pages.get((incident_id, slot.person_id), ()) if since is None or t >= since]
+    starts = [t for t, name in rows if not name.startswith("repeat-")]
+    if not starts:
+        return None, 0
+    start = starts[-1]
+    return start, len({name for t, name in rows if name.startswith("repeat-") and t < start})
+
+
 def _first_paged(pages, incident_id: int) -> Callable[[object], datetime | None]:
-    """The first page to a role slot's holder since they were given the role."""
+    """When the role slot's holder's current page series began (None: never paged)."""
+    return lambda slot: _series(pages, incident_id, slot)[0]
 
-    def first(slot) -> datetime | None:
-        since = slot.assigned_at
-        return next((t for t in pages.get((incident_id, slot.person_id), ()) if since is None or t >= since), None)
 
-    return first
+def _earlier_repeats(pages, incident_id: int) -> Callable[[object], int]:
+    """How many repeats the role slot's holder got before the current series (they keep their numbers)."""
+    return lambda slot: _series(pages, incident_id, slot)[1]
 
 
 # ---- what each item does ----------------------------------------------------------------------

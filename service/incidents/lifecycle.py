@@ -217,20 +217,44 @@ def acknowledge(s: Session, incident: Incident, person: Person, *, via: str, act
     held = [r for r in incident.roles if r.person_id == person.id]
     if not held:
         raise RuleError(f"{person.handle} holds no role on {incident.number}")
-    now = clock.now()
     newly = [r for r in held if r.acknowledged_at is None]
     if not newly:
         record(s, incident, "ack_repeat", f"{person.name} acknowledged again via {via}", actor=actor,
                person=person.handle, via=via)
         return []
-    for slot in newly:
-        slot.acknowledged_at = now
-        slot.acknowledged_via = via
     titles = ", ".join(policy().role_title(r.role) for r in newly)
-    record(s, incident, "acknowledged", f"Acknowledged by {person.name} ({titles}) via {via}", actor=actor,
-           person=person.handle, roles=[r.role for r in newly], via=via)
+    _acknowledge_slots(s, incident, newly, via=via, actor=actor, person=person,
+                       text=f"Acknowledged by {person.name} ({titles}) via {via}")
+    return [r.role for r in newly]
+
+
+def acknowledge_paged_roles(s: Session, incident: Incident, *, via: str, actor: str,
+                            channel: str = "monitoring") -> list[str]:
+    """Acknowledge every paged role someone holds and has not acknowledged (an acknowledgement from a tool,
+    PagerDuty's `acknowledge`, stands for the people it paged): repeat pages and `not_acknowledged` stop."""
+    if not incident.is_open:
+        return []
+    paged = policy().severities[incident.severity].page
+    pending = [r for r in incident.roles if r.role in paged and r.person_id is not None and r.acknowledged_at is None]
+    if not pending and incident.acknowledged_at is not None:
+        return []
+    names = ", ".join(f"{policy().role_title(r.role)} {r.person.name}" for r in pending) or "no paged role is held"
+    _acknowledge_slots(s, incident, pending, via=via, actor=actor, person=None, for_incident=True,
+                       text=f"Acknowledged ({names}) via {via}", channel=channel)
+    return [r.role for r in pending] or ["incident"]
+
+
+def _acknowledge_slots(s: Session, incident: Incident, slots: list, *, via: str, actor: str, person: Person | None,
+                       text: str, for_incident: bool = False, channel: str | None = None) -> None:
+    """`channel` is what a role slot stores as how it was acknowledged (short: "email", "pagerduty")."""
+    now = clock.now()
+    for slot in slots:
+        slot.acknowledged_at = now
+        slot.acknowledged_via = channel or via
+    extra = {"person": person.handle} if person is not None else {}
+    record(s, incident, "acknowledged", text, actor=actor, roles=[r.role for r in slots], via=via, **extra)
     paged = set(policy().severities[incident.severity].page)
-    if incident.acknowledged_at is None and any(r.role in paged for r in newly):
+    if incident.acknowledged_at is None and (for_incident or any(r.role in paged for r in slots)):
         incident.acknowledged_at = now
         if incident.respond_by is not None and now > incident.respond_by:
             late = now - incident.respond_by
@@ -241,8 +265,7 @@ def acknowledge(s: Session, incident: Incident, person: Person, *, via: str, act
             record(s, incident, "response_met", "Response time met", actor="herald")
     incident.updated_at = now
     s.flush()
-    events.incident_acknowledged.send(incident, session=s, person=person, roles=[r.role for r in newly], via=via)
-    return [r.role for r in newly]
+    events.incident_acknowledged.send(incident, session=s, person=person, roles=[r.role for r in slots], via=via)
 
 
 def _minutes(delta: timedelta) -> str:

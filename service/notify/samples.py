@@ -2,11 +2,11 @@
 
 The sample incident is a transient `Incident` (never stored) passed through the same context
 builder as real messages. Domains that add a kind of their own give its extra context to
-`check_templates(..., extra=...)` (listed in `service/wiring.py`).
+`check_templates(..., extra=...)` (listed in `service/wiring.py`): one context, or a list of them when
+the kind's templates have variants (the review's reminders are `reminder`s too).
 """
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 from typing import Callable
 
@@ -61,6 +61,9 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
         "resolution": lambda inc, pol: {"update": _update(inc, "resolution", now)},
         "page": lambda inc, pol: {"role": _first_role(pol), "repeat": 1},
         "notice": lambda inc, pol: {"role": _first_role(pol)},
+        "notice:monitoring": lambda inc, pol: {
+            "role": _first_role(pol),
+            "monitoring": {"source": "Alertmanager", "alerts": ["HighErrorRate on checkout"], "more": 0}},
         "handoff": lambda inc, pol: {"role": _first_role(pol), "previous": "Person 9"},
         "reminder": lambda inc, pol: {"role": _first_role(pol), "due_at": now + timedelta(minutes=5),
                                       "due_in": timedelta(minutes=5)},
@@ -71,31 +74,66 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
     }
 
 
+Extra = dict[str, "SampleContext | list[SampleContext]"]
+
+
+def variants(now, extra: Extra | None = None) -> dict[str, list[SampleContext]]:
+    """Every kind's sample contexts: one per variant its templates have (builtin ones first)."""
+    out: dict[str, list[SampleContext]] = {}
+    for key, make in _builtin_samples(now).items():
+        out.setdefault(key.split(":", 1)[0], []).append(make)
+    for kind, makers in (extra or {}).items():
+        out.setdefault(kind, []).extend(makers if isinstance(makers, (list, tuple)) else [makers])
+    return out
+
+
+RECIPIENTS = {"teams": Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1),
+              "email": Recipient("email", "person1@example.com", "Person 1", 1)}
+
+
+def sample_contexts(tpl: Renderer, policy: Policy, base_url: str, now, incident: Incident | None = None,
+                    extra: Extra | None = None):
+    """Yield (kind, channel, variant number, context, incident) for every kind and variant, as sent."""
+    incident = incident or sample_incident(policy, now)
+    samples = variants(now, extra)
+    for kind in tpl.kinds():
+        made = [m(incident, policy) for m in samples.get(kind, [lambda inc, pol: {}])]
+        contexts = [c for m in made for c in (m if isinstance(m, list) else [m])]  # a sample may list variants
+        for number, variant in enumerate(contexts):
+            for channel, recipient in RECIPIENTS.items():
+                context = standard_context(incident, policy=policy, base_url=base_url, now=now, recipient=recipient,
+                                           ack_url=f"{base_url}/ack/SAMPLE-TOKEN", ack_by_reply=channel == "email")
+                context.update(variant)
+                yield kind, channel, number, context, incident
+
+
 def check_templates(tpl: Renderer, policy: Policy, base_url: str, now,
-                    extra: dict[str, SampleContext] | None = None) -> list[tuple[str, str | None]]:
-    """[(template file, None or the problem)] for every kind that has templates; `extra` adds the
-    context of other domains' kinds (e.g. the review invitation's meeting)."""
-    results = []
-    incident = sample_incident(policy, now)
-    samples = {**_builtin_samples(now), **(extra or {})}
+                    extra: Extra | None = None) -> list[tuple[str, str | None]]:
+    """[(template file, None or the problem)] for every kind that has templates, in every variant;
+    `extra` adds the context of other domains' kinds (e.g. the review invitation's meeting)."""
+    results: dict[str, str | None] = {}
     for kind in tpl.kinds():
         if kind not in KINDS:
-            results.append((f"{kind}.*", f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"))
+            results[f"{kind}.*"] = f"{kind!r} is not a kind of notification ({', '.join(KINDS)})"
+    for kind, channel, number, context, incident in sample_contexts(tpl, policy, base_url, now, extra=extra):
+        if kind not in KINDS:
             continue
-        variants = samples.get(kind, lambda inc, pol: {})(incident, policy)
-        channels = (("teams", Recipient("teams", "https://example.webhook.office.com/x", "Person 1", 1)),
-                    ("email", Recipient("email", "person1@example.com", "Person 1", 1)))
-        for variant, (channel, recipient) in itertools.product(
-                variants if isinstance(variants, list) else [variants], channels):
-            ack_url = f"{base_url}/ack/SAMPLE-TOKEN"
-            context = standard_context(incident, policy=policy, base_url=base_url, now=now, recipient=recipient,
-                                       ack_url=ack_url, ack_by_reply=channel == "email")
-            context.update(variant)
-            names = [n for n in tpl.files_for(kind) if (".teams." in n) == (channel == "teams")]
-            try:
-                render_payload(tpl, kind, channel, context, incident)
-            except TemplateProblem as exc:
-                results.append((", ".join(names), str(exc)))
-            else:
-                results.extend((name, None) for name in names if (name, None) not in results)
-    return results
+        names = ", ".join(n for n in tpl.files_for(kind) if (".teams." in n) == (channel == "teams"))
+        try:
+            render_payload(tpl, kind, channel, context, incident)
+        except TemplateProblem as exc:
+            results[names] = results.get(names) or (str(exc) if number == 0 else f"(variant {number + 1}) {exc}")
+        else:
+            results.setdefault(names, None)
+    return _per_file(results)
+
+
+def _per_file(results: dict[str, str | None]) -> list[tuple[str, str | None]]:
+    """A failure names its files together (as the channel renders them together); successes one by one."""
+    out = []
+    for names, problem in results.items():
+        if problem is None:
+            out.extend((name, None) for name in names.split(", "))
+        else:
+            out.append((names, problem))
+    return out

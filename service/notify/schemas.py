@@ -5,6 +5,7 @@ import json
 from marshmallow import Schema, fields, post_dump, validate
 
 from ..auth import current_principal
+from ..netguard import redact_url
 from ..schemas import AwareDateTime, PageArgs
 from .models import CHANNELS, KINDS, STATUSES
 
@@ -45,4 +46,8 @@ class NotificationOut(Schema):
         token = notification.ack_token
         if token and "payload" in data and not (principal and principal.can("write")):
             data["payload"] = json.loads(json.dumps(data["payload"]).replace(token, "REDACTED"))
+        if not (principal and principal.can("admin")):  # a Workflows URL's sig= posts into the channel
+            for key in ("recipient", "last_error"):
+                if data.get(key):
+                    data[key] = redact_url(data[key])
         return data

@@ -9,20 +9,22 @@ the defaults file by file.
 """
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from ..config import PROJECT_ROOT
 from ..policy import duration_in_words
+from . import markdown
 
 DEFAULT_DIR = PROJECT_ROOT / "templates"
-TEAMS_LIMIT_BYTES = 28 * 1024
+TEAMS_LIMIT_BYTES = 28_000  # Teams counts decimal kilobytes
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 FILES = {"teams": "{kind}.teams.json.j2", "email_text": "{kind}.email.txt.j2", "email_html": "{kind}.email.html.j2"}
@@ -30,15 +32,6 @@ FILES = {"teams": "{kind}.teams.json.j2", "email_text": "{kind}.email.txt.j2", "
 
 class TemplateProblem(Exception):
     """A template is missing, fails to render, or renders something the channel cannot carry."""
-
-
-def _json_string_content(value):
-    """finalize for JSON templates: `{{ x }}` becomes the escaped inside of a JSON string."""
-    if isinstance(value, Markup):  # tojson output and macro calls are JSON already
-        return value
-    if value is None:
-        return Markup("")
-    return Markup(json.dumps(str(value), ensure_ascii=False)[1:-1])
 
 
 def in_words(value) -> str:
@@ -70,20 +63,102 @@ def local(value: datetime | None, tz=None) -> str:
     return f"{moment:%a %-d %b %Y %H:%M} {moment.tzname()}"
 
 
+def _mark_value(value):
+    """finalize for email templates: every printed value is wrapped, so its line breaks are known as its own.
+
+    The subject is the first line *of the template*: a CR/LF inside a title must not end it (the rest
+    would become the first line of the body). `Renderer.email` reads the wrappers and drops them.
+    """
+    if value is None or isinstance(value, Markup):
+        return value
+    return markdown.OPEN + markdown.strip_text(str(value)) + markdown.CLOSE
+
+
+def _split_subject(text: str) -> tuple[str, str]:
+    """(first line, the rest) where only a line break of the template itself ends the first line."""
+    depth = 0
+    for i, char in enumerate(text):
+        if char == markdown.OPEN:
+            depth += 1
+        elif char == markdown.CLOSE:
+            depth = max(depth - 1, 0)
+        elif char == "\n" and depth == 0:
+            return text[:i], text[i + 1:]
+    return text, ""
+
+
+class CardTemplate(Template):
+    """A card template: its context is tainted, and the rendered card has outside text escaped."""
+
+    def new_context(self, vars=None, shared=False, locals=None):
+        return super().new_context(markdown.taint(vars) if vars else vars, shared, locals)
+
+    def render(self, *args, **kwargs) -> str:
+        text = super().render(*args, **kwargs)
+        try:
+            card = json.loads(text)
+        except ValueError:
+            return markdown.strip_text(text)  # the caller reports the broken JSON
+        return json.dumps(markdown.land(card), ensure_ascii=False)
+
+
+class CardEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox for Adaptive Card templates: JSON-string output and Markdown taint (see markdown.py).
+
+    Any template rendered here (webhook cards, bot cards) gets the escaping without asking for it.
+    """
+
+    code_generator_class = markdown.TaintCodeGenerator
+    template_class = CardTemplate
+    intercepted_binops = frozenset(["+", "%"])
+    taint_join = staticmethod(markdown.join)
+
+    def __init__(self, **options):
+        super().__init__(autoescape=True, finalize=markdown.finalize_json, **options)
+        self.filters["tojson"] = markdown.tojson
+
+    def call_binop(self, context, operator, left, right):
+        if not (markdown.tainted(left) or markdown.tainted(right)
+                or (isinstance(right, tuple) and any(markdown.tainted(r) for r in right))):
+            return super().call_binop(context, operator, left, right)
+        if isinstance(left, str) and not markdown.tainted(left):  # "**%s**" % title keeps its own **
+            right = tuple(markdown.wrapped(r) for r in right) if isinstance(right, tuple) else markdown.wrapped(right)
+        elif operator == "+" and isinstance(left, str):
+            left, right = markdown.wrapped(left), markdown.wrapped(right)
+        return markdown.retaint(super().call_binop(context, operator, left, right), (left, right))
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (the sandbox's own signature)
+        # str.format arrives wrapped by the sandbox (wrap_str_format); its owner is on __wrapped__
+        owner = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+        if isinstance(owner, str) and not markdown.tainted(owner):  # "{}: {}".format(title, impact)
+            args = tuple(markdown.wrapped(a) for a in args)
+            kwargs = {k: markdown.wrapped(v) for k, v in kwargs.items()}
+        result = super().call(__context, __obj, *args, **kwargs)
+        return markdown.retaint(result, (owner, *args, *kwargs.values()))
+
+
+def _tainting(func):
+    @functools.wraps(func)  # keeps jinja_pass_arg (pass_context, pass_eval_context)
+    def wrapper(*args, **kwargs):
+        return markdown.retaint(func(*args, **kwargs), (*args, *kwargs.values()))
+    return wrapper
+
+
 def _environment(loader, *, json_mode: bool) -> ImmutableSandboxedEnvironment:
     options = dict(loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                    keep_trailing_newline=False)
     if json_mode:
-        env = ImmutableSandboxedEnvironment(autoescape=True, finalize=_json_string_content, **options)
+        env = CardEnvironment(**options)
+        env.filters.update(in_words=in_words, when=when, local=local)
+        env.filters.update({name: _tainting(f) for name, f in env.filters.items() if name != "tojson"})
+        return env
     else:
         env = ImmutableSandboxedEnvironment(
             autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False,
                                          default=False),
-            **options,
+            finalize=_mark_value, **options,
         )
-    env.filters["in_words"] = in_words
-    env.filters["when"] = when
-    env.filters["local"] = local
+    env.filters.update(in_words=in_words, when=when, local=local)
     return env
 
 
@@ -115,7 +190,7 @@ class Renderer:
         try:
             return env.get_template(name).render(context)
         except Exception as exc:  # template errors, and filters or attributes raising inside the sandbox
-            where = _where(exc, name)
+            where = template_location(exc, name)
             message = exc.message if isinstance(exc, TemplateError) and exc.message else str(exc)
             raise TemplateProblem(f"{where}: {type(exc).__name__}: {message}") from exc
 
@@ -137,18 +212,18 @@ class Renderer:
     def email(self, kind: str, context: dict) -> dict:
         """{"subject", "text", "html"}: the subject is the text template's first line (`Subject: …`)."""
         text_name = FILES["email_text"].format(kind=kind)
-        rendered = self._render(self._text, text_name, context)
-        first, _, body = rendered.partition("\n")
+        first, body = _split_subject(self._render(self._text, text_name, context))
+        first, body = markdown.strip_text(first), markdown.strip_text(body)
         if not first.lower().startswith("subject:"):
             raise TemplateProblem(f"{text_name}: the first line must be 'Subject: …'")
-        subject = " ".join(first[len("subject:"):].split())
+        subject = " ".join(first[len("subject:"):].split())  # one line, whatever the values hold
         if not subject:
             raise TemplateProblem(f"{text_name}: the subject is empty")
-        html = self._render(self._text, FILES["email_html"].format(kind=kind), context)
+        html = markdown.strip_text(self._render(self._text, FILES["email_html"].format(kind=kind), context))
         return {"subject": subject, "text": body.strip("\n") + "\n", "html": html}
 
 
-def _where(exc: Exception, name: str) -> str:
+def template_location(exc: Exception, name: str) -> str:
     """"file:line" of the template line that failed (Jinja puts template frames into the traceback)."""
     if getattr(exc, "lineno", None):
         return f"{getattr(exc, 'name', None) or name}:{exc.lineno}"

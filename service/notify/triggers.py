@@ -4,7 +4,8 @@
   initial update goes to the stakeholders like every other update (below).
 - An update is posted (initial, progress, automatic, resolution): it goes to the severity's
   stakeholders on the severity's channels, and the next update falls due `update_every` later.
-- The severity goes up: the new severity's roles are paged and the cadence re-plans.
+- The severity goes up: the new severity's roles are paged, the stakeholders it adds get the initial
+  update, and the cadence re-plans.
 - A role is handed over by hand: the new holder is paged (or noticed) like the first one was.
   (Rotation handoffs are announced by `handoffs.py` with the `handoff` template.)
 - Every tick: overdue updates are posted automatically (one, however late), and the Communications
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock, db
 from ..incidents import lifecycle
-from ..incidents.models import OPEN_STATUSES, Incident
+from ..incidents.models import OPEN_STATUSES, Incident, IncidentUpdate
 from ..incidents.timeline import record
 from ..runtime import config, holidays, policy
 from . import cadence
@@ -105,6 +106,20 @@ def on_changed(incident: Incident, session: Session, changes: dict, **_) -> None
         old, new = changes["severity"]
         if cadence.raised(policy(), old, new) and incident.is_open:
             page_severity_roles(session, incident)
+            send_initial_to_new_stakeholders(session, incident)
+
+
+def send_initial_to_new_stakeholders(session: Session, incident: Incident) -> list[Notification]:
+    """A raised severity may add stakeholders or channels (P3 -> P1 adds Teams): they get the 🔴 INCIDENT
+    update too. The slot is the initial update's own, so whoever already had it is not sent it again."""
+    initial = session.scalar(select(IncidentUpdate).where(IncidentUpdate.incident_id == incident.id,
+                                                          IncidentUpdate.kind == "initial")
+                             .order_by(IncidentUpdate.id).limit(1))
+    if initial is None:
+        return []
+    return notify(session, incident=incident, kind="initial", slot=f"update-{initial.id}",
+                  recipients=stakeholder_recipients(session, incident, clock.now()),
+                  context={"update": update_data(initial)})
 
 
 def on_role_assigned(incident: Incident, session: Session, role: str, person, previous, reason: str, **_) -> None:

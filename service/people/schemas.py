@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
+from ..auth import current_principal
+from ..netguard import AddressPolicy, OutboundError, check_url, redact_url
+from ..runtime import config
 from ..schemas import StrictSchema
 
 HANDLE = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$", error="lower-case letters, digits, '.', '_' or '-', at most 64")
@@ -16,12 +19,29 @@ def _zone(value: str) -> None:
         raise ValidationError(f"unknown time zone {value!r}") from exc
 
 
+def _public_webhook(url: str | None) -> None:
+    """A person's webhook is a URL Herald does not own: public addresses only (HERALD_ALLOW_PRIVATE_URLS=1 lifts it).
+
+    A name that does not resolve yet passes; the Teams channel checks again before every send.
+    """
+    if url is None:
+        return
+    try:
+        check_url(url, AddressPolicy(allow_private=config().allow_private_urls), unresolvable_ok=True)
+    except OutboundError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+WEBHOOK = dict(allow_none=True, schemes={"https", "http"}, validate=_public_webhook,
+               metadata={"description": "a Teams Workflows webhook URL; shown with `sig=REDACTED` to non-admin tokens"})
+
+
 class PersonCreate(StrictSchema):
     handle = fields.String(required=True, validate=HANDLE)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True)
     aliases = fields.List(fields.String(validate=validate.Length(min=1, max=320)), load_default=list)
-    teams_webhook = fields.Url(allow_none=True, schemes={"https", "http"})
+    teams_webhook = fields.Url(**WEBHOOK)
     timezone = fields.String(allow_none=True, validate=_zone)
 
 
@@ -29,7 +49,7 @@ class PersonPatch(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     email = fields.Email()
     aliases = fields.List(fields.String(validate=validate.Length(min=1, max=320)))
-    teams_webhook = fields.Url(allow_none=True, schemes={"https", "http"})
+    teams_webhook = fields.Url(**WEBHOOK)
     timezone = fields.String(allow_none=True, validate=_zone)
 
 
@@ -40,3 +60,11 @@ class PersonOut(Schema):
     aliases = fields.List(fields.String())
     teams_webhook = fields.String(allow_none=True)
     timezone = fields.String(allow_none=True)
+
+    @post_dump
+    def _hide_webhook_credential(self, data: dict, **_) -> dict:
+        """A Workflows URL's `sig=` posts into the channel: only admin tokens (who set it) see it."""
+        principal = current_principal()
+        if data.get("teams_webhook") and not (principal and principal.can("admin")):
+            data["teams_webhook"] = redact_url(data["teams_webhook"])
+        return data

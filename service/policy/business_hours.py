@@ -1,35 +1,11 @@
-"""Business hours and holidays: pure functions of the policy, a holiday set and a moment."""
+"""Business hours and holidays: pure functions of the policy, a holiday set and a moment.
+
+The holiday set comes from the policy's holidays file, read by `rotations/holidays.py`.
+"""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
-
-from .. import clock
 from .model import BusinessHours, Policy
-
-
-def load_holidays(path: str | Path | None, around: date | None = None, years: int = 5) -> frozenset[date]:
-    """Every date covered by the events of an iCal file, recurring ones (a yearly RRULE) expanded
-    from a year before `around` (default: today) to `years` after it; empty when there is no file."""
-    if not path:
-        return frozenset()
-    import icalendar
-    import recurring_ical_events
-
-    around = around or clock.now().date()
-    cal = icalendar.Calendar.from_ical(Path(path).read_bytes())
-    window = (date(around.year - 1, 1, 1), date(around.year + years + 1, 1, 1))
-    days: set[date] = set()
-    for event in recurring_ical_events.of(cal).between(*window):
-        start = event.decoded("DTSTART")
-        end = event.decoded("DTEND") if "DTEND" in event else None
-        first = start if not isinstance(start, datetime) else start.date()
-        last = (end if not isinstance(end, datetime) else end.date()) if end else first + timedelta(days=1)
-        day = first
-        while day < max(last, first + timedelta(days=1)):
-            days.add(day)
-            day += timedelta(days=1)
-    return frozenset(days)
 
 
 def is_business_day(day: date, hours: BusinessHours, holidays: frozenset[date]) -> bool:

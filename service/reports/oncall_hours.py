@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..notify.models import Notification
 from ..people.models import Person
 from ..policy import Policy
-from ..policy.business_hours import load_holidays
+from ..rotations.holidays import load_holidays
 from ..rotations.models import Override, Rotation, Shift
 from ..rotations.resolve import resolve_overlaps
 from .hours import Calendar, Tally, at_night, row
@@ -134,7 +134,7 @@ def _holidays_of(policy: Policy, start: datetime, end: datetime) -> frozenset[da
     if not path:
         return frozenset()
     years = end.year - start.year + 1
-    return load_holidays(path, around=date(start.year + 1, 1, 1), years=years)
+    return load_holidays(path, policy.timezone, around=date(start.year + 1, 1, 1), years=years)
 
 
 def as_csv(rows: list[dict]) -> str:

@@ -5,7 +5,8 @@ author fills in before storing an edited version with PUT.
 """
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,8 +17,11 @@ from sqlalchemy.orm import Session
 
 from ..config import PROJECT_ROOT
 from ..incidents.models import Incident, IncidentUpdate, TimelineEntry
+from ..notify.templates import template_location
 from ..policy import duration_in_words
 from .models import ActionItem
+
+log = logging.getLogger(__name__)
 
 TEMPLATE = "postmortem.md.j2"
 MONITORING_SOURCES = ("alertmanager", "grafana", "pagerduty")
@@ -31,7 +35,38 @@ def render_postmortem(s: Session, incident: Incident, templates_dir: str | None 
 
 
 def render(context: dict, templates_dir: str | None = None) -> str:
-    return _environment(templates_dir).get_template(TEMPLATE).render(**context)
+    """The draft from the override when there is one; a broken override falls back to the default."""
+    if templates_dir:
+        try:
+            return _environment(templates_dir).get_template(TEMPLATE).render(**context)
+        except Exception as exc:  # template errors and anything raised inside the sandbox
+            log.error("the post-mortem override in %s failed, using the default: %s: %s",
+                      templates_dir, type(exc).__name__, exc)
+    return _environment(None).get_template(TEMPLATE).render(**context)
+
+
+def check(templates_dir: str | None, now: datetime) -> str | None:
+    """None when postmortem.md.j2 (the override, else the default) renders the sample incident; else why not."""
+    try:
+        _environment(templates_dir).get_template(TEMPLATE).render(**sample_context(now))
+    except Exception as exc:
+        return f"{template_location(exc, TEMPLATE)}: {type(exc).__name__}: {exc}"
+    return None
+
+
+def sample_context(now: datetime) -> dict:
+    """A resolved incident with a timeline and an action item, for `herald templates check`."""
+    started = now - timedelta(hours=3)
+    return {
+        "incident": {"number": f"INC-{started:%Y%m%d}-1", "title": 'Orders are failing <for "some" users> & more',
+                     "date": f"{started:%Y-%m-%d}", "duration": "2 hours", "severity": "P1", "status": "resolved",
+                     "impact": "Nobody can place orders", "root_cause": "A bad deploy", "resolution": "Rolled back",
+                     "revenue_impact": "$1,200.00", "data_breach_suspected": True},
+        "timeline": [{"time": f"{started:%H:%M}", "event": "Alert fired (alertmanager): Orders are failing"},
+                     {"time": f"{started + timedelta(hours=2):%H:%M}", "event": "Resolution update posted"}],
+        "actions": [{"number": 1, "action": "Alert on replication lag | db-2", "owner": "alice",
+                     "due_date": f"{(now + timedelta(days=7)).date()}", "done": False}],
+    }
 
 
 @lru_cache(maxsize=8)

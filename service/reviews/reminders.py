@@ -104,3 +104,22 @@ def _action_context(incident: Incident, item: ActionItem, purpose: str) -> dict:
         "due": when,
         **_links(incident),
     }
+
+
+def sample_postmortem_reminder(incident: Incident, _policy) -> dict:
+    """The review's post-mortem reminder, for `herald templates check`."""
+    due = incident.started_at + timedelta(days=2)
+    base = "https://herald.example.com/api/incidents/" + incident.number
+    return {"reminder": {"about": "postmortem", "headline": "Post-mortem due in 12 hours", "subject": incident.title,
+                         "due_at": due, "review_start": due - timedelta(hours=20),
+                         "review_end": due - timedelta(hours=19), "postmortem": base + "/postmortem",
+                         "actions": base + "/actions"}}
+
+
+def sample_action_reminder(incident: Incident, _policy) -> dict:
+    """The review's action-item reminder, for `herald templates check`."""
+    base = "https://herald.example.com/api/incidents/" + incident.number
+    return {"reminder": {"about": "action", "headline": "Action item 1 is due tomorrow",
+                         "subject": "Alert on replication lag", "action": "Alert on replication lag", "number": 1,
+                         "due_date": (incident.started_at + timedelta(days=3)).date(), "due": "tomorrow",
+                         "postmortem": base + "/postmortem", "actions": base + "/actions"}}

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import x_wr_timezone
+from dateutil.rrule import rrulestr
 from icalendar.timezone import tzp
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
@@ -28,6 +29,7 @@ MAX_CALENDAR_BYTES = 10 * 1024 * 1024
 MAX_NESTING = 8  # VCALENDAR > VEVENT > VALARM is 3; VCALENDAR > VTIMEZONE > STANDARD is 3
 MAX_COMPONENTS = 200_000
 DATE_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
+ESSENTIAL_PROPERTIES = ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE")  # the times depend on these
 MIN_YEAR, MAX_YEAR = 1900, 2200  # beyond these an on-call calendar holds typos, and datetime overflows
 
 
@@ -70,7 +72,7 @@ def parse_calendar(text: str, default_zone: tzinfo) -> ParsedCalendar:
         raise CalendarError("the file must hold exactly one VCALENDAR")
     calendar = calendars[0]
     warnings: list[str] = []
-    _check_events(calendar)
+    _check_events(calendar, warnings)
     zones = _ZoneResolver(calendar, warnings)
     zone, declared_zone = default_zone, None
     declared = calendar.get("X-WR-TIMEZONE")
@@ -122,11 +124,26 @@ def describe(event) -> str:
     return f"event {summary!r}" + (f" (UID {uid})" if uid else "")
 
 
-def _check_events(calendar: icalendar.Calendar) -> None:
+def _check_events(calendar: icalendar.Calendar, warnings: list[str]) -> None:
+    """Refuse what cannot be read; repair harmless damage and say so in `warnings`.
+
+    As lenient as recurring-ical-events, which real exports are made for: a damaged line or property
+    that no event's time depends on (a bad fold, an empty EXDATE, an empty RRULE, a broken X- line) is
+    dropped with a warning. A damaged DTSTART, DTEND, DURATION, RECURRENCE-ID or RRULE, or a recurrence rule
+    that cannot be read, refuses the calendar, naming the event.
+    """
     problems = []
+    for component in calendar.walk():
+        if component.name != "VEVENT":
+            warnings.extend(f"{component.name}: ignored a damaged {prop or 'line'} ({_short(message)})"
+                            for prop, message in component.errors)
     for event in calendar.walk("VEVENT"):
         for prop, message in event.errors:
-            problems.append(f"{describe(event)}: {prop or 'line'}: {message}")
+            if prop in ESSENTIAL_PROPERTIES:
+                problems.append(f"{describe(event)}: {prop}: {_short(message)}")
+            else:
+                warnings.append(f"{describe(event)}: ignored a damaged {prop or 'line'} ({_short(message)})")
+        _drop_empty(event, warnings)
         found = [_date_problem(event, name) for name in DATE_PROPERTIES]
         problems.extend(f"{describe(event)}: {p}" for p in found if p)
         if any(found) or any(prop == "DTSTART" for prop, _ in event.errors):
@@ -140,8 +157,73 @@ def _check_events(calendar: icalendar.Calendar) -> None:
             problems.append(f"{describe(event)}: DTSTART and DTEND must both be dates or both date-times")
         elif end is not None and _comparable(end) < _comparable(start):
             problems.append(f"{describe(event)} ends before it starts")
+        else:
+            problems.extend(f"{describe(event)}: {p}" for p in _rule_problems(event))
     if problems:
         raise CalendarError(problems[:50] + ([f"… and {len(problems) - 50} more"] if len(problems) > 50 else []))
+
+
+def _drop_empty(event, warnings: list[str]) -> None:
+    """An empty RRULE, EXDATE or RDATE says nothing: drop it (recurring-ical-events ignores it too)."""
+    for name in ("RRULE", "EXDATE", "RDATE"):
+        values = event.get(name)
+        if values is None:
+            continue
+        kept = [v for v in (values if isinstance(values, list) else [values]) if not _empty(v)]
+        if len(kept) == (len(values) if isinstance(values, list) else 1):
+            continue
+        del event[name]
+        for value in kept:
+            event.add(name, value)  # keeps the parsed value and its parameters
+        warnings.append(f"{describe(event)}: ignored an empty {name}")
+
+
+def _empty(value) -> bool:
+    if isinstance(value, icalendar.vRecur):
+        return not value
+    dts = getattr(value, "dts", None)
+    return dts is not None and not dts
+
+
+def _rule_problems(event) -> list[str]:
+    """Recurrence rules dateutil cannot read, in words (never a Python exception's text)."""
+    rules = event.get("RRULE")
+    if rules is None:
+        return []
+    start = event["DTSTART"].dt
+    first = start if isinstance(start, datetime) else datetime(start.year, start.month, start.day)
+    problems = []
+    for rule in rules if isinstance(rules, list) else [rules]:
+        text = rule.to_ical().decode(errors="replace")
+        bad = [part for part, values in rule.items() if part in RULE_PART_RANGES
+               and not all(_in_range(v, RULE_PART_RANGES[part]) for v in values)]
+        if bad:
+            problems.append(f"RRULE {text}: {', '.join(bad)} must be whole numbers in range")
+            continue
+        try:  # UNTIL aside: recurring-ical-events reconciles a date UNTIL with a date-time start and back
+            parts = ";".join(p for p in text.split(";") if not p.upper().startswith("UNTIL="))
+            rrulestr(parts, dtstart=first.replace(tzinfo=None), forceset=True)
+        except Exception:  # dateutil's messages name its internals, not the calendar
+            problems.append(f"RRULE {text} is not a recurrence rule Herald can read")
+    return problems
+
+
+RULE_PART_RANGES = {"BYMONTH": (1, 12), "BYMONTHDAY": (-31, 31), "BYYEARDAY": (-366, 366), "BYWEEKNO": (-53, 53),
+                    "BYHOUR": (0, 23), "BYMINUTE": (0, 59), "BYSECOND": (0, 60), "BYSETPOS": (-366, 366),
+                    "INTERVAL": (1, 10_000), "COUNT": (0, 10**9)}
+
+
+def _in_range(value, bounds: tuple[int, int]) -> bool:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return False
+    return bounds[0] <= number <= bounds[1] and (number != 0 or bounds[0] == 0)
+
+
+def _short(message) -> str:
+    text = " ".join(str(message).split())
+    return text if len(text) <= 120 else text[:117] + "…"
 
 
 def _date_problem(event, name: str) -> str | None:

@@ -1,24 +1,18 @@
-"""Fetch a subscribed calendar: conditional GET, a User-Agent, timeouts, a size cap and an SSRF guard.
-
-The guard works twice: before each request (and each redirect) the host is resolved and every address
-it names must be public; and the socket's actual peer is checked once connected, so a DNS answer that
-changes between the check and the connection (rebinding) is caught too. Proxies from the environment
-are not used (a proxy would hide the peer). HERALD_ALLOW_PRIVATE_URLS=1 turns the guard off.
+"""Fetch a subscribed calendar: conditional GET, a User-Agent, timeouts, a size cap and the SSRF guard
+of `service/netguard.py` (checked before each request and redirect, and on the connected socket).
 """
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from ..netguard import AddressPolicy, OutboundError, UnsafeURL, check_url, guarded_session
 from .calendar import MAX_CALENDAR_BYTES
+
+__all__ = ["AddressPolicy", "FetchError", "Fetched", "UnsafeURL", "check_url", "fetch_calendar"]
 
 USER_AGENT = "Herald/0.1 (on-call calendar subscription)"
 CONNECT_TIMEOUT = 5.0
@@ -28,36 +22,7 @@ MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
-class FetchError(Exception):
-    """The calendar could not be fetched; the message says why, for `last_error`."""
-
-
-class UnsafeURL(FetchError):
-    """A URL Herald refuses to fetch (scheme, or an address that is not public)."""
-
-
-@dataclass(frozen=True)
-class AddressPolicy:
-    """Which addresses a subscription may reach."""
-
-    allow_private: bool = False
-
-    def refusal(self, ip: str) -> str | None:
-        """Why `ip` may not be reached, or None when it may."""
-        if self.allow_private:
-            return None
-        address = ipaddress.ip_address(ip.split("%", 1)[0])
-        if address.version == 6 and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        # Most specific first: Python counts link-local and reserved ranges as private too.
-        for attribute, word in (("is_loopback", "loopback"), ("is_link_local", "link-local"),
-                                ("is_multicast", "multicast"), ("is_reserved", "reserved"),
-                                ("is_unspecified", "unspecified"), ("is_private", "private")):
-            if getattr(address, attribute):
-                return f"a {word} address ({address})"
-        if not address.is_global:
-            return f"a non-public address ({address})"
-        return None
+FetchError = OutboundError  # the calendar could not be fetched; the message says why, for `last_error`
 
 
 @dataclass(frozen=True)
@@ -70,27 +35,6 @@ class Fetched:
     url: str = ""
 
 
-def check_url(url: str, policy: AddressPolicy) -> None:
-    """Refuse a URL that is not http(s) or whose host resolves to an address the policy forbids."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise UnsafeURL(f"only http and https URLs can be subscribed, not {parts.scheme or 'a relative URL'!r}")
-    if not parts.hostname:
-        raise UnsafeURL("the URL has no host")
-    if parts.username or parts.password:
-        raise UnsafeURL("put no credentials in the URL; use a secret calendar address instead")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, ValueError) as exc:
-        raise FetchError(f"cannot resolve {parts.hostname!r}: {exc}") from exc
-    for info in infos:
-        reason = policy.refusal(info[4][0])
-        if reason:
-            raise UnsafeURL(f"{parts.hostname} resolves to {reason}; Herald fetches only public addresses "
-                            "(set HERALD_ALLOW_PRIVATE_URLS=1 to allow private ones)")
-
-
 def fetch_calendar(url: str, policy: AddressPolicy, *, etag: str | None = None, last_modified: str | None = None,
                    max_bytes: int = MAX_CALENDAR_BYTES) -> Fetched:
     headers = {"User-Agent": USER_AGENT, "Accept": "text/calendar, text/plain;q=0.8, */*;q=0.1"}
@@ -99,7 +43,7 @@ def fetch_calendar(url: str, policy: AddressPolicy, *, etag: str | None = None, 
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     deadline = time.monotonic() + TOTAL_TIMEOUT
-    with _session(policy) as session:
+    with guarded_session(policy) as session:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, policy)
             try:
@@ -160,42 +104,3 @@ def _reason(exc: Exception) -> str:
     while exc.__context__ is not None and not isinstance(exc, UnsafeURL):
         exc = exc.__context__
     return str(exc) or type(exc).__name__
-
-
-class _PeerCheck:
-    """Mixed into urllib3's connections: refuse a connected socket whose peer the policy forbids."""
-
-    address_policy: AddressPolicy
-
-    def _new_conn(self):
-        sock = super()._new_conn()
-        reason = self.address_policy.refusal(sock.getpeername()[0])
-        if reason:
-            sock.close()
-            raise UnsafeURL(f"{self.host} connected to {reason}; Herald fetches only public addresses")
-        return sock
-
-
-class _GuardedAdapter(HTTPAdapter):
-    def __init__(self, policy: AddressPolicy):
-        self.address_policy = policy
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        checked = {"address_policy": self.address_policy}
-        http = type("GuardedHTTPConnection", (_PeerCheck, HTTPConnection), checked)
-        https = type("GuardedHTTPSConnection", (_PeerCheck, HTTPSConnection), checked)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
-            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
-        }
-
-
-def _session(policy: AddressPolicy) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # no proxies from the environment: the peer must be the server itself
-    adapter = _GuardedAdapter(policy)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session

@@ -85,8 +85,9 @@ def resolve_calendar(text: str, people: Sequence[PersonRef], window_start: datet
     except CalendarError:
         raise
     except Exception as exc:  # a malformed calendar the checks above did not foresee
-        log.warning("calendar could not be resolved", exc_info=True)
-        raise CalendarError(f"the calendar cannot be read: {type(exc).__name__}: {exc}") from exc
+        log.warning("calendar could not be resolved", exc_info=True)  # the detail is for us, not the 422
+        raise CalendarError("the calendar cannot be read: its events' dates and rules do not fit together "
+                            "(check the DTSTART, RRULE, RDATE and EXDATE lines)") from exc
 
 
 def _resolve(text: str, people: Sequence[PersonRef], window_start: datetime, window_end: datetime,
@@ -196,7 +197,9 @@ def expand(parsed: ParsedCalendar, matcher: PersonMatcher, window_start: datetim
         query = recurring_ical_events.CalendarQuery(parsed.calendar, components=("VEVENT",))
         found = query.between(window_start - EXPANSION_MARGIN, window_end + EXPANSION_MARGIN)
     except (recurring_ical_events.InvalidCalendar, ValueError, TypeError, KeyError) as exc:
-        raise CalendarError(f"the calendar's recurrences cannot be expanded: {exc}") from exc
+        log.warning("calendar recurrences could not be expanded", exc_info=True)
+        raise CalendarError("the calendar's recurrences cannot be expanded (check its RRULE, RDATE, EXDATE "
+                            "and RECURRENCE-ID lines)") from exc
     occurrences = []
     zero_length: set[str] = set()
     for event in found:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole, TimelineEntry
+from ..netguard import redact_url
 from ..notify.models import Notification
 from ..policy import Policy, duration_in_words
 from ..rotations.gaps import Gap, rotation_gaps
@@ -142,7 +143,7 @@ def page_delivery(pages: list[Notification], now: datetime) -> PageDelivery | No
         return PageDelivery(first, delivered, "delivered")
     latest = max(pages, key=lambda n: (n.created_at, n.id))
     errors = [n for n in pages if n.last_error]
-    error = (max(errors, key=lambda n: n.id).last_error or "")[:160] if errors else ""
+    error = redact_url((max(errors, key=lambda n: n.id).last_error or "")[:160]) if errors else ""
     if all(n.status == "dead" for n in pages):
         return PageDelivery(first, (), "undeliverable", error=error)
     if any(n.status == "failed" for n in pages):

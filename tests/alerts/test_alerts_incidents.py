@@ -99,7 +99,8 @@ def test_all_resolved_is_said_once_and_the_incident_stays_open(client, ingest, p
 
 
 def test_the_incident_commander_is_told_when_every_alert_resolved(client, ingest, process, incidents, timeline,
-                                                                   admin_headers, make_person, put_on_call):
+                                                                   admin_headers, make_person, put_on_call, config):
+    config.allow_private_urls = True  # Ada's webhook is on loopback
     make_person("ada", "Ada Lovelace", teams_webhook="http://127.0.0.1:9/teams-webhook-of-ada")
     put_on_call("incident-commander", "ada", START)
     body = payload("alertmanager_firing")

@@ -84,10 +84,48 @@ def test_acknowledge_and_resolve(client, routing_key, process, incidents, timeli
     assert client.post(ENQUEUE, json=event(routing_key, "resolve")).status_code == 202
     process()
     entries = timeline(incident["id"])
-    assert [e["kind"] for e in entries][-3:] == ["alert_acknowledged", "alert_resolved", "alerts_resolved"]
+    assert [e["kind"] for e in entries][-4:] == ["acknowledged", "response_met", "alert_resolved", "alerts_resolved"]
+    assert entries[-4]["text"] == ("Acknowledged (no paged role is held) via PagerDuty Events API "
+                                   "(monitoringtool:cloudvendor:eu-central-1:db-2.example.com)")  # the alert's source
     assert entries[-2]["text"].startswith("1 alert resolved: ")
     incident = incidents()[0]
-    assert incident["status"] == "investigating" and incident["acknowledged_at"] is None  # people acknowledge
+    assert incident["status"] == "investigating" and incident["acknowledged_at"] is not None  # a person resolves
+
+
+def test_acknowledge_stops_repeat_pages_and_the_not_acknowledged_escalation(
+        client, routing_key, process, incidents, timeline, make_person, put_on_call, frozen_clock, admin_headers):
+    from datetime import timedelta
+
+    from tests.conftest import START
+
+    make_person("alice", "Alice Archer")
+    make_person("bob", "Bob Baker")
+    put_on_call("incident-commander", "alice", START - timedelta(days=1))
+    put_on_call("technical-lead", "bob", START - timedelta(days=1))
+    critical = event(routing_key)
+    critical["payload"]["severity"] = "critical"
+    client.post(ENQUEUE, json=critical)
+    process()
+    (incident,) = incidents()
+    assert incident["severity"] == "P1"
+    frozen_clock.advance(minutes=2)
+    client.post(ENQUEUE, json=event(routing_key, "acknowledge", client="Grafana OnCall"))
+    process()
+    incident = incidents()[0]
+    assert {r: v["acknowledged_at"] is not None for r, v in incident["roles"].items() if v["person"]} == {
+        "incident_commander": True, "technical_lead": True}
+    assert incident["acknowledged_at"] is not None
+    assert {v["acknowledged_via"] for v in incident["roles"].values() if v["person"]} == {"pagerduty"}
+    assert timeline(incident["id"])[-2]["text"] == ("Acknowledged (Incident Commander Alice Archer, Technical Lead "
+                                                    "Bob Baker) via PagerDuty Events API (Grafana OnCall)")
+    for _ in range(6):  # 30 minutes: past every repeat page and the 15-minute not-acknowledged rule
+        frozen_clock.advance(minutes=5)
+        process()
+    pages = client.get(f"/api/incidents/{incident['id']}/notifications?kind=page", headers=admin_headers).get_json()
+    assert not [p for p in pages if p["slot"].startswith("repeat")]
+    assert "escalated" not in [e["kind"] for e in timeline(incident["id"])]
+    assert client.get(f"/api/incidents/{incident['id']}/notifications?kind=escalation",
+                      headers=admin_headers).get_json() == []
 
 
 def test_a_trigger_after_the_incident_is_resolved_opens_a_linked_one(client, routing_key, process, incidents,

@@ -13,7 +13,7 @@ import secrets
 
 from .http import HttpDouble, Reply, Request
 
-LIMIT = 28 * 1024
+LIMIT = 28_000  # Teams counts decimal kilobytes
 
 
 def shape_problems(message) -> list[str]:

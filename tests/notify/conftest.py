@@ -39,13 +39,18 @@ def outbox(app):
 
 
 @pytest.fixture
-def responders(make_person, put_on_call):
-    """Alice (IC), Bob (technical lead, with a Teams webhook of his own), Carol (comms), Dave (scribe), Erin (on call)."""
+def responders(app, make_person, put_on_call):
+    """Alice (IC), Bob (technical lead, with a Teams webhook of his own), Carol (comms), Dave (scribe), Erin (on call).
+
+    Bob's webhook is the loopback Teams double: a person's URL, so HERALD_ALLOW_PRIVATE_URLS=1 lets it through.
+    """
     from datetime import timedelta
 
     from tests.conftest import START
 
     def make(bob_webhook: str | None = None) -> dict:
+        if bob_webhook:
+            app.config["HERALD"].allow_private_urls = True
         people = {
             "alice": make_person("alice", "Alice Archer"),
             "bob": make_person("bob", "Bob Baker", **({"teams_webhook": bob_webhook} if bob_webhook else {})),

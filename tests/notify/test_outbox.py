@@ -158,7 +158,7 @@ def test_a_failing_webhook_is_retried_with_backoff_then_given_up_and_shown(clien
     assert outbox(channel="teams")[0].attempts == 1  # Retry-After honoured: not yet
     run_tick(frozen_clock.set(row.next_attempt_at) or frozen_clock.now())
     row = outbox(channel="teams")[0]
-    assert (row.status, row.attempts, row.last_error) == ("failed", 2, "Teams webhook answered 500: flow failed")
+    assert (row.status, row.attempts, row.last_error) == ("failed", 2, "Teams webhook answered 500")  # the status only: a body may echo anything
     assert timedelta(seconds=1.6) <= row.next_attempt_at - frozen_clock.now() <= timedelta(seconds=2.4)
 
     for _ in range(8):

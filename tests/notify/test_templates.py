@@ -13,6 +13,7 @@ from service.notify.samples import _builtin_samples, sample_incident
 from service.notify.templates import (
     TEAMS_LIMIT_BYTES, Renderer, TemplateProblem, card_problems, fit_teams_message, in_words, message_size, when,
 )
+from service.notify.markdown import escape_markdown
 from service.policy import load_policy
 
 NOW = datetime(2026, 3, 2, 10, 42, tzinfo=timezone.utc)
@@ -119,7 +120,8 @@ def test_hostile_text_cannot_break_the_card_or_the_html():
     incident.title = 'Quote " backslash \\ newline \n brace } <script>alert(1)</script> {{ 7*7 }}'
     _, ctx = context("initial", incident=incident, recipient=TEAMS)
     card = render_payload(Renderer(), "initial", "teams", ctx, incident)["attachments"][0]["content"]
-    assert card["body"][0]["text"] == "🔴 INCIDENT: " + incident.title  # JSON intact, text verbatim, no evaluation
+    # JSON intact, no evaluation, and the title is Markdown-escaped text (Teams renders Markdown)
+    assert card["body"][0]["text"] == "🔴 INCIDENT: " + escape_markdown(incident.title)
     _, ctx = context("initial", incident=incident)
     email = render_payload(Renderer(), "initial", "email", ctx, incident)
     assert "<script>" not in email["html"] and "&lt;script&gt;" in email["html"]
@@ -160,10 +162,11 @@ def test_a_card_with_a_submit_button_is_refused(tmp_path):
 def test_an_oversized_card_is_shortened_below_the_teams_limit():
     incident = sample_incident(POLICY, NOW)
     incident.impact = "x" * 40000
+    incident.title = "*_[" * 3000  # escaping adds a backslash to each: measured after it, as Teams counts
     _, ctx = context("initial", incident=incident, recipient=TEAMS)
     ctx["update"]["impact"] = "y" * 40000
     message = render_payload(Renderer(), "initial", "teams", ctx, incident)
-    assert message_size(message) <= TEAMS_LIMIT_BYTES
+    assert message_size(message) <= TEAMS_LIMIT_BYTES == 28_000  # Teams counts decimal kilobytes
     impact = message["attachments"][0]["content"]["body"][1]["facts"][1]["value"]
     assert impact.startswith("yyy") and impact.endswith("(shortened; the full text is in Herald)")
 
@@ -187,7 +190,9 @@ def test_herald_templates_check_passes_on_the_defaults(monkeypatch):
     monkeypatch.delenv("HERALD_TEMPLATES", raising=False)
     result = CliRunner().invoke(main, ["templates", "check"])
     assert result.exit_code == 0, result.output
-    assert "all 45 templates render" in result.output  # 42 message templates (14 kinds) and the 3 public texts
+    # 42 message templates (14 kinds, every variant), the 3 public texts and the post-mortem draft
+    assert "all 46 templates render" in result.output
+    assert "ok    postmortem.md.j2" in result.output
 
 
 def test_herald_templates_check_fails_on_a_broken_override(monkeypatch, tmp_path):
@@ -205,3 +210,49 @@ def test_missing_override_folder_is_reported(monkeypatch, tmp_path):
     monkeypatch.setenv("HERALD_TEMPLATES", str(tmp_path / "nope"))
     result = CliRunner().invoke(main, ["templates", "check"])
     assert result.exit_code == 1 and "no such folder" in result.output
+
+
+@pytest.mark.parametrize("broken, expected", [
+    # The review's reminders are `reminder` messages rendered through _review_reminder.*: checked too.
+    ("_review_reminder.teams.json.j2", "FAIL  reminder.teams.json.j2: (variant 2) _review_reminder.teams.json.j2:1"),
+    ("_review_reminder.email.txt.j2", "FAIL  reminder.email.txt.j2, reminder.email.html.j2: (variant 2)"),
+    ("postmortem.md.j2", "FAIL  postmortem.md.j2: postmortem.md.j2:1: UndefinedError"),
+    ("notice.teams.json.j2", "FAIL  notice.teams.json.j2: "),
+])
+def test_herald_templates_check_renders_every_template_and_variant(monkeypatch, tmp_path, broken, expected):
+    default = (PROJECT_ROOT / "templates" / broken).read_text()
+    if broken == "notice.teams.json.j2":  # break only the every-alert-resolved variant
+        text = default.replace('" reports that every alert', '" ~ monitoring.nope ~ " reports that every alert')
+    else:
+        text = "{{ nope }}" + default
+    assert text != default
+    (tmp_path / broken).write_text(text)
+    monkeypatch.setenv("HERALD_TEMPLATES", str(tmp_path))
+    result = CliRunner().invoke(main, ["templates", "check"])
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+
+
+def test_a_line_break_in_a_title_cannot_cut_the_subject():
+    from service.notify.samples import sample_contexts
+    from service.wiring import SAMPLE_CONTEXTS
+
+    incident = sample_incident(POLICY, NOW)
+    incident.title = "Orders\r\nBcc: victim@example.com\n\nfailing\u2028now"
+    plain = {(k, n): render_payload(Renderer(), k, ch, c, i)
+             for k, ch, n, c, i in sample_contexts(Renderer(), POLICY, "https://h.example", NOW, extra=SAMPLE_CONTEXTS)
+             if ch == "email"}
+    checked = 0
+    for kind, channel, number, ctx, inc in sample_contexts(Renderer(), POLICY, "https://h.example", NOW, incident,
+                                                           extra=SAMPLE_CONTEXTS):
+        if channel != "email":
+            continue
+        email = render_payload(Renderer(), kind, "email", ctx, inc)
+        assert "\n" not in email["subject"] and "\r" not in email["subject"], kind
+        if "Orders are failing" in plain[kind, number]["subject"]:  # the kinds whose subject holds the title
+            assert "Orders Bcc: victim@example.com failing" in email["subject"], kind
+            checked += 1
+        first = email["text"].splitlines()[0]
+        assert not first.startswith(("Bcc", "failing")) and first[:3] == plain[kind, number]["text"][:3], kind
+    assert checked >= 10
+

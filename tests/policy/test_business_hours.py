@@ -2,8 +2,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from service.config import PROJECT_ROOT
 from service.policy import load_policy, parse_policy
+from service.rotations.holidays import load_holidays
 from service.policy.business_hours import (
-    load_holidays,
     next_business_day_start,
     next_business_slot,
     within_business_hours,

@@ -171,3 +171,13 @@ def test_openapi_documents_the_review_api(client):
         assert path in spec["paths"], path
     put = spec["paths"]["/api/incidents/{ident}/postmortem"]["put"]
     assert set(put["requestBody"]["content"]) == {"text/markdown", "application/json"}
+
+
+def test_a_broken_postmortem_override_falls_back_to_the_default(app, client, tmp_path):
+    (tmp_path / "postmortem.md.j2").write_text("# {{ incident.nope }}\n")
+    app.config["HERALD"].templates_dir = str(tmp_path)
+    incident = client.post("/api/incidents", json={"title": "Orders are failing", "severity": "P1"},
+                           headers=ADMIN).get_json()
+    response = client.get(f"/api/incidents/{incident['id']}/postmortem", headers=ADMIN)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("# Incident Post-Mortem: Orders are failing")

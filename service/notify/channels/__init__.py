@@ -65,7 +65,7 @@ def channel_for(name: str, cfg) -> Channel:
     if name == "log":
         key: tuple = ("log",)
     elif name == "teams":
-        key = ("teams",)
+        key = ("teams", cfg.allow_private_urls, cfg.teams_webhook_url)
     elif name == "email":
         key = ("email", cfg.smtp_url, cfg.graph_configured, cfg.graph_authority, cfg.graph_url, cfg.graph_mailbox,
                cfg.mail_from)
@@ -80,9 +80,13 @@ def channel_for(name: str, cfg) -> Channel:
 
 def _make(name: str, cfg) -> Channel:
     if name == "teams":
+        from ...netguard import AddressPolicy
+        from ...runtime import runtime
         from .teams import TeamsChannel
 
-        return TeamsChannel()
+        contacts = runtime.policy.contacts.values() if runtime.policy is not None else ()
+        owned = frozenset(u for u in [cfg.teams_webhook_url, *(c.teams_webhook for c in contacts)] if u)
+        return TeamsChannel(AddressPolicy(allow_private=cfg.allow_private_urls), owned)
     if cfg.smtp_url:
         from .smtp import SmtpChannel
 
