@@ -141,6 +141,51 @@ def token_create(name: str, scopes: tuple[str, ...]) -> None:
     click.echo(secret)
 
 
+@token.command("list")
+def token_list() -> None:
+    """List tokens (id, name, scopes, created, revoked); the secrets themselves are not stored."""
+    from . import db as database
+    from .auth import list_tokens
+
+    app = _app()
+    with app.app_context(), database.transaction() as s:
+        rows = [(str(t.id), t.name, ",".join(t.scopes), _when(t.created_at), _when(t.revoked_at) or "-")
+                for t in list_tokens(s)]
+    if not rows:
+        click.echo("no tokens (HERALD_ADMIN_TOKEN, when set, is not stored and cannot be listed)")
+        return
+    header = ("ID", "NAME", "SCOPES", "CREATED", "REVOKED")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("ref", metavar="ID_OR_NAME")
+def token_revoke(ref: str) -> None:
+    """Revoke a token by id (or by name, when one active token has it); it stops working at once."""
+    from . import db as database
+    from .auth import TokenNotFound, find_token, revoke_token
+
+    app = _app()
+    try:
+        with app.app_context(), database.transaction() as s:
+            row = find_token(s, ref)
+            changed = revoke_token(s, row)
+            name, token_id, revoked_at = row.name, row.id, row.revoked_at
+    except TokenNotFound as exc:
+        click.echo(f"herald: {exc}", err=True)
+        sys.exit(1)
+    if changed:
+        click.echo(f"revoked token {token_id} ({name!r})")
+    else:
+        click.echo(f"token {token_id} ({name!r}) was already revoked at {_when(revoked_at)}")
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else ""
+
+
 # ---- policy --------------------------------------------------------------------------------
 
 @main.group()

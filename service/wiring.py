@@ -15,7 +15,7 @@ from flask import Flask
 from flask_smorest import Api
 from sqlalchemy import event
 
-from . import health, processes, web_static, worker
+from . import auth_views, health, processes, web_static, worker
 from .acks import graph_inbox, smtp
 from .acks import pages as ack_pages
 from .acks import views as inbound
@@ -92,10 +92,10 @@ SAMPLE_CONTEXTS = {"invite": review.sample_review,
                    **oncall_samples.SAMPLES}
 
 # ---- HTTP ----------------------------------------------------------------------------------------
-API_BLUEPRINTS = [health.blp, people.blp, incidents.blp, notifications.blp, reviews.blp, inbound.blp,
-                  rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty]
-PAGES = [web_static.blp, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp, rotations.calendars,
-         console_signin.blp, console.blp, console_admin.blp]      # the responder console and its sign-in
+API_BLUEPRINTS = [health.blp, auth_views.blp, people.blp, incidents.blp, notifications.blp, reviews.blp,
+                  inbound.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty]
+PAGES = [web_static.blp, web_static.docs_assets, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp,
+         rotations.calendars, console_signin.blp, console.blp, console_admin.blp]  # the responder console
 APP_SETUP = [alerts.init_app,                                 # app-bound state: ingest rate limits
              web_sessions.init_app]                           # browser sessions kept in the database
 

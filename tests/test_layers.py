@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("acks", "alerts", "escalation", "reviews"),   # siblings: none imports another
     ("web",),
     ("console",),                                  # the responder console, at the top of the web layer
-    ("health", "models"),
+    ("health", "models", "auth_views"),
     ("migrate",),
     ("wiring",),                                   # who reacts to what, tick order, background services
     ("app",),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
@@ -19,6 +19,9 @@ def _zone(value: str) -> None:
         raise ValidationError(f"unknown time zone {value!r}") from exc
 
 
+_zone.openapi = lambda: {"enum": sorted(available_timezones())}
+
+
 def _public_webhook(url: str | None) -> None:
     """A person's webhook is a URL Herald does not own: public addresses only (HERALD_ALLOW_PRIVATE_URLS=1 lifts it).
 
@@ -32,8 +35,13 @@ def _public_webhook(url: str | None) -> None:
         raise ValidationError(str(exc)) from exc
 
 
+# What marshmallow's URL validator takes (http(s), a host name with a top-level domain), for the document.
+WEBHOOK_URL = {"format": "uri", "pattern": r"^https?://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                                           r"[A-Za-z]{2,6}(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+                                           r"(/[!-~]*)?$"}
 WEBHOOK = dict(allow_none=True, schemes={"https", "http"}, validate=_public_webhook,
-               metadata={"description": "a Teams Workflows webhook URL; shown with `sig=REDACTED` to non-admin tokens"})
+               metadata={"description": "a Teams Workflows webhook URL whose host resolves to public addresses; "
+                                        "shown with `sig=REDACTED` to non-admin tokens", **WEBHOOK_URL})
 
 
 class PersonCreate(StrictSchema):

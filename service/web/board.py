@@ -56,6 +56,7 @@ class Responder:
     acknowledged_at: datetime | None
     acknowledged_via: str | None
     page: PageDelivery | None = None
+    notice: PageDelivery | None = None  # the `notice` of a role this severity informs but does not page
 
 
 @dataclass(frozen=True)
@@ -167,12 +168,12 @@ def open_incidents(s: Session, policy: Policy, now: datetime) -> list[BoardIncid
             .order_by(TimelineEntry.at, TimelineEntry.id)
         ):
             escalations[entry.incident_id].append(entry)
-    pages: dict[tuple[int, int], list[Notification]] = {}
+    pages: dict[tuple[str, int, int], list[Notification]] = {}
     if incidents:
-        for page in s.scalars(select(Notification).where(
-                Notification.incident_id.in_(escalations), Notification.kind == "page",
+        for sent in s.scalars(select(Notification).where(
+                Notification.incident_id.in_(escalations), Notification.kind.in_(("page", "notice")),
                 Notification.person_id.is_not(None))):
-            pages.setdefault((page.incident_id, page.person_id), []).append(page)
+            pages.setdefault((sent.kind, sent.incident_id, sent.person_id), []).append(sent)
     out = []
     for incident in incidents:
         severity = policy.severities.get(incident.severity)
@@ -195,10 +196,14 @@ def _in_policy_order(slots: list[IncidentRole], policy: Policy) -> list[Incident
 
 
 def _responder(slot: IncidentRole, policy: Policy, paged: set[str],
-               pages: dict[tuple[int, int], list[Notification]], now: datetime) -> Responder:
-    # Only pages to the current holder since they took the role describe this role.
-    mine = [n for n in pages.get((slot.incident_id, slot.person_id), [])
-            if slot.assigned_at is None or n.created_at >= slot.assigned_at] if slot.person_id else []
+               pages: dict[tuple[str, int, int], list[Notification]], now: datetime) -> Responder:
+    def mine(kind: str) -> list[Notification]:
+        # Only messages to the current holder since they took the role describe this role.
+        if not slot.person_id:
+            return []
+        return [n for n in pages.get((kind, slot.incident_id, slot.person_id), [])
+                if slot.assigned_at is None or n.created_at >= slot.assigned_at]
+
     return Responder(
         role=slot.role,
         title=policy.role_title(slot.role),
@@ -206,7 +211,8 @@ def _responder(slot: IncidentRole, policy: Policy, paged: set[str],
         paged=slot.role in paged,
         acknowledged_at=slot.acknowledged_at,
         acknowledged_via=slot.acknowledged_via,
-        page=page_delivery(mine, now),
+        page=page_delivery(mine("page"), now),
+        notice=page_delivery(mine("notice"), now),
     )
 
 
