@@ -17,6 +17,7 @@ from . import db
 from .config import Config
 from .errors import ApiError, RuleError, error_body
 from .inputs import MAX_ID, check_json_body
+from .schemas import ErrorSchema, validators_in_openapi
 from .policy import load_policy
 from .rotations.holidays import load_holidays
 from .runtime import runtime
@@ -29,6 +30,8 @@ JSON_PREFIXES = ("/api", "/v2", "/openapi")
 
 class HeraldApi(Api):
     """flask-smorest with Herald's single error shape {"code", "message", "errors"}."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException):
         if not request.path.startswith(JSON_PREFIXES):
@@ -45,7 +48,7 @@ class HeraldApi(Api):
             elif status == 422:
                 message = "the request has invalid fields"
         body = error_body(status, message, errors)
-        return jsonify(body), status, _retry_headers(error)
+        return jsonify(body), status, _kept_headers(error)
 
 
 def _flatten_locations(messages: dict) -> dict:
@@ -71,9 +74,22 @@ def _leaf_messages(errors: dict) -> list[str]:
     return out
 
 
-def _retry_headers(error: HTTPException) -> dict:
+def _kept_headers(error: HTTPException) -> dict:
+    """The exception's own headers (405's `Allow`, 401's `WWW-Authenticate`…) and `Retry-After`."""
+    kept = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     retry = getattr(error, "retry_after", None)
-    return {"Retry-After": str(retry)} if retry else {}
+    if retry:
+        kept["Retry-After"] = str(retry)
+    return kept
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in routes: ids fit the database's integer columns (PostgreSQL's `integer` holds 2^31-1),
+    so a larger number matches no route (404) instead of overflowing the query; documented as `maximum`."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 class IdConverter(IntegerConverter):
@@ -96,6 +112,7 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     # No app-level static route: it would shadow /static of the web pages' blueprint (web_static.py).
     app = Flask(__name__, static_folder=None,
                 template_folder=str(Path(__file__).resolve().parent.parent / "templates" / "web"))
+    app.url_map.converters["int"] = IdConverter
     app.config.update(
         HERALD=config,
         SECRET_KEY=config.resolve_secret_key(),
@@ -106,8 +123,10 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_REDOC_PATH="/docs",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        # Swagger UI from the flask-swagger-ui package's assets (web_static.docs_assets): no CDN, works offline.
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None, "deepLinking": True},
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "info": {"description": "Herald: on-call and incident communications over Teams and email."},
@@ -117,6 +136,7 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     app.url_map.converters["int"] = IdConverter
     db.init_engine(config.database_url)
     api = HeraldApi(app)
+    api.ma_plugin.converter.add_attribute_function(validators_in_openapi)
     wire(app, api)
     _register_errors(app)
 

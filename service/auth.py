@@ -47,6 +47,47 @@ def create_token(s: Session, name: str, scopes: list[str]) -> str:
     return secret
 
 
+def list_tokens(s: Session, limit: int | None = None, offset: int = 0) -> list[ApiToken]:
+    """Stored tokens, oldest first, revoked ones included (their `revoked_at` says so)."""
+    return list(s.scalars(select(ApiToken).order_by(ApiToken.id).limit(limit).offset(offset)))
+
+
+class TokenNotFound(LookupError):
+    pass
+
+
+def find_token(s: Session, ref: int | str) -> ApiToken:
+    """A token by id, or by name when exactly one token that is not revoked bears it.
+
+    Names are labels, not keys: two tokens may share one, and then only the id will do.
+    """
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdecimal() and ref.isascii()):
+        row = s.get(ApiToken, int(ref)) if int(ref) < 2**31 else None
+        if row is None:
+            raise TokenNotFound(f"no token with id {ref}")
+        return row
+    rows = list(s.scalars(select(ApiToken).where(ApiToken.name == ref, ApiToken.revoked_at.is_(None))))
+    if not rows:
+        raise TokenNotFound(f"no active token named {ref!r}")
+    if len(rows) > 1:
+        raise TokenNotFound(f"{len(rows)} active tokens are named {ref!r}; give the id "
+                            f"({', '.join(str(r.id) for r in rows)})")
+    return rows[0]
+
+
+def revoke_token(s: Session, token: ApiToken) -> bool:
+    """Revoke now; False when it already was (revoking is idempotent and keeps the first time).
+
+    Takes effect at the token's next request (monitoring endpoints remember a token up to
+    `alerts.tokens.REMEMBER_SECONDS`), and ends every board session opened with it.
+    """
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = clock.now()
+    s.flush()
+    return True
+
+
 def has_scope(granted: list[str] | tuple[str, ...], needed: str) -> bool:
     return "admin" in granted or needed in granted
 

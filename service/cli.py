@@ -141,6 +141,51 @@ def token_create(name: str, scopes: tuple[str, ...]) -> None:
     click.echo(secret)
 
 
+@token.command("list")
+def token_list() -> None:
+    """List tokens (id, name, scopes, created, revoked); the secrets themselves are not stored."""
+    from . import db as database
+    from .auth import list_tokens
+
+    app = _app()
+    with app.app_context(), database.transaction() as s:
+        rows = [(str(t.id), t.name, ",".join(t.scopes), _when(t.created_at), _when(t.revoked_at) or "-")
+                for t in list_tokens(s)]
+    if not rows:
+        click.echo("no tokens (HERALD_ADMIN_TOKEN, when set, is not stored and cannot be listed)")
+        return
+    header = ("ID", "NAME", "SCOPES", "CREATED", "REVOKED")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("ref", metavar="ID_OR_NAME")
+def token_revoke(ref: str) -> None:
+    """Revoke a token by id (or by name, when one active token has it); it stops working at once."""
+    from . import db as database
+    from .auth import TokenNotFound, find_token, revoke_token
+
+    app = _app()
+    try:
+        with app.app_context(), database.transaction() as s:
+            row = find_token(s, ref)
+            changed = revoke_token(s, row)
+            name, token_id, revoked_at = row.name, row.id, row.revoked_at
+    except TokenNotFound as exc:
+        click.echo(f"herald: {exc}", err=True)
+        sys.exit(1)
+    if changed:
+        click.echo(f"revoked token {token_id} ({name!r})")
+    else:
+        click.echo(f"token {token_id} ({name!r}) was already revoked at {_when(revoked_at)}")
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else ""
+
+
 # ---- policy --------------------------------------------------------------------------------
 
 @main.group()
@@ -223,6 +268,7 @@ def check() -> None:
     results = check_templates(renderer, policy, cfg.base_url, clock.now(), extra=SAMPLE_CONTEXTS)
     results += check_public_templates(cfg.templates_dir, policy, clock.now())  # the status page's texts
     results.append((draft.TEMPLATE, draft.check(cfg.templates_dir, clock.now())))  # the post-mortem draft
+    results += _check_bot_cards(cfg, policy, clock.now())  # the Teams bot's cards
     failures = [(name, problem) for name, problem in results if problem]
     for name, problem in results:
         click.echo(f"ok    {name}" if problem is None else f"FAIL  {name}: {problem}")
@@ -231,6 +277,15 @@ def check() -> None:
         click.echo(f"{len(failures)} of {len(results)} template(s) failed{where}", err=True)
         sys.exit(1)
     click.echo(f"all {len(results)} templates render{where}")
+
+
+def _check_bot_cards(cfg, policy, now) -> list:
+    """The Teams bot's cards, drawn as the bot draws them (it reads the configuration and policy at run time)."""
+    from .runtime import runtime
+    from .teams.cards import check_bot_templates
+
+    runtime.config, runtime.policy = runtime.config or cfg, runtime.policy or policy
+    return check_bot_templates(now)
 
 
 # ---- the domains' command groups ------------------------------------------------------------

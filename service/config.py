@@ -40,6 +40,13 @@ class Config:
     ingest_rate: float = 50.0  # monitoring requests per second, per token (token bucket refill)
     ingest_burst: int = 500  # bucket size: how many a token may send at once
     calendar_seconds: float = 20.0  # wall-clock budget of one calendar's expansion
+    teams_app_id: str | None = None  # the Teams bot (CONTRACT §6): on when app id, password and tenant are set
+    teams_app_password: str | None = None
+    teams_tenant_id: str | None = None
+    teams_authority: str = "https://login.microsoftonline.com"
+    teams_openid_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    teams_service_url: str = "https://smba.trafficmanager.net/teams/"
+    teams_channel: str | None = None
     oidc_tenant_id: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
@@ -79,6 +86,14 @@ class Config:
             ingest_rate=float(get("HERALD_INGEST_RATE", "50")),
             ingest_burst=int(get("HERALD_INGEST_BURST", "500")),
             calendar_seconds=float(get("HERALD_CALENDAR_SECONDS", "20")),
+            teams_app_id=get("HERALD_TEAMS_APP_ID") or None,
+            teams_app_password=get("HERALD_TEAMS_APP_PASSWORD") or None,
+            teams_tenant_id=get("HERALD_TEAMS_TENANT_ID") or None,
+            teams_authority=(get("HERALD_TEAMS_AUTHORITY") or "https://login.microsoftonline.com").rstrip("/"),
+            teams_openid_url=get("HERALD_TEAMS_OPENID_URL")
+            or "https://login.botframework.com/v1/.well-known/openidconfiguration",
+            teams_service_url=get("HERALD_TEAMS_SERVICE_URL") or "https://smba.trafficmanager.net/teams/",
+            teams_channel=get("HERALD_TEAMS_CHANNEL") or None,
             oidc_tenant_id=get("HERALD_OIDC_TENANT_ID") or None,
             oidc_client_id=get("HERALD_OIDC_CLIENT_ID") or None,
             oidc_client_secret=get("HERALD_OIDC_CLIENT_SECRET") or None,
@@ -92,6 +107,9 @@ class Config:
         return bool(self.graph_tenant_id and self.graph_client_id and self.graph_client_secret and self.graph_mailbox)
 
     @property
+    def teams_bot_configured(self) -> bool:
+        """The two-way Teams bot is on when its app id, password and tenant are all set."""
+        return bool(self.teams_app_id and self.teams_app_password and self.teams_tenant_id)
     def oidc_configured(self) -> bool:
         return bool(self.oidc_tenant_id and self.oidc_client_id and self.oidc_client_secret)
 

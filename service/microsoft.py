@@ -70,12 +70,13 @@ class DeltaExpired(GraphError):
 
 class Microsoft:
     def __init__(self, *, tenant_id: str, client_id: str, client_secret: str, authority: str | None = None,
-                 graph_url: str = "https://graph.microsoft.com/v1.0"):
+                 graph_url: str = "https://graph.microsoft.com/v1.0", scope: str | None = None):
         self.client_id = client_id
         self.authority = (authority or f"https://login.microsoftonline.com/{tenant_id}").rstrip("/")
         self.graph_url = graph_url.rstrip("/")
         origin = urlsplit(self.graph_url)
-        self.scope = f"{origin.scheme}://{origin.netloc}/.default"
+        # Graph's own scope by default; the Teams bot asks for https://api.botframework.com/.default.
+        self.scope = scope or f"{origin.scheme}://{origin.netloc}/.default"
         self._secret = client_secret
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
@@ -105,7 +106,7 @@ class Microsoft:
             return self._app
 
     def token(self) -> str:
-        """An app-only access token for Graph (from msal's cache while it is fresh)."""
+        """An app-only access token for `scope` (from msal's cache while it is fresh)."""
         try:
             result = self._application().acquire_token_for_client(scopes=[self.scope])
         except requests.RequestException as exc:
@@ -113,6 +114,11 @@ class Microsoft:
         if "access_token" not in result:
             raise TokenError(0, result.get("error", "no_token"), result.get("error_description", str(result)))
         return result["access_token"]
+
+    def forget_token(self) -> None:
+        """Drop the cached token (the resource said it was revoked), so the next call gets a new one."""
+        if self._app is not None:
+            self._app.remove_tokens_for_client()
 
     # ---- Graph ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from .notify.models import Notification  # noqa: F401
 from .oncall.models import OnCallJob, SwapRequest  # noqa: F401
 from .people.models import Person  # noqa: F401
 from .reviews.models import ActionItem, Postmortem, ReviewMeeting, ReviewReminder  # noqa: F401
+from .teams.models import TeamsActivity, TeamsCard, TeamsConversation  # noqa: F401
 from .rotations.models import CalendarFeed, Override, RoleOwnerSeen, Rotation, Shift  # noqa: F401
 from .web.sessions import WebSession  # noqa: F401
 from .worker import WorkerHeartbeat  # noqa: F401

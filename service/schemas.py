@@ -19,6 +19,16 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+class ErrorSchema(Schema):
+    """Every error of the API: a stable machine-readable `code` ("not_found", "unprocessable_entity"…),
+    a sentence for people, and the field errors (`{field: [messages]}`, empty when none)."""
+
+    code = fields.String(required=True, metadata={"example": "unprocessable_entity"})
+    message = fields.String(required=True, metadata={"example": "the request has invalid fields"})
+    errors = fields.Dict(keys=fields.String(), required=True,
+                         metadata={"example": {"severity": ["must be one of: P1, P2, P3, P4"]}})
+
+
 class QuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -53,12 +63,26 @@ class AwareDateTime(fields.AwareDateTime):
 
 def one_of_policy(kind: str):
     """Validate against keys the running policy defines (severities, roles)."""
+    from .runtime import policy
 
     def check(value):
-        from .runtime import policy
-
         known = getattr(policy(), kind)
         if value not in known:
             raise ValidationError(f"must be one of: {', '.join(known)}")
 
+    check.openapi = lambda: {"enum": list(getattr(policy(), kind))}
     return check
+
+
+def validators_in_openapi(self, field, ret, **kwargs) -> dict:
+    """apispec attribute function: a validator that carries `openapi()` (the JSON Schema it enforces,
+    e.g. the policy's severities as an enum) puts that into the OpenAPI document, so the document
+    states every constraint the API checks."""
+    properties: dict = {}
+    for validator in field.validators:
+        describe = getattr(validator, "openapi", None)
+        if describe is not None:
+            properties.update(describe())
+    if "enum" in properties and field.allow_none and None not in properties["enum"]:
+        properties["enum"] = [*properties["enum"], None]
+    return properties

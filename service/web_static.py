@@ -1,9 +1,10 @@
 """What every HTML page shares (the status page, the board, the ack link): the stylesheet, the site root
-and the security headers."""
+and the security headers; and the API viewer's assets."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import flask_swagger_ui
 from flask import Blueprint, Response, redirect
 
 SECURITY_HEADERS = {
@@ -39,3 +40,12 @@ blp = Blueprint(
 @blp.get("/")
 def index():
     return redirect("/status")
+
+
+# `/docs` (flask-smorest's Swagger UI page) loads its script and stylesheet from here, out of the
+# flask-swagger-ui package, so the API viewer works without reaching a CDN.
+docs_assets = Blueprint(
+    "docs_assets", __name__,
+    static_folder=str(Path(flask_swagger_ui.__file__).resolve().parent / "dist"),
+    static_url_path="/docs/assets",
+)

@@ -15,7 +15,7 @@ from flask import Flask
 from flask_smorest import Api
 from sqlalchemy import event
 
-from . import health, processes, web_static, worker
+from . import auth_views, health, processes, web_static, worker
 from .acks import graph_inbox, smtp
 from .acks import pages as ack_pages
 from .acks import views as inbound
@@ -29,6 +29,8 @@ from .incidents import events
 from .incidents import views as incidents
 from .notify import dispatcher, handoffs, metrics, triggers
 from .notify import views as notifications
+from .notify.channels import register_channel
+from .notify.outbox import register_payload_builder, register_reach
 from .oncall import pages as swap_pages
 from .oncall import samples as oncall_samples
 from .oncall import ticks as oncall
@@ -43,6 +45,11 @@ from .rotations import background as calendar_work
 from .rotations import cli as rotation_cli
 from .rotations import examples, materialise, subscriptions
 from .rotations import views as rotations
+from .teams import actions as card_verbs
+from .teams import channel as teams_channel
+from .teams import cli as teams_cli
+from .teams import outbox as teams_cards
+from .teams import views as teams
 from .web import sessions as web_sessions
 from .web import views as web
 
@@ -54,6 +61,10 @@ RECEIVERS = [
     (events.incident_changed, review.on_incident_changed),    # resolved: review planned; reopened: withdrawn
     (events.role_assigned, triggers.on_role_assigned),        # a handed-over role is paged
     (events.role_assigned, review.on_role_assigned),          # ... and invited to a booked review
+    (events.incident_acknowledged, teams_cards.on_incident_event),  # every Teams card about the incident is
+    (events.incident_changed, teams_cards.on_incident_event),       # drawn again and updated in place, once,
+    (events.update_posted, teams_cards.on_incident_event),          # just before the transaction commits
+    (events.role_assigned, teams_cards.on_incident_event),
 ]
 
 # ---- the tick, in order ------------------------------------------------------------------------
@@ -85,17 +96,29 @@ FIRST_START = [examples.import_example_rotations]             # after the admin 
 ORM_LISTENERS = [(Person, name, materialise.people_changed)  # calendars are matched to people again
                  for name in ("after_insert", "after_update", "after_delete")]
 
+# ---- the Teams bot: its outbox channel, whom it reaches, how its rows are drawn, its card verbs --------
+CHANNELS = [("teams_bot", teams_channel.make_channel, teams_channel.channel_key)]
+PAYLOAD_BUILDERS = [("teams_bot", teams_cards.BotPayloads())]
+REACH = [{"person": teams_cards.reach_person, "stakeholders": teams_cards.reach_stakeholders}]
+CARD_VERBS = [  # (verb, handler, kind of card data): see service/teams/actions.py
+    ("ack", card_verbs.acknowledge, "incident"),
+    ("update", card_verbs.post_update, "incident"),
+    ("resolve", card_verbs.resolve, "incident"),
+    ("handover", card_verbs.hand_over, "incident"),
+    ("refresh", card_verbs.refresh, "incident"),
+]
+
 # ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
-CLI_COMMANDS = [rotation_cli.rotation, rotation_cli.who, report_cli.report]
+CLI_COMMANDS = [rotation_cli.rotation, rotation_cli.who, report_cli.report, teams_cli.teams]
 SAMPLE_CONTEXTS = {"invite": review.sample_review,
                    "reminder": [reminders.sample_postmortem_reminder, reminders.sample_action_reminder],
                    **oncall_samples.SAMPLES}
 
 # ---- HTTP ----------------------------------------------------------------------------------------
-API_BLUEPRINTS = [health.blp, people.blp, incidents.blp, notifications.blp, reviews.blp, inbound.blp,
-                  rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty]
-PAGES = [web_static.blp, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp, rotations.calendars,
-         console_signin.blp, console.blp, console_admin.blp]      # the responder console and its sign-in
+API_BLUEPRINTS = [health.blp, auth_views.blp, people.blp, incidents.blp, notifications.blp, reviews.blp,
+                  inbound.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp]
+PAGES = [web_static.blp, web_static.docs_assets, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp,
+         rotations.calendars, console_signin.blp, console.blp, console_admin.blp]  # the responder console
 APP_SETUP = [alerts.init_app,                                 # app-bound state: ingest rate limits
              web_sessions.init_app]                           # browser sessions kept in the database
 
@@ -115,6 +138,14 @@ def wire(app: Flask, api: Api) -> None:
     for target, name, listener in ORM_LISTENERS:
         if not event.contains(target, name, listener):
             event.listen(target, name, listener)
+    for name, make, key in CHANNELS:
+        register_channel(name, make, key)
+    for channel, builder in PAYLOAD_BUILDERS:
+        register_payload_builder(channel, builder)
+    for reach in REACH:
+        register_reach(**reach)
+    for verb, handler, kind in CARD_VERBS:
+        card_verbs.register_verb(verb, handler, kind=kind)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     for setup in APP_SETUP:

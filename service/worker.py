@@ -69,8 +69,11 @@ class Ticker:
         self._stopping = False
 
     def start(self) -> None:
+        # A second instance may start while a tick runs (the interval under load, or a wake): it only
+        # asks the running tick to go round once more and returns, so APScheduler never has to refuse a
+        # run and log "maximum number of running instances reached" every interval.
         self.scheduler.add_job(
-            self._tick, "interval", seconds=self.tick_seconds, id="tick", max_instances=1, coalesce=True,
+            self._tick, "interval", seconds=self.tick_seconds, id="tick", max_instances=3, coalesce=True,
             next_run_time=datetime.now(timezone.utc), misfire_grace_time=None,
         )
         self.scheduler.start()
@@ -78,7 +81,7 @@ class Ticker:
 
     def wake(self) -> None:
         """Run a tick now (if one is running, the next starts right after it)."""
-        self._again.set()  # APScheduler drops a run asked for while one is running (max_instances=1)
+        self._again.set()  # seen by a running tick, which then goes round once more
         if self._stopping or threading.get_ident() == self._ticking:
             # Within a tick the loop in _tick runs again by itself; and asking the scheduler while it
             # shuts down would wait for its lock, which shutdown holds while it waits for this tick.
@@ -100,12 +103,21 @@ class Ticker:
         return self.scheduler.running
 
     def _tick(self) -> None:
-        with self._lock, self.app.app_context():
-            self._ticking = threading.get_ident()
+        while True:
+            if not self._lock.acquire(blocking=False):
+                self._again.set()  # a tick is running: it goes round once more instead of this one
+                return
             try:
-                self._loop()
+                with self.app.app_context():
+                    self._ticking = threading.get_ident()
+                    try:
+                        self._loop()
+                    finally:
+                        self._ticking = None
             finally:
-                self._ticking = None
+                self._lock.release()
+            if not self._again.is_set() or self._stopping:  # asked for between the last round and the release
+                return
 
     def _loop(self) -> None:
         while True:

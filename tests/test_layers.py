@@ -26,10 +26,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("incidents",),
     ("notify",),                                   # reacts to incidents: messages, cadence, handoffs
     ("oncall", "reports"),                         # the people on call: heads-up, gaps, swaps; hours
-    ("acks", "alerts", "escalation", "reviews"),   # siblings: none imports another
+    ("acks", "alerts", "escalation", "reviews", "teams"),   # siblings: none imports another
     ("web",),
     ("console",),                                  # the responder console, at the top of the web layer
-    ("health", "models"),
+    ("health", "models", "auth_views"),
     ("migrate",),
     ("wiring",),                                   # who reacts to what, tick order, background services
     ("app",),

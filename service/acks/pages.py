@@ -66,7 +66,7 @@ def _page(token: str):
     if incident is None or person is None:
         raise LinkProblem(404, "Page not found", "The incident or person this link was for no longer exists.")
     page = session.get(Notification, notification_id)
-    return incident, person, "teams" if page is not None and page.channel == "teams" else "link"
+    return incident, person, "teams" if page is not None and page.channel in ("teams", "teams_bot") else "link"
 
 
 def _facts(incident: Incident, person: Person) -> dict:

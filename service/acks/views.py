@@ -13,7 +13,9 @@ from .smtp import MAX_MESSAGE_BYTES
 
 blp = Blueprint("inbound", __name__, url_prefix="/api/inbound", description="Replies to pages, from outside")
 
-RFC822_BODY = {"required": True, "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}
+# An RFC 822 message starts with a header field ("Name: value").
+RFC822_BODY = {"required": True, "content": {"message/rfc822": {"schema": {"type": "string",
+                                                                          "pattern": "^[!-9;-~]+:"}}}}
 
 
 @blp.route("/email", methods=["POST"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -61,6 +62,24 @@ class Notification:
     @property
     def firing(self) -> tuple[Alert, ...]:
         return tuple(a for a in self.alerts if a.firing)
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):?(\d{2}))")
+
+
+def is_rfc3339(text: str) -> bool:
+    """RFC 3339's `date-time` (section 5.6), by its grammar and field ranges: also what no `datetime`
+    holds (year 0, a leap second), which `parse_time` then reads as no time. The offset may omit its
+    colon ("+0000"), as PagerDuty's own examples write it."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    offset_ok = match.group(9) is None or (int(match.group(9)) <= 23 and int(match.group(10)) <= 59)
+    return (1 <= month <= 12 and 1 <= day <= days[month - 1] and hour <= 23 and minute <= 59
+            and second <= 60 and offset_ok)
 
 
 def parse_time(value) -> str | None:

@@ -9,7 +9,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from ..schemas import AwareDateTime, PageArgs
 from .models import EVENT_STATUSES, SOURCES
-from .normalize import parse_time
+from .normalize import is_rfc3339
 
 STATUSES = ("firing", "resolved")
 PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
@@ -22,11 +22,16 @@ class SenderSchema(Schema):
 
 
 class Rfc3339(fields.String):
-    """A timestamp kept as the sender wrote it, checked to parse (Go's zero time included)."""
+    """A timestamp kept as the sender wrote it, checked to be RFC 3339 (Go's zero time, nanoseconds
+    and leap seconds included); blank means none."""
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"format": "date-time", **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if text and parse_time(text) is None and not text.startswith("0001-01-01"):
+        if text and not is_rfc3339(text):
             raise ValidationError("Not a valid RFC 3339 timestamp.")
         return text
 
@@ -107,10 +112,13 @@ class PagerDutyLink(SenderSchema):
 class PagerDutyEvent(SenderSchema):
     """PagerDuty Events API v2 (`POST /v2/enqueue`)."""
 
-    routing_key = fields.String(required=True, validate=validate.Length(min=1))
+    routing_key = fields.String(required=True, validate=validate.Length(min=1),
+                                metadata={"description": "a Herald token with the ingest scope (400 otherwise, "
+                                                         "as PagerDuty answers an unknown key)"})
     event_action = fields.String(required=True, validate=validate.OneOf(PAGERDUTY_ACTIONS))
-    dedup_key = fields.String(validate=validate.Length(min=1, max=255))
-    payload = fields.Nested(PagerDutyPayload)
+    dedup_key = fields.String(validate=validate.Length(min=1, max=255),
+                              metadata={"description": "required for acknowledge and resolve"})
+    payload = fields.Nested(PagerDutyPayload, metadata={"description": "required for trigger"})
     images = fields.List(fields.Nested(PagerDutyImage))
     links = fields.List(fields.Nested(PagerDutyLink))
     client = fields.String()

@@ -183,8 +183,11 @@ def _change_text(field: str, old, new) -> str:
 def post_update(s: Session, incident: Incident, *, status: str, actor: str, impact: str | None = None,
                 learned: str = "", doing: str = "", automatic: bool = False) -> IncidentUpdate:
     """A progress update, sent now; the cadence restarts from it."""
+    if incident.status == "closed":
+        raise RuleError("a closed incident is final: it takes no progress updates")
     if not incident.is_open:
-        raise RuleError(f"a {incident.status} incident takes no progress updates; resolve or reopen it")
+        raise RuleError(f"a {incident.status} incident takes no progress updates; "
+                        "reopen it first (PATCH status investigating)")
     changes = {"status": status} if status != incident.status else {}
     if impact is not None and impact != incident.impact:
         changes["impact"] = impact

@@ -8,8 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import Base, UTCDateTime
 
 KINDS = ("page", "notice", "initial", "progress", "resolution", "reminder", "escalation", "handoff", "invite",
-         "help", "shift_reminder", "schedule_change", "coverage_gap", "swap_request")
-CHANNELS = ("teams", "email", "log")
+         "help", "shift_reminder", "schedule_change", "coverage_gap", "swap_request",
+         "card_update")  # card_update: a Teams card Herald posted, redrawn in place
+CHANNELS = ("teams", "teams_bot", "email", "log")
 # pending: waiting for its first attempt; failed: will retry; sent; dead: gave up (POST …/retry revives it);
 # cancelled: no longer wanted when it came due (a page for a role acknowledged or an incident resolved meanwhile).
 STATUSES = ("pending", "sent", "failed", "dead", "cancelled")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
 from types import SimpleNamespace
+from typing import Callable, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,6 +49,36 @@ class Recipient:
     person_id: int | None = None
 
 
+class PayloadBuilder(Protocol):
+    """How a channel from another domain (the Teams bot) turns a message into its outbox payload."""
+
+    def accepts(self, kind: str, incident, context: dict) -> bool: ...
+
+    def build(self, kind: str, incident, recipient: Recipient, context: dict) -> dict: ...
+
+
+# Filled by service/wiring (create_app): more ways to reach a person or the stakeholders, and the
+# payload builders of the channels they use.
+_person_reach: list[Callable] = []      # fn(person, channels) -> [Recipient]
+_stakeholder_reach: list[Callable] = []  # fn(incident, severity) -> [Recipient]
+_builders: dict[str, PayloadBuilder] = {}
+
+
+def register_reach(*, person: Callable | None = None, stakeholders: Callable | None = None) -> None:
+    """Add a way to reach people (`person(person, channels)`) or stakeholders (`stakeholders(incident, severity)`)."""
+    for hooks, fn in ((_person_reach, person), (_stakeholder_reach, stakeholders)):
+        if fn is not None and fn not in hooks:
+            hooks.append(fn)
+
+
+def register_payload_builder(channel: str, builder: PayloadBuilder) -> None:
+    _builders[channel] = builder
+
+
+def extra_stakeholders(incident, severity) -> list[Recipient]:
+    return [r for fn in _stakeholder_reach for r in fn(incident, severity)]
+
+
 def mail_configured(cfg=None) -> bool:
     cfg = cfg or config()
     return bool(cfg.smtp_url or cfg.graph_configured)
@@ -73,6 +104,8 @@ def recipients_for_person(person, channels) -> list[Recipient]:
             out.append(Recipient("log", person.email or person.handle, person.name, person.id))
     if not out and person.email:
         out.append(_email(person.email, person.name, person.id))
+    for reach in _person_reach:  # e.g. the Teams bot: in addition to the above, never instead of it
+        out.extend(reach(person, channels))
     return _unique(out)
 
 
@@ -147,6 +180,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     due = max(not_before, now) if not_before else now
     base = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=fresh[0])
     base.update(context or {})
+    fresh = [r for r in fresh if r.channel not in _builders or _builders[r.channel].accepts(kind, incident, base)]
     ids = []
     for recipient in fresh:
         values = {
@@ -202,6 +236,8 @@ def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str
                "ack_url": ack_url,
                "ack_by_reply": bool(ack_url and cfg.reply_address and recipient.channel != "teams")}
     problem = None
+    if recipient.channel in _builders:
+        return _builders[recipient.channel].build(kind, incident, recipient, context), None, None
     try:
         payload = render_payload(renderer(cfg.templates_dir), kind, recipient.channel, context, incident)
     except TemplateProblem as exc:

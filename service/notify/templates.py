@@ -209,6 +209,14 @@ class Renderer:
             raise TemplateProblem(f"{name}: " + "; ".join(problems))
         return fit_teams_message(message)
 
+    def json(self, name: str, context: dict):
+        """Any JSON template by file name (e.g. the Teams bot's cards), escaped like the Teams cards."""
+        text = self._render(self._json, name, context)
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise TemplateProblem(f"{name}: does not render valid JSON: {exc}") from exc
+
     def email(self, kind: str, context: dict) -> dict:
         """{"subject", "text", "html"}: the subject is the text template's first line (`Subject: …`)."""
         text_name = FILES["email_text"].format(kind=kind)

@@ -27,7 +27,7 @@ from ..runtime import config, holidays, policy
 from . import cadence
 from .context import role_data, update_data
 from .models import Notification
-from .outbox import Recipient, notify, recipients_for_contact, recipients_for_person
+from .outbox import Recipient, extra_stakeholders, notify, recipients_for_contact, recipients_for_person
 
 log = logging.getLogger("herald.notify.triggers")
 
@@ -44,6 +44,7 @@ def stakeholder_recipients(session: Session, incident: Incident, at: datetime) -
     webhook = config().teams_webhook_url
     if "teams" in severity.channels and webhook:
         out.append(Recipient("teams", webhook, "Incident channel"))
+    out.extend(extra_stakeholders(incident, severity))  # e.g. the Teams bot's channel
     return out
 
 

@@ -12,6 +12,10 @@ class HandleTaken(ValueError):
     """Another person has this handle already (the caller answers 409)."""
 
 
+class ObjectIdTaken(ValueError):
+    """Another person has this Entra object id already (the caller answers 409)."""
+
+
 def person_by_handle(s: Session, handle: str) -> Person | None:
     return s.scalar(select(Person).where(Person.handle == handle))
 
@@ -19,6 +23,7 @@ def person_by_handle(s: Session, handle: str) -> Person | None:
 def add_person(s: Session, **fields) -> Person:
     if person_by_handle(s, fields["handle"]) is not None:
         raise HandleTaken(f"a person with handle {fields['handle']!r} already exists")
+    _claim_object_id(s, fields, None)
     person = Person(created_at=clock.now(), **fields)
     s.add(person)
     s.flush()
@@ -26,17 +31,28 @@ def add_person(s: Session, **fields) -> Person:
 
 
 def change_person(s: Session, person: Person, **changes) -> Person:
+    _claim_object_id(s, changes, person)
     for key, value in changes.items():
         setattr(person, key, value)
     s.flush()
     return person
 
 
+def _claim_object_id(s: Session, fields: dict, person: Person | None) -> None:
+    """Entra object ids are stored lower-case and belong to one person only."""
+    if not fields.get("aad_object_id"):
+        return
+    fields["aad_object_id"] = fields["aad_object_id"].lower()
+    holder = s.scalar(select(Person).where(Person.aad_object_id == fields["aad_object_id"]))
+    if holder is not None and holder is not person:
+        raise ObjectIdTaken(f"that Entra object id belongs to {holder.handle!r}")
+
+
 def person_signing_in(s: Session, *, object_id: str | None, addresses: list[str]) -> Person | None:
     """The person behind a Microsoft sign-in: by Entra object id where Herald knows it, else by an
     address (`preferred_username`, `email`) equal to their email or one of their aliases."""
-    if object_id and hasattr(Person, "aad_object_id"):
-        found = s.scalar(select(Person).where(Person.aad_object_id == object_id))
+    if object_id:
+        found = s.scalar(select(Person).where(Person.aad_object_id == object_id.lower()))
         if found is not None:
             return found
     wanted = {a.strip().lower() for a in addresses if a and a.strip()}

@@ -18,6 +18,10 @@ class Person(Base):
     aliases: Mapped[list] = mapped_column(JSON, default=list)
     teams_webhook: Mapped[str | None] = mapped_column(String(2000))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # Microsoft Teams: the Entra object id (set by an admin or learned when the person writes to the bot)
+    # and the Teams user id ("29:…") the Bot Connector knows them by, learned from their first activity.
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    teams_user_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     def addresses(self) -> set[str]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
@@ -12,11 +12,19 @@ from ..schemas import StrictSchema
 HANDLE = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$", error="lower-case letters, digits, '.', '_' or '-', at most 64")
 
 
+# The Entra (Azure AD) object id of the person's account: a GUID.
+AAD_OBJECT_ID = validate.Regexp(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                                error="an Entra object id (a GUID such as 00000000-0000-0000-0000-000000000000)")
+
+
 def _zone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(f"unknown time zone {value!r}") from exc
+
+
+_zone.openapi = lambda: {"enum": sorted(available_timezones())}
 
 
 def _public_webhook(url: str | None) -> None:
@@ -32,8 +40,13 @@ def _public_webhook(url: str | None) -> None:
         raise ValidationError(str(exc)) from exc
 
 
+# What marshmallow's URL validator takes (http(s), a host name with a top-level domain), for the document.
+WEBHOOK_URL = {"format": "uri", "pattern": r"^https?://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                                           r"[A-Za-z]{2,6}(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+                                           r"(/[!-~]*)?$"}
 WEBHOOK = dict(allow_none=True, schemes={"https", "http"}, validate=_public_webhook,
-               metadata={"description": "a Teams Workflows webhook URL; shown with `sig=REDACTED` to non-admin tokens"})
+               metadata={"description": "a Teams Workflows webhook URL whose host resolves to public addresses; "
+                                        "shown with `sig=REDACTED` to non-admin tokens", **WEBHOOK_URL})
 
 
 class PersonCreate(StrictSchema):
@@ -43,6 +56,7 @@ class PersonCreate(StrictSchema):
     aliases = fields.List(fields.String(validate=validate.Length(min=1, max=320)), load_default=list)
     teams_webhook = fields.Url(**WEBHOOK)
     timezone = fields.String(allow_none=True, validate=_zone)
+    aad_object_id = fields.String(allow_none=True, validate=AAD_OBJECT_ID)
 
 
 class PersonPatch(StrictSchema):
@@ -51,6 +65,7 @@ class PersonPatch(StrictSchema):
     aliases = fields.List(fields.String(validate=validate.Length(min=1, max=320)))
     teams_webhook = fields.Url(**WEBHOOK)
     timezone = fields.String(allow_none=True, validate=_zone)
+    aad_object_id = fields.String(allow_none=True, validate=AAD_OBJECT_ID)
 
 
 class PersonOut(Schema):
@@ -60,6 +75,7 @@ class PersonOut(Schema):
     aliases = fields.List(fields.String())
     teams_webhook = fields.String(allow_none=True)
     timezone = fields.String(allow_none=True)
+    aad_object_id = fields.String(allow_none=True)
 
     @post_dump
     def _hide_webhook_credential(self, data: dict, **_) -> dict:

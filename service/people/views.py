@@ -30,6 +30,8 @@ def create_person(data):
         person = directory.add_person(session, **data)
     except directory.HandleTaken as exc:
         raise ApiError(409, "conflict", str(exc), {"handle": ["already exists"]}) from exc
+    except directory.ObjectIdTaken as exc:
+        raise ApiError(409, "conflict", str(exc), {"aad_object_id": ["already belongs to another person"]}) from exc
     session.commit()
     return person
 
@@ -54,6 +56,9 @@ def get_person(handle):
 @blp.arguments(PersonPatch)
 @blp.response(200, PersonOut)
 def patch_person(data, handle):
-    person = directory.change_person(session, person_or_404(handle), **data)
+    try:
+        person = directory.change_person(session, person_or_404(handle), **data)
+    except directory.ObjectIdTaken as exc:
+        raise ApiError(409, "conflict", str(exc), {"aad_object_id": ["already belongs to another person"]}) from exc
     session.commit()
     return person

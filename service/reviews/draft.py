@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 TEMPLATE = "postmortem.md.j2"
 MONITORING_SOURCES = ("alertmanager", "grafana", "pagerduty")
-# The review's own bookkeeping is on the incident's timeline too, but it is not part of the incident.
-REVIEW_KINDS = ("postmortem_due", "review_booked", "review_moved", "review_cancelled", "review_done")
+# The review's own bookkeeping is on the incident's timeline too, but it is not part of the incident;
+# nor is a role holder acknowledging again (the link, then a reply): the first acknowledgement is the event.
+NOT_IN_POSTMORTEM = ("postmortem_due", "review_booked", "review_moved", "review_cancelled", "review_done",
+                     "ack_repeat")
 
 
 def render_postmortem(s: Session, incident: Incident, templates_dir: str | None = None) -> str:
@@ -90,7 +92,7 @@ def table_cell(text) -> str:
 
 def postmortem_context(s: Session, incident: Incident) -> dict:
     entries = s.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == incident.id,
-                                                    TimelineEntry.kind.not_in(REVIEW_KINDS))
+                                                    TimelineEntry.kind.not_in(NOT_IN_POSTMORTEM))
                         .order_by(TimelineEntry.at, TimelineEntry.id)).all()
     updates = {u.id: u for u in s.scalars(select(IncidentUpdate).where(IncidentUpdate.incident_id == incident.id))}
     actions = s.scalars(select(ActionItem).where(ActionItem.incident_id == incident.id)

@@ -8,18 +8,19 @@ from ..schemas import AwareDateTime, StrictSchema
 
 HANDLE = validate.Length(min=1, max=64)
 ACTION = validate.Length(min=1, max=2000)
+OWNER = {"description": "a person's handle; a person who does not exist is a 422"}
 MARKDOWN = validate.Length(min=1, max=500_000)
 
 
 class ActionCreate(StrictSchema):
     action = fields.String(required=True, validate=ACTION)
-    owner = fields.String(allow_none=True, load_default=None, validate=HANDLE)
+    owner = fields.String(allow_none=True, load_default=None, validate=HANDLE, metadata=OWNER)
     due_date = fields.Date(allow_none=True, load_default=None)
 
 
 class ActionPatch(StrictSchema):
     action = fields.String(validate=ACTION)
-    owner = fields.String(allow_none=True, validate=HANDLE)
+    owner = fields.String(allow_none=True, validate=HANDLE, metadata=OWNER)
     due_date = fields.Date(allow_none=True)
     done = fields.Boolean()
 
@@ -38,11 +39,11 @@ class ActionOut(Schema):
 
 
 class ReviewIn(StrictSchema):
-    start = AwareDateTime(required=True)
-    end = AwareDateTime(metadata={"description": "default: one hour after start"})
+    start = AwareDateTime(required=True, metadata={"description": "in the future"})
+    end = AwareDateTime(metadata={"description": "after start, at most 8 hours later; default: one hour after start"})
     attendees = fields.List(fields.String(validate=HANDLE), validate=validate.Length(max=100),
-                            metadata={"description": "person handles; default: the current attendees "
-                                                     "(the role owners when first booked)"})
+                            metadata={"description": "person handles (each must exist); default: the "
+                                                     "current attendees (the role owners when first booked)"})
 
     @validates_schema
     def _order(self, data, **_):

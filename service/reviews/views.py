@@ -43,7 +43,7 @@ def get_postmortem(ident):
 @blp.route("/<ident>/postmortem", methods=["PUT"])
 @require_scope("write")
 @blp.doc(summary="Store an edited post-mortem",
-         requestBody={"required": True, "content": {**_MARKDOWN_DOC,
+         requestBody={"required": True, "content": {"text/markdown": {"schema": {"type": "string", "pattern": r"\S"}},
                                                     "application/json": {"schema": PostmortemIn}}},
          responses={"200": {"description": "the stored version", "content": {**_MARKDOWN_DOC, **_JSON_DOC}}})
 def put_postmortem(ident):

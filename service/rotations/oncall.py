@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import as_utc
 from ..people.models import Person
+from ..policy import Policy
 from ..runtime import policy
 from .models import Override, Rotation, Shift
 from .resolve import resolve_overlaps
@@ -118,3 +119,62 @@ def _from_override(override: Override) -> OnCall:
 def _piece_uid(slot: OnCall, start: datetime) -> str:
     """A piece keeps its slot's UID when it starts where the slot does; a later piece is told apart by its start."""
     return slot.uid if start == slot.start else f"{slot.uid}+{as_utc(start):%Y%m%dT%H%M%SZ}"
+
+
+# ---- who is on call now, and who is next (the board, the Teams bot's `oncall`) ----------------------
+
+# How many upcoming shift/override boundaries to look through for the next change of owner
+# (one person holding several consecutive shifts is no handoff).
+LOOKAHEAD = 20
+
+
+@dataclass(frozen=True)
+class RoleOwners:
+    role: str
+    title: str
+    rotation: str | None
+    rotation_known: bool
+    now: OnCall | None
+    handoff_at: datetime | None  # when the owner next changes; None when nothing is scheduled
+    next: OnCall | None
+
+
+def _owner(oncall: OnCall | None) -> tuple | None:
+    if oncall is None:
+        return None
+    return ("person", oncall.person.id) if oncall.person else ("label", oncall.label)
+
+
+def _boundaries(s: Session, rotation: Rotation, after: datetime) -> list[datetime]:
+    """Upcoming moments where the owner may change: starts and ends of shifts and overrides."""
+    points: set[datetime] = set()
+    for model in (Shift, Override):
+        rows = s.execute(
+            select(model.start, model.end)
+            .where(model.rotation_id == rotation.id, model.end > after)
+            .order_by(model.start)
+            .limit(LOOKAHEAD)
+        )
+        points.update(t for row in rows for t in row if t > after)
+    return sorted(points)[:LOOKAHEAD]
+
+
+def next_owner(s: Session, rotation: Rotation, at: datetime) -> tuple[OnCall | None, datetime | None, OnCall | None]:
+    """(owner at `at`, when that changes, the owner from then) — overrides included, via `on_call`."""
+    current = on_call(s, rotation, at)
+    for moment in _boundaries(s, rotation, at):
+        then = on_call(s, rotation, moment)
+        if _owner(then) != _owner(current):
+            return current, moment, then
+    return current, None, None
+
+
+def role_owners(s: Session, policy: Policy, at: datetime) -> list[RoleOwners]:
+    names = [r.rotation for r in policy.roles.values() if r.rotation]
+    rotations = {r.name: r for r in s.scalars(select(Rotation).where(Rotation.name.in_(names)))} if names else {}
+    out = []
+    for key, role in policy.roles.items():
+        rotation = rotations.get(role.rotation) if role.rotation else None
+        now, handoff_at, nxt = next_owner(s, rotation, at) if rotation else (None, None, None)
+        out.append(RoleOwners(key, role.title, role.rotation, rotation is not None, now, handoff_at, nxt))
+    return out

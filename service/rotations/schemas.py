@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -11,25 +12,36 @@ NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
                        error="letters, digits, '.', '_' or '-', starting with a letter or digit, at most 100")
 
 
-MAX_DURATION = timedelta(days=366)
-
-
 class Duration(fields.Field):
-    """A duration as the policy writes it ("10m", "1h30m") or a number of seconds; out in the compact form."""
+    """A duration as the policy writes it ("10m", "1h30m") or a number of seconds, from 1 second to
+    `MAXIMUM`; out in the compact form."""
+
+    MAXIMUM = timedelta(days=365)
+
+    def __init__(self, **kwargs):
+        most = int(self.MAXIMUM.total_seconds())
+        kwargs["metadata"] = {
+            "oneOf": [{"type": "string", "pattern": "^([0-9]+[smhdw])+$"},
+                      {"type": "number", "minimum": 1, "maximum": most}],
+            "description": "a duration like '10m' or '1h30m', or a number of seconds; 1 second to 365 days",
+            **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> timedelta:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValidationError("expected a duration like '10m' or a number of seconds")
         if isinstance(value, (int, float)):
-            if not 1 <= value <= MAX_DURATION.total_seconds():  # also NaN
-                raise ValidationError(f"must be between 1 second and {MAX_DURATION.days} days")
+            if not math.isfinite(value) or value < 1:
+                raise ValidationError("must be at least 1 second")
+            if value > self.MAXIMUM.total_seconds():
+                raise ValidationError("must be at most 365 days")
             return timedelta(seconds=int(value))
         try:
             duration = parse_duration(value)
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
-        if duration > MAX_DURATION:
-            raise ValidationError(f"must be at most {MAX_DURATION.days} days")
+        if duration > self.MAXIMUM:
+            raise ValidationError("must be at most 365 days")
         return duration
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -50,7 +62,9 @@ def compact_duration(value: timedelta | int) -> str:
 
 class SubscriptionIn(StrictSchema):
     name = fields.String(required=True, validate=NAME)
-    url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]+([/?#]\S*)?$",
+        "description": "an http(s) URL whose host resolves to public addresses (unless HERALD_ALLOW_PRIVATE_URLS=1)"})
     refresh_every = Duration(load_default=None)
 
 
@@ -96,7 +110,7 @@ class RefreshOut(Schema):
 
 class WindowArgs(QuerySchema):
     from_ = AwareDateTime(data_key="from", load_default=None)
-    to = AwareDateTime(load_default=None)
+    to = AwareDateTime(load_default=None, metadata={"description": "after `from`"})
 
     @validates_schema
     def _ordered(self, data, **kwargs):
@@ -128,7 +142,7 @@ class GapOut(Schema):
 class OverrideIn(StrictSchema):
     person = fields.String(required=True, validate=validate.Length(min=1, max=64))
     start = AwareDateTime(required=True)
-    end = AwareDateTime(required=True)
+    end = AwareDateTime(required=True, metadata={"description": "after start"})
 
     @validates_schema
     def _ordered(self, data, **kwargs):

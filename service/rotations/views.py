@@ -138,7 +138,11 @@ def delete_rotation(name):
 @blp.route("/rotations/<name>/calendar", methods=["PUT"])
 @require_scope("admin")
 @blp.response(200, ImportReportOut)
-@blp.doc(requestBody={"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}})
+@blp.doc(requestBody={"required": True, "content": {"text/calendar": {"schema": {
+             "type": "string", "pattern": r"\S",
+             "description": "an iCalendar (RFC 5545) text; one that cannot be read is a 422 listing its problems"}}}},
+         parameters=[{"in": "path", "name": "name", "required": True,
+                      "schema": {"type": "string", "pattern": NAME.regex.pattern}}])
 def put_calendar(name):
     """Import a calendar (body `text/calendar`, up to 10 MiB); the rotation's shifts are replaced at once."""
     try:

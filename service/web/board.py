@@ -12,29 +12,12 @@ from ..netguard import redact_url
 from ..notify.models import Notification
 from ..policy import Policy, duration_in_words
 from ..rotations.gaps import Gap, rotation_gaps
-from ..rotations.models import Override, Rotation, Shift
-from ..rotations.oncall import OnCall, on_call
+from ..rotations.oncall import OnCall, RoleOwners, next_owner, role_owners  # noqa: F401  (the board's who-is-next)
 
 # Timeline kinds the escalation engine writes: a rule of the escalation matrix fired ("escalated"),
 # the team was not assembled in time and the Incident Commander was told ("not_assembled");
 # "escalation" is the name the team's plan first gave them.
 ESCALATION_KINDS = ("escalated", "not_assembled", "escalation")
-
-# How many upcoming shift/override boundaries to look through for the next change of owner
-# (one person holding several consecutive shifts is no handoff).
-LOOKAHEAD = 20
-
-
-@dataclass(frozen=True)
-class RoleOwners:
-    role: str
-    title: str
-    rotation: str | None
-    rotation_known: bool
-    now: OnCall | None
-    handoff_at: datetime | None  # when the owner next changes; None when nothing is scheduled
-    next: OnCall | None
-
 
 @dataclass(frozen=True)
 class PageDelivery:
@@ -56,6 +39,7 @@ class Responder:
     acknowledged_at: datetime | None
     acknowledged_via: str | None
     page: PageDelivery | None = None
+    notice: PageDelivery | None = None  # the `notice` of a role this severity informs but does not page
 
 
 @dataclass(frozen=True)
@@ -74,47 +58,6 @@ class BoardIncident:
     def unstaffed(self) -> tuple[Responder, ...]:
         """Roles this severity pages that nobody holds: nobody was paged for them."""
         return tuple(r for r in self.responders if r.paged and not r.name)
-
-
-def _owner(oncall: OnCall | None) -> tuple | None:
-    if oncall is None:
-        return None
-    return ("person", oncall.person.id) if oncall.person else ("label", oncall.label)
-
-
-def _boundaries(s: Session, rotation: Rotation, after: datetime) -> list[datetime]:
-    """Upcoming moments where the owner may change: starts and ends of shifts and overrides."""
-    points: set[datetime] = set()
-    for model in (Shift, Override):
-        rows = s.execute(
-            select(model.start, model.end)
-            .where(model.rotation_id == rotation.id, model.end > after)
-            .order_by(model.start)
-            .limit(LOOKAHEAD)
-        )
-        points.update(t for row in rows for t in row if t > after)
-    return sorted(points)[:LOOKAHEAD]
-
-
-def next_owner(s: Session, rotation: Rotation, at: datetime) -> tuple[OnCall | None, datetime | None, OnCall | None]:
-    """(owner at `at`, when that changes, the owner from then) — overrides included, via `on_call`."""
-    current = on_call(s, rotation, at)
-    for moment in _boundaries(s, rotation, at):
-        then = on_call(s, rotation, moment)
-        if _owner(then) != _owner(current):
-            return current, moment, then
-    return current, None, None
-
-
-def role_owners(s: Session, policy: Policy, at: datetime) -> list[RoleOwners]:
-    names = [r.rotation for r in policy.roles.values() if r.rotation]
-    rotations = {r.name: r for r in s.scalars(select(Rotation).where(Rotation.name.in_(names)))} if names else {}
-    out = []
-    for key, role in policy.roles.items():
-        rotation = rotations.get(role.rotation) if role.rotation else None
-        now, handoff_at, nxt = next_owner(s, rotation, at) if rotation else (None, None, None)
-        out.append(RoleOwners(key, role.title, role.rotation, rotation is not None, now, handoff_at, nxt))
-    return out
 
 
 @dataclass(frozen=True)
@@ -167,12 +110,12 @@ def open_incidents(s: Session, policy: Policy, now: datetime) -> list[BoardIncid
             .order_by(TimelineEntry.at, TimelineEntry.id)
         ):
             escalations[entry.incident_id].append(entry)
-    pages: dict[tuple[int, int], list[Notification]] = {}
+    pages: dict[tuple[str, int, int], list[Notification]] = {}
     if incidents:
-        for page in s.scalars(select(Notification).where(
-                Notification.incident_id.in_(escalations), Notification.kind == "page",
+        for sent in s.scalars(select(Notification).where(
+                Notification.incident_id.in_(escalations), Notification.kind.in_(("page", "notice")),
                 Notification.person_id.is_not(None))):
-            pages.setdefault((page.incident_id, page.person_id), []).append(page)
+            pages.setdefault((sent.kind, sent.incident_id, sent.person_id), []).append(sent)
     out = []
     for incident in incidents:
         severity = policy.severities.get(incident.severity)
@@ -195,10 +138,14 @@ def _in_policy_order(slots: list[IncidentRole], policy: Policy) -> list[Incident
 
 
 def _responder(slot: IncidentRole, policy: Policy, paged: set[str],
-               pages: dict[tuple[int, int], list[Notification]], now: datetime) -> Responder:
-    # Only pages to the current holder since they took the role describe this role.
-    mine = [n for n in pages.get((slot.incident_id, slot.person_id), [])
-            if slot.assigned_at is None or n.created_at >= slot.assigned_at] if slot.person_id else []
+               pages: dict[tuple[str, int, int], list[Notification]], now: datetime) -> Responder:
+    def mine(kind: str) -> list[Notification]:
+        # Only messages to the current holder since they took the role describe this role.
+        if not slot.person_id:
+            return []
+        return [n for n in pages.get((kind, slot.incident_id, slot.person_id), [])
+                if slot.assigned_at is None or n.created_at >= slot.assigned_at]
+
     return Responder(
         role=slot.role,
         title=policy.role_title(slot.role),
@@ -206,7 +153,8 @@ def _responder(slot: IncidentRole, policy: Policy, paged: set[str],
         paged=slot.role in paged,
         acknowledged_at=slot.acknowledged_at,
         acknowledged_via=slot.acknowledged_via,
-        page=page_delivery(mine, now),
+        page=page_delivery(mine("page"), now),
+        notice=page_delivery(mine("notice"), now),
     )
 
 

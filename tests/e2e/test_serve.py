@@ -1,66 +1,25 @@
 """`herald serve` as a real process: first-start token, health, an incident over HTTP, clean SIGTERM."""
-import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from service.config import PROJECT_ROOT
-
-HERALD = Path(sys.executable).with_name("herald")
-
-
-def _request(url, token=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=10) as response:
-        return response.status, json.loads(response.read())
+from tests.e2e.serving import HERALD, herald_env, start_serve
+from tests.e2e.serving import request_json as _request
+from tests.e2e.serving import wait_for as _wait_for
 
 
 @pytest.fixture
 def env(tmp_path):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-    environment.update(
-        HERALD_DATABASE_URL=f"sqlite:///{tmp_path / 'herald.db'}",
-        HERALD_POLICY=str(PROJECT_ROOT / "schedules" / "policy.toml"),
-        HERALD_VAR_DIR=str(tmp_path),
-        HERALD_TICK_SECONDS="0.2",
-    )
-    return environment
-
-
-def _wait_for(pattern: str, stream, deadline: float, seen: list | None = None) -> re.Match:
-    seen = [] if seen is None else seen
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match
-    raise AssertionError(f"{pattern!r} not printed; output was:\n{''.join(seen)}")
+    return herald_env(tmp_path)
 
 
 def test_serve_end_to_end(env, tmp_path):
-    subprocess.run([str(HERALD), "db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
-    proc = subprocess.Popen([str(HERALD), "serve", "--port", "0"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = start_serve(tmp_path, env)
     try:
-        deadline = time.monotonic() + 60
-        token = _wait_for(r"admin token: (\S+)", proc.stdout, deadline).group(1)
-        port = _wait_for(r"serving on http://127\.0\.0\.1:(\d+)", proc.stdout, deadline).group(1)
-        base = f"http://127.0.0.1:{port}"
-
+        base, token = served.base, served.admin_token
         status, health = _request(f"{base}/api/health")
         assert status == 200 and health["database"] == "ok"
         for _ in range(50):  # the ticker beats within a few ticks
@@ -76,9 +35,8 @@ def test_serve_end_to_end(env, tmp_path):
         status, listed = _request(f"{base}/api/incidents", token)
         assert [i["id"] for i in listed] == [incident["id"]]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, output
+        output = served.stop()
+    assert served.process.returncode == 0, output
     assert "stopped" in output
 
 

@@ -51,3 +51,4 @@ def test_nothing_is_allowed_on_a_closed_incident():
     for decision in (may_acknowledge(incident, 1), may_update(incident, 1), may_resolve(incident, 1),
                      may_hand_over(incident, 1, "tech", "commander")):
         assert not decision and "closed" in decision.reason
+

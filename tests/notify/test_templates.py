@@ -190,8 +190,9 @@ def test_herald_templates_check_passes_on_the_defaults(monkeypatch):
     monkeypatch.delenv("HERALD_TEMPLATES", raising=False)
     result = CliRunner().invoke(main, ["templates", "check"])
     assert result.exit_code == 0, result.output
-    # 42 message templates (14 kinds, every variant), the 3 public texts and the post-mortem draft
-    assert "all 46 templates render" in result.output
+    # 42 message templates (14 kinds, every variant), the 3 public texts, the post-mortem draft and
+    # 14 drawings of the Teams bot's 5 cards
+    assert "all 60 templates render" in result.output
     assert "ok    postmortem.md.j2" in result.output
 
 

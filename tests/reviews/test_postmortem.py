@@ -173,6 +173,22 @@ def test_openapi_documents_the_review_api(client):
     assert set(put["requestBody"]["content"]) == {"text/markdown", "application/json"}
 
 
+def test_repeated_acknowledgements_stay_out_of_the_draft(client, make_person, put_on_call, frozen_clock):
+    make_person("alice", "Alice Archer")
+    put_on_call("incident-commander", "alice", START - timedelta(days=1))
+    incident = client.post("/api/incidents", json={"title": "Orders are failing", "severity": "P1"},
+                           headers=ADMIN).get_json()
+    url = f"/api/incidents/{incident['id']}"
+    for _ in range(4):  # the link, a reply and the API: people acknowledge more than once
+        frozen_clock.advance(minutes=1)
+        assert client.post(f"{url}/acknowledgements", json={"person": "alice"}, headers=ADMIN).status_code in (200, 201)
+    timeline = [e["text"] for e in client.get(f"{url}/timeline", headers=ADMIN).get_json()]
+    assert sum("acknowledged again" in text for text in timeline) == 3  # the Scribe's record keeps them
+    draft = client.get(f"{url}/postmortem", headers=ADMIN).get_data(as_text=True)
+    assert draft.count("Acknowledged by Alice Archer") == 1
+    assert "again" not in draft
+
+
 def test_a_broken_postmortem_override_falls_back_to_the_default(app, client, tmp_path):
     (tmp_path / "postmortem.md.j2").write_text("# {{ incident.nope }}\n")
     app.config["HERALD"].templates_dir = str(tmp_path)

@@ -87,10 +87,39 @@ def test_first_start_imports_the_example_rotations_once(app, client):
                               "on-call-engineer"}
     roles = client.get("/api/oncall", headers=ADMIN).get_json()["roles"]
     assert roles["incident_commander"]["label"] == "Incident Commander: Carol Chen"
-    assert roles["incident_commander"]["person"] is None  # example people are labels until they are added
-    assert all(roles[key] is not None for key in roles)
-    assert all(not r["report"]["warnings"] or r["report"]["unknown"] for r in rotations.values())
+    # the example people come with the example rotations, so every role has somebody
+    assert roles["incident_commander"]["person"] == "carol"
+    assert all(roles[key] is not None and roles[key]["person"] for key in roles), roles
+    assert all(not r["report"]["unknown"] and not r["report"]["warnings"] for r in rotations.values())
+    assert any("added 14 example people" in line for line in said)
 
     said.clear()
     first_start(app, said.append)
     assert not [line for line in said if "example" in line]
+    assert len(client.get("/api/people", headers=ADMIN).get_json()) == 14
+
+
+def test_first_start_p1_pages_the_example_people(app, client):
+    """The README's "Try it": a P1 right after first start has every role filled and its pages readable."""
+    first_start(app, lambda _line: None)
+    created = client.post("/api/incidents", headers=ADMIN,
+                          json={"title": "Orders are failing", "severity": "P1", "impact": "Nobody can trade"})
+    assert created.status_code == 201
+    incident = created.get_json()
+    assert {role: held["person"] for role, held in incident["roles"].items()} == {
+        "incident_commander": "carol", "technical_lead": "femi", "communications_lead": "grace", "scribe": "ines",
+        "on_call_engineer": "kim"}
+    notes = client.get(f"/api/incidents/{incident['id']}/notifications", headers=ADMIN).get_json()
+    pages = [n for n in notes if n["kind"] == "page"]
+    assert sorted(n["recipient"] for n in pages) == ["carol@example.com", "femi@example.com"]
+    assert all(n["channel"] == "log" for n in notes)
+    timeline = client.get(f"/api/incidents/{incident['id']}/timeline", headers=ADMIN).get_json()
+    assert not [e for e in timeline if "Nobody to page" in str(e)]
+
+
+def test_first_start_keeps_existing_people(app, client, make_person):
+    make_person("zoe", "Zoe Zhang")
+    said = []
+    first_start(app, said.append)
+    assert not [line for line in said if "example people" in line]
+    assert [p["handle"] for p in client.get("/api/people", headers=ADMIN).get_json()] == ["zoe"]

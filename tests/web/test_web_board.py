@@ -286,3 +286,35 @@ def test_board_says_whether_each_page_reached_its_person(app, client, frozen_clo
 
     client.post(f"/api/incidents/{incident['id']}/acknowledgements", json={"person": "alice"}, headers=ADMIN)
     assert "Paged" not in row_of(card_of(live(client), incident["number"]), "Incident Commander")
+
+
+def test_board_says_notified_only_when_a_notice_was_sent(app, client, frozen_clock, make_person, put_on_call):
+    from service.notify.models import Notification
+    from service.wiring import run_tick
+
+    for handle, name in (("alice", "Alice Archer"), ("bob", "Bob Baker"), ("carol", "Carol Chen"), ("dan", "Dan Diaz")):
+        make_person(handle, name)
+    put_on_call("incident-commander", "alice", START - timedelta(days=1))
+    put_on_call("communications-lead", "bob", START - timedelta(days=1))
+    put_on_call("scribe", "carol", START - timedelta(days=1))
+    put_on_call("on-call-engineer", "dan", START - timedelta(days=1))  # a P1 neither pages nor notifies it
+    incident = client.post("/api/incidents", json={"title": "Orders are failing", "severity": "P1"},
+                           headers=ADMIN).get_json()
+    sign_in(client, "test-admin-token")
+    before = card_of(live(client), incident["number"])
+    assert "Notified" not in row_of(before, "Communications Lead")  # written to the outbox, not sent yet
+    assert "Notice being sent" in row_of(before, "Communications Lead")
+    with app.app_context():
+        run_tick(frozen_clock.now())  # the dispatcher sends (no channel configured: the log)
+    with app.app_context(), db.transaction() as s:
+        carol = s.scalar(select(Person).where(Person.handle == "carol"))
+        notice = s.scalar(select(Notification).where(Notification.kind == "notice", Notification.person_id == carol.id))
+        notice.status, notice.last_error = "dead", "SMTP 550 5.1.1 no such mailbox"
+
+    card = card_of(live(client), incident["number"])
+    assert "Notified <time datetime=\"2026-03-02T10:00:00Z\"" in row_of(card, "Communications Lead")
+    assert "no acknowledgement needed" in row_of(card, "Communications Lead")
+    scribe = row_of(card, "Scribe")
+    assert "Notified" not in scribe and "Notice could not be delivered" in scribe and "550 5.1.1" in scribe
+    engineer = row_of(card, "On-call Engineer")
+    assert "Notified" not in engineer and "Not notified at P1" in engineer

@@ -56,6 +56,13 @@ class Channel(Protocol):
 
 _lock = threading.Lock()
 _open: dict[tuple, Channel] = {}
+# Channels another domain provides (the Teams bot): name -> (make(cfg) -> Channel, key(cfg) -> tuple).
+_provided: dict[str, tuple] = {}
+
+
+def register_channel(name: str, make, key=lambda cfg: ()) -> None:
+    """Add a channel adapter from another domain; `key(cfg)` names the settings it depends on."""
+    _provided[name] = (make, key)
 
 
 def channel_for(name: str, cfg) -> Channel:
@@ -66,6 +73,8 @@ def channel_for(name: str, cfg) -> Channel:
         key: tuple = ("log",)
     elif name == "teams":
         key = ("teams", cfg.allow_private_urls, cfg.teams_webhook_url)
+    elif name in _provided:
+        key = (name, *_provided[name][1](cfg))
     elif name == "email":
         key = ("email", cfg.smtp_url, cfg.graph_configured, cfg.graph_authority, cfg.graph_url, cfg.graph_mailbox,
                cfg.mail_from)
@@ -79,6 +88,8 @@ def channel_for(name: str, cfg) -> Channel:
 
 
 def _make(name: str, cfg) -> Channel:
+    if name in _provided:
+        return _provided[name][0](cfg)
     if name == "teams":
         from ...netguard import AddressPolicy
         from ...runtime import runtime
