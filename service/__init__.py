@@ -16,6 +16,7 @@ from . import clock as clock_module
 from . import db
 from .config import Config
 from .errors import ApiError, RuleError, error_body
+from .inputs import MAX_ID, check_json_body
 from .schemas import ErrorSchema, validators_in_openapi
 from .policy import load_policy
 from .rotations.holidays import load_holidays
@@ -91,6 +92,14 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+class IdConverter(IntegerConverter):
+    """`<int:…>` for ids: ASCII digits up to 2^31 - 1 (PostgreSQL's integer; SQLite's is wider)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: Config | None = None, *, clock=None) -> Flask:
     config = config or Config.from_env()
     if clock is not None:
@@ -123,11 +132,19 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
             "info": {"description": "Herald: on-call and incident communications over Teams and email."},
         },
     )
+    # Before any route is added: an id in a path beyond what a database integer holds is a 404.
+    app.url_map.converters["int"] = IdConverter
     db.init_engine(config.database_url)
     api = HeraldApi(app)
     api.ma_plugin.converter.add_attribute_function(validators_in_openapi)
     wire(app, api)
     _register_errors(app)
+
+    @app.before_request
+    def _session_intent():
+        db.mark_request_session(request.method)
+
+    app.before_request(check_json_body)
 
     @app.teardown_appcontext
     def _remove_session(_exc):
@@ -152,8 +169,21 @@ def _register_errors(app: Flask) -> None:
     def _unexpected(error: Exception):
         if isinstance(error, HTTPException):
             return error
+        if db.outage.noted(error, f"{request.method} {request.path}"):  # logged once per outage
+            _rollback_quietly()
+            headers = {"Retry-After": str(db.Outage.RETRY_AFTER)}
+            if request.path.startswith(JSON_PREFIXES):
+                return jsonify(error_body(503, "the database is unavailable; try again shortly")), 503, headers
+            return "The database is unavailable; try again shortly.", 503, headers
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         if request.path.startswith(JSON_PREFIXES):
             return jsonify(error_body(500, "internal error; it has been logged")), 500
         return "Internal error; it has been logged.", 500
+
+
+def _rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone: nothing to roll back
+        db.session.remove()

@@ -39,6 +39,7 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     ingest_rate: float = 50.0  # monitoring requests per second, per token (token bucket refill)
     ingest_burst: int = 500  # bucket size: how many a token may send at once
+    calendar_seconds: float = 20.0  # wall-clock budget of one calendar's expansion
     teams_app_id: str | None = None  # the Teams bot (CONTRACT §6): on when app id, password and tenant are set
     teams_app_password: str | None = None
     teams_tenant_id: str | None = None
@@ -86,6 +87,7 @@ class Config:
             dispatch_lease_seconds=float(get("HERALD_DISPATCH_LEASE_SECONDS", "60")),
             ingest_rate=float(get("HERALD_INGEST_RATE", "50")),
             ingest_burst=int(get("HERALD_INGEST_BURST", "500")),
+            calendar_seconds=float(get("HERALD_CALENDAR_SECONDS", "20")),
             teams_app_id=get("HERALD_TEAMS_APP_ID") or None,
             teams_app_password=get("HERALD_TEAMS_APP_PASSWORD") or None,
             teams_tenant_id=get("HERALD_TEAMS_TENANT_ID") or None,

@@ -1,17 +1,22 @@
 """Database wiring: one engine, a thread-scoped session, UTC timestamps on every backend."""
 from __future__ import annotations
 
-from contextlib import contextmanager
+import logging
+import threading
+import time
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger("herald.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -73,15 +78,103 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
-            # Let SQLAlchemy emit BEGIN itself so BEGIN IMMEDIATE serialises writers.
+            # We emit BEGIN ourselves (see _sqlite_begin_lazily): the driver must not.
             dbapi_conn.isolation_level = None
 
         @event.listens_for(eng, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+            conn.info["begin_pending"] = True  # emitted with the first statement, when we know what it is
+            conn.info.pop("write", None)
 
+        event.listen(eng, "before_cursor_execute", _sqlite_begin_lazily)
+        for name in ("commit", "rollback"):
+            event.listen(eng, name, lambda conn: conn.info.pop("begin_pending", None))
+        event.listen(eng, "commit", lambda _conn: outage.over())
         return eng
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    event.listen(eng, "connect", lambda _conn, _record: outage.over())
+    event.listen(eng, "commit", lambda _conn: outage.over())
+    return eng
+
+
+class Outage:
+    """Whether the database is unreachable, so that an outage is logged once, not on every request and tick.
+
+    `noted(error)` says whether an exception is the database being unreachable or busy (the caller
+    answers 503 with Retry-After, or tries again at the next tick) and logs the first of an outage; a
+    new connection ends the outage and logs how long it lasted.
+    """
+
+    RETRY_AFTER = 5
+
+    def __init__(self):
+        self.since: float | None = None
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def is_outage(error: BaseException) -> bool:
+        if not isinstance(error, (exc.OperationalError, exc.InterfaceError)):
+            return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+        text = str(error.orig if getattr(error, "orig", None) is not None else error).lower()
+        if "sqlite" in type(getattr(error, "orig", None)).__module__:
+            return "locked" in text or "busy" in text or "unable to open" in text or "disk i/o" in text
+        return True  # psycopg's OperationalError: connection refused, reset, server shutting down…
+
+    def noted(self, error: BaseException, where: str) -> bool:
+        if not self.is_outage(error):
+            return False
+        with self.lock:
+            first, self.since = self.since is None, self.since or time.monotonic()
+        if first:
+            log.error("database unavailable (%s): %s; answering 503 until it is back", where,
+                      str(error).splitlines()[0][:300])
+        return True
+
+    def over(self) -> None:
+        if self.since is None:  # the common case, without the lock
+            return
+        with self.lock:
+            since, self.since = self.since, None
+        if since is not None:
+            log.warning("database reachable again after %.0f s", time.monotonic() - since)
+
+
+outage = Outage()
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+def _sqlite_begin_lazily(conn, cursor, statement, _parameters, context, _executemany) -> None:
+    """SQLite's transaction model: take the write lock only in a transaction that writes.
+
+    A write transaction begins with BEGIN IMMEDIATE: it waits for the lock up front (busy_timeout)
+    rather than failing half-way. A read transaction begins deferred (plain BEGIN): in WAL mode it
+    reads a snapshot and neither waits for the writer nor blocks it. Which one is the session's
+    `info["write"]` (`transaction()` writes, `read_transaction()` reads, a request's session reads
+    for GET/HEAD/OPTIONS and writes otherwise); unset means write. A read transaction whose first
+    statement writes begins IMMEDIATE all the same; one that writes after reading is upgraded by
+    SQLite in place, which cannot deadlock in WAL mode (at worst SQLITE_BUSY at once, never a wait).
+    """
+    if not conn.info.pop("begin_pending", False):
+        return
+    write = conn.info.get("write")
+    if write is None or (write is False and _writes(statement, context)):
+        write = True
+    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _writes(statement: str, context) -> bool:
+    compiled = getattr(context, "compiled", None)
+    if getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None:
+        return True  # SELECT … FOR UPDATE: SQLite drops the clause, but the caller means to write
+    return statement.lstrip().split(None, 1)[0].upper() in WRITES if statement.strip() else False
+
+
+@event.listens_for(Session, "after_begin")
+def _remember_intent(session: Session, _transaction, connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.info["write"] = session.info.get("write")
 
 
 def init_engine(url: str) -> Engine:
@@ -107,9 +200,14 @@ def insert_for(s: Session | scoped_session):
 
 
 @contextmanager
-def transaction() -> Iterator[Session]:
-    """A unit of work outside a request: commit on success, roll back on error."""
+def transaction(*, write: bool = True) -> Iterator[Session]:
+    """A unit of work outside a request: commit on success, roll back on error.
+
+    On SQLite it holds the write lock from its first statement to its end, so keep slow work (parsing,
+    network, calendar expansion) outside it; `read_transaction()` takes no lock at all.
+    """
     s = _factory()
+    s.info["write"] = write
     try:
         yield s
         s.commit()
@@ -118,6 +216,16 @@ def transaction() -> Iterator[Session]:
         raise
     finally:
         s.close()
+
+
+def read_transaction() -> AbstractContextManager[Session]:
+    """A transaction that only reads: on SQLite a deferred BEGIN (a WAL snapshot, no lock)."""
+    return transaction(write=False)
+
+
+def mark_request_session(method: str) -> None:
+    """A request's session reads for GET/HEAD/OPTIONS and writes otherwise (see _sqlite_begin_lazily)."""
+    session().info["write"] = method not in ("GET", "HEAD", "OPTIONS")
 
 
 def page_of(query, page: dict) -> list:

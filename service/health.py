@@ -22,7 +22,8 @@ def health():
         db.session.execute(text("SELECT 1"))
         database = "ok"
     except Exception as exc:  # health must answer even when the database does not
-        log.warning("health: database unreachable: %s", exc)
+        if not db.outage.noted(exc, "health"):
+            log.warning("health: database unreachable: %s", exc)
         database = "unreachable"
         db.session.rollback()
     tick_seconds = current_app.config["HERALD"].tick_seconds

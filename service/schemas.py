@@ -6,6 +6,10 @@ from datetime import timezone
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from . import clock
+from .inputs import MAX_ID
+
+# Times Herald reasons about; beyond them date arithmetic overflows (and nothing is on call).
+MIN_YEAR, MAX_YEAR = 1900, 2200
 
 
 class StrictSchema(Schema):
@@ -32,7 +36,7 @@ class QuerySchema(Schema):
 
 class PageArgs(QuerySchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))  # the databases' integer
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
 
 
 class AwareDateTime(fields.AwareDateTime):
@@ -47,7 +51,14 @@ class AwareDateTime(fields.AwareDateTime):
         return clock.as_utc(value).isoformat().replace("+00:00", "Z")
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return clock.as_utc(super()._deserialize(value, attr, data, **kwargs))
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = clock.as_utc(moment)
+        except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the year 1 in UTC
+            moment = None
+        if moment is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise ValidationError(f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")
+        return moment
 
 
 def one_of_policy(kind: str):

@@ -24,6 +24,7 @@ log = logging.getLogger("herald.worker")
 
 TickJob = Callable[[datetime], None]
 TickJobs = list[tuple[str, TickJob]]  # in the order they run (service/wiring.py: TICK_JOBS)
+STOPPED_AFTER = timedelta(seconds=15)
 
 
 class WorkerHeartbeat(Base):
@@ -46,7 +47,8 @@ def run_tick(jobs: TickJobs, now: datetime | None = None) -> dict[str, str]:
             fn(now)
             results[name] = "ok"
         except Exception as exc:  # one failing job must not stop the others
-            log.exception("tick job %s failed", name)
+            if not db.outage.noted(exc, f"tick job {name}"):  # an outage is logged once, not every tick
+                log.exception("tick job %s failed", name)
             results[name] = f"{type(exc).__name__}: {exc}"
         finally:
             db.session.remove()
@@ -136,8 +138,9 @@ def _beat(name: str, now: datetime) -> None:
                 s.add(WorkerHeartbeat(name=name, started_at=now, last_tick_at=now))
             else:
                 row.last_tick_at = now
-    except Exception:
-        log.exception("heartbeat failed")
+    except Exception as exc:
+        if not db.outage.noted(exc, "heartbeat"):
+            log.exception("heartbeat failed")
 
 
 def _forget_heartbeat(name: str) -> None:
@@ -148,6 +151,18 @@ def _forget_heartbeat(name: str) -> None:
                 s.delete(row)
     except Exception:
         log.exception("could not remove heartbeat")
+
+
+def stopped_tickers(now: datetime, tick_seconds: float):
+    """A select of the names of the tickers that stopped beating (killed: a clean stop removes its row).
+
+    Their processes' dispatchers (named the same, `worker_name()`) are gone too, so what they had
+    claimed may be taken over at once instead of when each lease runs out (up to a minute later).
+    Silent for ten ticks and at least STOPPED_AFTER counts as stopped; a tick job never takes that
+    long (each yields within a few seconds).
+    """
+    quiet = max(timedelta(seconds=10 * tick_seconds), STOPPED_AFTER)
+    return select(WorkerHeartbeat.name).where(WorkerHeartbeat.last_tick_at < now - quiet)
 
 
 def scheduler_state(tick_seconds: float) -> dict:

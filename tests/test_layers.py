@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "service"
 # Lowest first. Each entry is one floor: folders or top-level modules of `service/` (the package's
 # own __init__, where create_app lives, is "app").
 LAYERS: list[tuple[str, ...]] = [
-    ("clock", "config", "errors", "commands", "web_static", "netguard"),   # the kernel: no Herald imports
+    ("clock", "config", "errors", "commands", "web_static", "netguard", "inputs"),  # the kernel: no Herald imports
     ("db", "policy"),
     ("runtime", "worker"),
     ("schemas", "auth", "mechanics", "ack_tokens"),

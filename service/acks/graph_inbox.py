@@ -20,7 +20,7 @@ from .. import clock, db
 from ..mechanics.claim import claim
 from ..microsoft import DeltaExpired, GraphError, microsoft
 from ..runtime import config
-from .inbound import receive
+from .inbound import NotAMessage, act, read
 from .models import InboundMessage, MailboxSync
 
 log = logging.getLogger("herald.acks.graph")
@@ -91,8 +91,13 @@ def _process(item: dict) -> None:
         log.exception("Graph message %s could not be read", item.get("id"))
         _record_unreadable(item, exc)
         return
+    try:
+        incoming = read(raw)  # parsed before the transaction begins
+    except NotAMessage as exc:
+        _record_unreadable(item, exc)
+        return
     with db.transaction() as s:
-        receive(s, raw, source="graph")
+        act(s, incoming, source="graph")
 
 
 def message_from_graph(item: dict) -> EmailMessage:

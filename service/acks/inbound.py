@@ -20,7 +20,7 @@ from ..people.models import Person
 from ..runtime import config
 from .matching import PageMatch, find_page
 from .models import InboundMessage
-from .replies import Reply, parse_message, plus_tokens, read_reply
+from .replies import NotAMessage, Reply, parse_message, plus_tokens, read_reply
 
 log = logging.getLogger("herald.acks")
 
@@ -37,21 +37,42 @@ class Received:
     duplicate: bool = False
 
 
-class NotAMessage(ValueError):
-    """The bytes are not an RFC 822 message (no header at all)."""
+@dataclass(frozen=True)
+class Incoming:
+    """A message read and checked, before any database work: its reply and its de-duplication key."""
+
+    reply: Reply
+    key: str
+
+
+def read(raw: bytes, *, envelope_sender: str | None = None, envelope_recipients: tuple[str, ...] = ()) -> Incoming:
+    """Parse and read one raw message: pure and bounded (`replies.check_limits`), so callers do it before
+    they open a transaction. NotAMessage for what no retry can fix."""
+    try:
+        message = parse_message(raw)
+        if not message.keys():
+            raise NotAMessage("not an RFC 822 message: it has no header")
+        reply = read_reply(message, envelope_recipients, envelope_sender)
+    except NotAMessage:
+        raise
+    except (ValueError, LookupError, RecursionError, TypeError, IndexError, AttributeError) as exc:
+        log.info("unreadable inbound message: %s: %s", type(exc).__name__, exc)
+        raise NotAMessage(f"the message cannot be read ({type(exc).__name__})") from exc
+    return Incoming(reply, (reply.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:500])
 
 
 def receive(s: Session, raw: bytes, *, source: str, envelope_sender: str | None = None,
             envelope_recipients: tuple[str, ...] = ()) -> Received:
-    """Process one raw RFC 822 message in the caller's transaction (the caller commits).
+    """`read` then `act` (for callers with nothing slow to keep out of their transaction)."""
+    return act(s, read(raw, envelope_sender=envelope_sender, envelope_recipients=envelope_recipients), source=source)
+
+
+def act(s: Session, incoming: Incoming, *, source: str) -> Received:
+    """Act on a message in the caller's transaction (the caller commits).
 
     A message seen before (same Message-ID, else same bytes) changes nothing.
     """
-    message = parse_message(raw)
-    if not message.keys():
-        raise NotAMessage("not an RFC 822 message: it has no header")
-    reply = read_reply(message, envelope_recipients, envelope_sender)
-    key = (reply.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:500]
+    reply, key = incoming.reply, incoming.key
     seen = s.scalar(select(InboundMessage).where(InboundMessage.dedup_key == key))
     if seen is not None:
         return _answer(s, seen, duplicate=True)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.controller import Controller
 
 from .. import db
-from .inbound import NotAMessage, receive
+from .inbound import Incoming, NotAMessage, act, read
 
 log = logging.getLogger("herald.acks.smtp")
 
@@ -25,6 +26,9 @@ class ReplyHandler:
     def __init__(self, app, domain: str):
         self.app = app
         self.domain = domain.lower()
+        # One message parsed at a time, whatever arrives at once: parsing is CPU under the GIL, and
+        # the API's threads must keep their share (each parse is bounded by replies.check_limits).
+        self.parsing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-parse")
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.rpartition("@")[2].lower() != self.domain:
@@ -37,18 +41,28 @@ class ReplyHandler:
     async def handle_DATA(self, server, session, envelope):
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(None, self._receive, envelope)
-        except NotAMessage:
-            return "554 5.6.0 Not an RFC 822 message"
+            incoming = await loop.run_in_executor(self.parsing, self._read, envelope)
+        except NotAMessage as exc:  # permanent: the sender must not retry it for days
+            log.info("refused a message from %s: %s", envelope.mail_from, exc)
+            return f"554 5.6.0 {_one_line(str(exc))}"
+        try:
+            await loop.run_in_executor(None, self._act, incoming)
         except Exception:
             log.exception("could not process a message from %s", envelope.mail_from)
             return "451 4.3.0 Temporary failure, please try again later"
         return "250 2.0.0 Message accepted"
 
-    def _receive(self, envelope) -> None:
+    def _read(self, envelope) -> Incoming:
+        return read(envelope.original_content or envelope.content, envelope_sender=envelope.mail_from,
+                    envelope_recipients=tuple(envelope.rcpt_tos))
+
+    def _act(self, incoming: Incoming) -> None:
         with self.app.app_context(), db.transaction() as s:
-            receive(s, envelope.original_content or envelope.content, source="smtp",
-                    envelope_sender=envelope.mail_from, envelope_recipients=tuple(envelope.rcpt_tos))
+            act(s, incoming, source="smtp")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
 class ListenerController(Controller):
@@ -87,4 +101,5 @@ def start_listener(app) -> ListenerController | None:
 
 def stop_listener(controller: ListenerController) -> None:
     controller.stop()
+    controller.handler.parsing.shutdown(wait=False, cancel_futures=True)
 

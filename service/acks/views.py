@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from ..auth import require_scope
 from ..db import session
 from ..errors import ApiError
-from .inbound import NotAMessage, receive
+from .inbound import NotAMessage, act, read
 from .schemas import ReceivedOut
 from .smtp import MAX_MESSAGE_BYTES
 
@@ -27,9 +27,10 @@ def inbound_email():
     if request.mimetype != "message/rfc822":
         raise ApiError(415, "unsupported_media_type", "send the raw message with Content-Type: message/rfc822")
     request.max_content_length = MAX_MESSAGE_BYTES
-    try:
-        result = receive(session, request.get_data(cache=False), source="api")
+    try:  # parsed before the first statement: the write transaction begins only once it is read
+        incoming = read(request.get_data(cache=False))
     except NotAMessage as exc:
         raise ApiError(400, "bad_request", str(exc)) from exc
+    result = act(session, incoming, source="api")
     session.commit()
     return result

@@ -41,6 +41,7 @@ TICK_SECONDS = 2.0
 # as the batch took, so it never takes more than half of this process's time (and never stops).
 STORM_QUIET_SECONDS = 0.1
 MAX_ATTEMPTS = 10
+MAX_BAD_EVENT_ATTEMPTS = 3
 KEEP_DONE = timedelta(days=7)
 KEEP_DEAD = timedelta(days=30)
 PRUNE_EVERY_SECONDS = 600
@@ -263,9 +264,16 @@ def _done(event: AlertEvent) -> None:
 
 
 def _failed(event: AlertEvent, exc: Exception, now: datetime) -> None:
+    """An event that failed is tried again after a back-off, while the group's later events wait behind it.
+
+    When the database was unavailable that is right (MAX_ATTEMPTS, ~17 minutes); when the event itself
+    fails (its content trips a bug), trying again cannot help and the group's clean events would wait
+    for nothing, so it is given up after MAX_BAD_EVENT_ATTEMPTS (6 s) and stays visible as `dead`.
+    """
     event.attempts += 1
     event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-    if event.attempts >= MAX_ATTEMPTS:
+    limit = MAX_ATTEMPTS if db.Outage.is_outage(exc) else MAX_BAD_EVENT_ATTEMPTS
+    if event.attempts >= limit:
         event.status = "dead"
         event.processed_at = now
         event.outcome = f"gave up after {event.attempts} attempts"

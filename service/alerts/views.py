@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from ..auth import current_principal, hash_token, presented_token, require_scope
 from ..db import page_of, session
 from ..errors import not_found
 from ..incidents.lifecycle import get_by_id_or_number
+from ..inputs import TooDeep, load_json, monitoring_text
 from . import inbox
 from .models import AlertEvent, AlertGroup
 from .normalize import pagerduty_group_key, webhook_group_key
@@ -102,6 +102,7 @@ def _accept(source: str, payload: dict) -> dict:
 
 
 @blp.route("/alertmanager", methods=["POST"])
+@monitoring_text
 @rate_limited
 @require_scope("ingest", lookup=_recent_principal)
 @blp.arguments(AlertmanagerWebhook())  # one instance for every request: no schema built per call
@@ -112,6 +113,7 @@ def alertmanager(_data):
 
 
 @blp.route("/grafana", methods=["POST"])
+@monitoring_text
 @rate_limited
 @require_scope("ingest", lookup=_recent_principal)
 @blp.arguments(GrafanaWebhook())
@@ -218,8 +220,10 @@ def enqueue():
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
         return _pagerduty_error(413, ["Event payload is larger than 512 KB"])
-    try:
-        event = json.loads(raw)
+    try:  # text is normalised (control characters, lone surrogates): monitoring must page whatever it sends
+        event = load_json(raw, normalise=True)
+    except TooDeep as exc:
+        return _pagerduty_error(400, [f"Event object is {exc}"])
     except ValueError:
         return _pagerduty_error(400, ["Event object is not valid JSON"])
     if not isinstance(event, dict):

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from .. import clock
+from .. import auth, clock
 from ..db import session
 from ..people import directory
 from ..people.models import Person
@@ -15,7 +15,7 @@ from ..people.schemas import PersonCreate, PersonPatch
 from ..rotations import feeds, overrides
 from ..rotations.calendar import MAX_CALENDAR_BYTES, CalendarError, decode
 from ..rotations.fetch import FetchError
-from ..rotations.materialise import rotation_named, upload
+from ..rotations.materialise import resolve_for, rotation_named, upload
 from ..rotations.models import Override, Rotation
 from ..rotations.oncall import effective_schedule
 from ..rotations.schemas import NAME, OverrideIn, SubscriptionIn
@@ -136,12 +136,14 @@ def import_calendar():
         errors["calendar"] = ["The file is over 10 MiB."]
     report = None
     if not errors:
+        text, now = decode(body, None), clock.now()
+        session.rollback()  # resolved with no transaction open (rotations.materialise.resolve_for)
         try:
-            report = upload(session, name, decode(body, None), clock.now())
+            prepared = resolve_for(name, text, now)
         except CalendarError as exc:
-            session.rollback()
             errors["calendar"] = list(exc.problems)
         else:
+            report = upload(session, name, text, prepared)
             session.commit()
     return _rotations_with(report.as_json(name) if report else None, errors)
 
@@ -262,3 +264,44 @@ def me():
     if g.viewer.person is None:
         return redirect(url_for("console_admin.people"))
     return redirect(url_for("console_admin.person", handle=g.viewer.person.handle))
+
+
+# ---- API tokens --------------------------------------------------------------------------------
+
+@blp.get("/tokens")
+def tokens():
+    require(rules.may_administer(g.viewer))
+    return _tokens_page()
+
+
+def _tokens_page(*, secret: str | None = None, errors=None, status_code=200):
+    return render_template("console/tokens.html", tokens=auth.list_tokens(session), scopes=auth.SCOPES,
+                           secret=secret, errors=errors or {}), status_code
+
+
+@blp.post("/tokens")
+def create_token():
+    require(rules.may_administer(g.viewer))
+    name = request.form.get("name", "").strip()
+    scopes = request.form.getlist("scopes")
+    if not name or len(name) > 100:
+        return _tokens_page(errors={"name": ["Give the token a name (at most 100 characters)."]}, status_code=422)
+    try:
+        secret = auth.create_token(session, name, scopes)
+    except ValueError as exc:
+        return _tokens_page(errors={"scopes": [str(exc)]}, status_code=422)
+    session.commit()
+    return _tokens_page(secret=secret)
+
+
+@blp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    require(rules.may_administer(g.viewer))
+    try:
+        token = auth.find_token(session, token_id)
+    except auth.TokenNotFound:
+        abort(404)
+    auth.revoke_token(session, token)
+    session.commit()
+    flash(f"Token “{token.name}” revoked.")
+    return redirect(url_for("console_admin.tokens"), code=303)

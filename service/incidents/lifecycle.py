@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..db import insert_for
 from ..errors import RuleError
+from ..inputs import as_id
 from ..people.models import Person
 from ..policy.business_hours import next_business_day_start
 from ..rotations.oncall import on_call
@@ -300,6 +301,7 @@ def _add_update(s: Session, incident: Incident, kind: str, *, actor: str, learne
 
 
 def get_by_id_or_number(s: Session, ident: str) -> Incident | None:
-    if ident.isdigit():
-        return s.get(Incident, int(ident))
+    if ident.isdigit():  # any digits: "²" or an id past 2^31 names no incident
+        number = as_id(ident)
+        return s.get(Incident, number) if number is not None else None
     return s.scalar(select(Incident).where(Incident.number == ident.upper()))

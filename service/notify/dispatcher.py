@@ -92,9 +92,11 @@ def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> lis
     """Lease up to `limit` due rows to `worker_id`, most urgent first; pages no longer wanted are cancelled."""
     with db.transaction() as s:
         order = (Notification.priority, Notification.next_attempt_at, Notification.id)
+        lease_free = or_(Notification.claimed_until.is_(None), Notification.claimed_until < now,
+                         Notification.claimed_by.in_(worker.stopped_tickers(now, config().tick_seconds)))
         ids = claim_rows(s, Notification, Notification.status.in_(DUE_STATUSES), Notification.next_attempt_at <= now,
-                         or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
-                         lease={"claimed_until": now + lease, "claimed_by": worker_id}, order_by=order, limit=limit)
+                         lease_free, lease={"claimed_until": now + lease, "claimed_by": worker_id}, order_by=order,
+                         limit=limit)
         if not ids:
             return []
         rows = s.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(*order)).all()
@@ -283,8 +285,9 @@ class Dispatcher:
             self._wake.clear()
             try:
                 self._feed()
-            except Exception:
-                log.exception("dispatcher: claiming failed; trying again shortly")
+            except Exception as exc:
+                if not db.outage.noted(exc, "dispatcher"):  # an outage is logged once, not every second
+                    log.exception("dispatcher: claiming failed; trying again shortly")
                 self._stopping.wait(1)
 
     def _feed(self) -> None:
@@ -332,8 +335,9 @@ class Dispatcher:
                     break
             try:
                 record(batch, worker_id=self.worker_id)
-            except Exception:  # the leases run out and the messages go again: logged, never lost
-                log.exception("dispatcher: recording %s outcome(s) failed", len(batch))
+            except Exception as exc:  # the leases run out and the messages go again: logged, never lost
+                if not db.outage.noted(exc, "dispatcher"):
+                    log.exception("dispatcher: recording %s outcome(s) failed", len(batch))
 
     def _pool_idle(self) -> bool:
         with self._changed:

@@ -4,11 +4,10 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from ..mechanics.retry import backoff
+from ..mechanics.retry import backoff, next_try
 
 FIRST_DELAY = timedelta(seconds=1)
 MAX_DELAY = timedelta(minutes=5)
-MAX_ATTEMPTS = 10
 GIVE_UP_AFTER = timedelta(hours=24)
 JITTER = 0.2  # ±20 %: retries of a burst spread out instead of hitting the provider together
 
@@ -22,15 +21,10 @@ def after_failure(*, attempts: int, due_at: datetime, now: datetime, retry_after
                   permanent: bool = False, rng=random.random) -> tuple[str, datetime | None]:
     """("failed", next attempt) or ("dead", None) after the `attempts`-th failed attempt.
 
-    A provider's Retry-After wins over the backoff; no attempt is planned past the 24-hour window,
-    and the tenth failure (or a permanent one) is final.
+    A message is retried until GIVE_UP_AFTER (24 hours) after it fell due, whatever the number of
+    attempts (`mechanics.retry.next_try`): ten attempts used to be final, so 45 s of Teams throttling
+    killed every queued page, and so did any relay outage longer than 8.5 minutes.
     """
-    deadline = due_at + GIVE_UP_AFTER
-    if permanent or attempts >= MAX_ATTEMPTS or now >= deadline:
-        return "dead", None
-    if retry_after is not None:  # at least what the provider asked for (a little more, so a throttled
-        # burst does not come back in one wave), and never a busy loop on "0"
-        delay = max(timedelta(seconds=retry_after), FIRST_DELAY) * (1 + JITTER * rng())
-    else:
-        delay = message_backoff(attempts, rng)
-    return "failed", min(now + delay, deadline)
+    at = next_try(failures=attempts, started=due_at, now=now, give_up_after=GIVE_UP_AFTER, retry_after=retry_after,
+                  permanent=permanent, first=FIRST_DELAY, cap=MAX_DELAY, jitter=JITTER, rng=rng)
+    return ("dead", None) if at is None else ("failed", at)

@@ -2,7 +2,8 @@
 
 A stretch is cut at every local midnight of the policy's zone (each day's bounds are computed once,
 so the days tile the timeline exactly, DST included); each piece of a day is holiday time, weekend
-time, or split into business hours and the rest. Every second lands in exactly one kind, so the
+time, or split into business hours and the rest. A day's business hours run from the first moment
+its wall clock shows `start` to the first moment it shows `end` (a repeated hour counts once). Every second lands in exactly one kind, so the
 kinds add up to the stretch — which `tests/reports` checks with hypothesis.
 """
 from __future__ import annotations
@@ -60,25 +61,40 @@ class Calendar:
                 self.days.append(Day(midnight, _utc(day, hours.start, zone), _utc(day, hours.end, zone), "workday"))
             day += timedelta(days=1)
         self.starts = [d.start for d in self.days]
+        self.ends = self.starts[1:] + [_utc(last + timedelta(days=1), time(0), zone)]
+        # Running totals of each kind over whole days, so a stretch costs two partial days and a subtraction.
+        self.totals = {kind: [timedelta(0)] for kind in KINDS}
+        for i in range(len(self.days)):
+            whole = self._day(i, self.starts[i], self.ends[i])
+            for kind in KINDS:
+                self.totals[kind].append(self.totals[kind][-1] + whole.get(kind, timedelta(0)))
+
+    def _day(self, i: int, lo: datetime, hi: datetime) -> dict[str, timedelta]:
+        """[lo, hi) within day i, by kind."""
+        day = self.days[i]
+        if hi <= lo:
+            return {}
+        if day.kind == "holiday":
+            return {"holiday": hi - lo}
+        if day.kind == "weekend":
+            return {"weekend": hi - lo}
+        inside = max(min(hi, day.closes) - max(lo, day.opens), timedelta(0))
+        return {"business": inside, "after": (hi - lo) - inside}
 
     def split(self, start: datetime, end: datetime, into: Tally) -> None:
         """Add [start, end) to `into`, kind by kind."""
-        i = max(bisect.bisect_right(self.starts, start) - 1, 0)
-        while start < end and i < len(self.days):
-            day = self.days[i]
-            day_end = self.days[i + 1].start if i + 1 < len(self.days) else end
-            lo, hi = max(start, day.start), min(end, day_end)
-            if hi > lo:
-                if day.kind == "holiday":
-                    into.holiday += hi - lo
-                elif day.kind == "weekend":
-                    into.weekend += hi - lo
-                else:
-                    inside = max(min(hi, day.closes) - max(lo, day.opens), timedelta(0))
-                    into.business += inside
-                    into.after += (hi - lo) - inside
-            start = max(start, day_end)
-            i += 1
+        if end <= start:
+            return
+        first = bisect.bisect_right(self.starts, start) - 1
+        last = bisect.bisect_right(self.starts, end) - 1
+        if first == last:
+            parts = [self._day(first, start, end)]
+        else:
+            parts = [self._day(first, start, self.ends[first]), self._day(last, self.starts[last], end),
+                     {kind: self.totals[kind][last] - self.totals[kind][first + 1] for kind in KINDS}]
+        for part in parts:
+            for kind, amount in part.items():
+                setattr(into, kind, getattr(into, kind) + amount)
 
 
 def _utc(day: date, at: time, zone: tzinfo) -> datetime:

@@ -7,8 +7,10 @@ paged while on call for none, e.g. after a manual handover).
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import io
+import itertools
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,6 +26,7 @@ from ..rotations.resolve import resolve_overlaps
 from .hours import Calendar, Tally, at_night, row
 
 MAX_RANGE = timedelta(days=400)
+SHIFT_RANK = (1, 0.0, 0)  # below every override
 FIELDS = ("person", "rotation", "hours", "business_hours", "after_hours", "weekend_hours", "holiday_hours", "pages",
           "night_pages")
 
@@ -34,25 +37,39 @@ class ReportRangeError(ValueError):
 
 def stretches(s: Session, rotation_ids: list[int], start: datetime, end: datetime) -> dict[int, list[tuple]]:
     """{rotation id: [(start, end, person id)]}: the record between start and end, overrides winning (newest first)."""
-    out: dict[int, list[tuple]] = {}
-    shifts = s.execute(select(Shift.rotation_id, Shift.start, Shift.end, Shift.person_id)
-                       .where(Shift.rotation_id.in_(rotation_ids), Shift.end > start, Shift.start < end))
-    for rotation_id, lo, hi, person_id in shifts:
-        out.setdefault(rotation_id, []).append((lo, hi, person_id, (1, 0.0, 0)))
-    overrides = s.execute(select(Override.rotation_id, Override.start, Override.end, Override.person_id,
-                                 Override.created_at, Override.id)
-                          .where(Override.rotation_id.in_(rotation_ids), Override.end > start, Override.start < end))
-    with_overrides = set()
-    for rotation_id, lo, hi, person_id, created, override_id in overrides:
-        out.setdefault(rotation_id, []).append((lo, hi, person_id, (0, -created.timestamp(), -override_id)))
-        with_overrides.add(rotation_id)
-    for rotation_id, items in out.items():
-        if rotation_id in with_overrides:  # shifts never overlap one another: only overrides need resolving
-            items = [(lo, hi, item[2]) for lo, hi, item in
-                     resolve_overlaps(items, start=lambda x: x[0], end=lambda x: x[1], rank=lambda x: x[3])]
+    shifts: dict[int, list[tuple]] = {}
+    for rotation_id, lo, hi, person_id in s.execute(
+            select(Shift.rotation_id, Shift.start, Shift.end, Shift.person_id)
+            .where(Shift.rotation_id.in_(rotation_ids), Shift.end > start, Shift.start < end)):
+        shifts.setdefault(rotation_id, []).append((lo, hi, person_id, SHIFT_RANK))
+    overrides: dict[int, list[tuple]] = {}
+    for rotation_id, lo, hi, person_id, created, override_id in s.execute(
+            select(Override.rotation_id, Override.start, Override.end, Override.person_id, Override.created_at,
+                   Override.id)
+            .where(Override.rotation_id.in_(rotation_ids), Override.end > start, Override.start < end)):
+        overrides.setdefault(rotation_id, []).append((lo, hi, person_id, (0, -created.timestamp(), -override_id)))
+    out = {}
+    for rotation_id in set(shifts) | set(overrides):
+        items = _lay_over(shifts.get(rotation_id, []), overrides.get(rotation_id, []))
         out[rotation_id] = [(max(lo, start), min(hi, end), person_id) for lo, hi, person_id, *_ in items
                             if person_id is not None and min(hi, end) > max(lo, start)]
     return out
+
+
+def _lay_over(shifts: list[tuple], overrides: list[tuple]) -> list[tuple]:
+    """Overrides over shifts (which never overlap one another): only the shifts an override touches are
+    cut (`resolve_overlaps`); the others pass as they are."""
+    if not overrides:
+        return shifts
+    covered = sorted((lo, hi) for lo, hi, *_ in overrides)
+    starts = [lo for lo, _ in covered]
+    reach = list(itertools.accumulate((hi for _, hi in covered), max))  # furthest end of overrides so far
+    touched, untouched = [], []
+    for shift in shifts:
+        i = bisect.bisect_left(starts, shift[1]) - 1  # the last override starting before the shift ends
+        (touched if i >= 0 and reach[i] > shift[0] else untouched).append(shift)
+    pieces = resolve_overlaps(touched + overrides, start=lambda x: x[0], end=lambda x: x[1], rank=lambda x: x[3])
+    return untouched + [(lo, hi, item[2]) for lo, hi, item in pieces]
 
 
 def hours_report(s: Session, policy: Policy, holidays: frozenset[date], start: datetime, end: datetime,
@@ -73,9 +90,14 @@ def hours_report(s: Session, policy: Policy, holidays: frozenset[date], start: d
     tallies: dict[tuple[int, str], Tally] = {}
     on_call: dict[int, list[tuple]] = {}  # person -> [(start, end, rotation name)] for attributing pages
     for rotation_id, items in stretches(s, list(names), start, end).items():
+        name = names[rotation_id]
         for lo, hi, person_id in items:
-            days.split(lo, hi, tallies.setdefault((person_id, names[rotation_id]), Tally()))
-            on_call.setdefault(person_id, []).append((lo, hi, names[rotation_id]))
+            tally = tallies.get((person_id, name))
+            if tally is None:
+                tally = tallies[(person_id, name)] = Tally()
+                on_call.setdefault(person_id, [])
+            days.split(lo, hi, tally)
+            on_call[person_id].append((lo, hi, name))
     for spans in on_call.values():
         spans.sort()
     for person_id, moment in _pages(s, start, end):

@@ -31,6 +31,10 @@ MAX_COMPONENTS = 200_000
 DATE_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
 ESSENTIAL_PROPERTIES = ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE")  # the times depend on these
 MIN_YEAR, MAX_YEAR = 1900, 2200  # beyond these an on-call calendar holds typos, and datetime overflows
+# A VTIMEZONE's own rules: icalendar expands them from their DTSTART (Exchange writes 1601) to 2038.
+ZONE_RULE_SECONDS = {"YEARLY": 365 * 86400, "MONTHLY": 28 * 86400}
+ZONE_RULES_UNTIL = datetime(2038, 1, 1, tzinfo=timezone.utc)
+MAX_ZONE_STEPS = 20_000
 
 
 class CalendarError(ValueError):
@@ -255,6 +259,37 @@ def _zone_name(zone: tzinfo) -> str:
     return getattr(zone, "key", None) or str(zone)
 
 
+def check_zone_rules(definition: icalendar.Timezone) -> None:
+    """Refuse a VTIMEZONE whose rules cannot be expanded in reasonable time.
+
+    icalendar expands every STANDARD/DAYLIGHT rule from its DTSTART to 2038 to build the zone: a real
+    zone changes offset once or twice a year (Exchange starts its rules in 1601: ~440 steps), whereas
+    `FREQ=MINUTELY` made 35 million steps and INTERVAL=0 never ends.
+    """
+    tzid = str(definition.get("TZID", "")).strip()
+    steps = 0
+    for part in definition.subcomponents:
+        rule = part.get("RRULE")
+        if rule is None or "DTSTART" not in part:
+            continue
+        if isinstance(rule, list):
+            raise CalendarError(f"the VTIMEZONE {tzid!r} has a {part.name} with more than one RRULE")
+        text = rule.to_ical().decode(errors="replace")
+        freq = str(rule.get("FREQ", ["?"])[0]).upper()
+        try:
+            interval = int(str(rule.get("INTERVAL", [1])[0]))
+        except ValueError:
+            interval = 0
+        if freq not in ZONE_RULE_SECONDS or interval < 1:
+            raise CalendarError(f"the VTIMEZONE {tzid!r} cannot be used: its {part.name} rule {text} is not a "
+                                "yearly or monthly rule with an INTERVAL of at least 1")
+        start = _comparable(part["DTSTART"].dt)
+        steps += max((ZONE_RULES_UNTIL - start).total_seconds(), 0) / (ZONE_RULE_SECONDS[freq] * interval) + 1
+        if steps > MAX_ZONE_STEPS:
+            raise CalendarError(f"the VTIMEZONE {tzid!r} cannot be used: its rules change the offset more than "
+                                f"{MAX_ZONE_STEPS:,} times ({part.name} {text})")
+
+
 def _iana(name: str) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
@@ -287,6 +322,7 @@ class _ZoneResolver:
             return _iana(WINDOWS_TO_OLSON[tzid])
         definition = self.definitions.get(tzid)
         if definition is not None:
+            check_zone_rules(definition)
             try:
                 return tzp.create_timezone(definition)
             except Exception as exc:  # a VTIMEZONE dateutil cannot read

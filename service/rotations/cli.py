@@ -15,7 +15,7 @@ from ..policy import parse_duration
 from ..runtime import policy
 from .calendar import CalendarError, decode
 from .fetch import FetchError
-from .materialise import upload
+from .materialise import resolve_for, upload
 from .models import Rotation
 from .oncall import on_call
 from .schemas import NAME
@@ -63,8 +63,10 @@ def import_command(name: str, file_or_url: str, refresh_every: str | None, as_js
         except OSError as exc:
             _fail(f"cannot read {file_or_url}: {exc.strerror or exc}")
         try:
+            text, now = decode(body), clock.now()
+            prepared = resolve_for(name, text, now)
             with db.transaction() as s:
-                report = upload(s, name, decode(body), clock.now()).as_json(name)
+                report = upload(s, name, text, prepared).as_json(name)
         except CalendarError as exc:
             _fail(f"{file_or_url} cannot be imported; nothing changed:\n" + "\n".join(f"  {p}" for p in exc.problems))
     _print_report(report, as_json)

@@ -16,7 +16,7 @@ from ..people.models import Person
 from ..people.schemas import PersonCreate
 from ..runtime import config, policy
 from .calendar import CalendarError, decode
-from .materialise import upload
+from .materialise import resolve_for, upload
 from .models import Rotation
 
 EXAMPLE_PEOPLE = "people.toml"
@@ -35,8 +35,10 @@ def import_example_rotations(app, echo: Callable[[str], None]) -> None:
             if not path.is_file():
                 continue
             try:
+                text, now = decode(path.read_bytes()), clock.now()
+                prepared = resolve_for(name, text, now)
                 with db.transaction() as s:
-                    report = upload(s, name, decode(path.read_bytes()), clock.now())
+                    report = upload(s, name, text, prepared)
             except CalendarError as exc:
                 echo(f"herald: example rotation {path} cannot be imported: {exc}")
                 continue

@@ -71,7 +71,7 @@ def fetch_calendar(url: str, policy: AddressPolicy, *, etag: str | None = None, 
 
 def _read_capped(response: requests.Response, max_bytes: int, deadline: float) -> bytes:
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"the calendar is {int(declared):,} bytes; at most {max_bytes:,} are accepted")
     chunks, size = [], 0
     try:

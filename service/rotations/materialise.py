@@ -5,27 +5,30 @@ replaces only what lies ahead of now (the shift in progress is cut at now, or ke
 calendar still agrees), never who *was* on call. The first import records the calendar from its
 beginning (at most HISTORY_BACK), and up to HORIZON_AHEAD ahead; a later import that finds the record
 starting later than that (a rotation recorded before history was kept) fills in the stretch before
-it. A calendar that cannot be read raises before anything changes. A tick re-resolves every rotation
+it. The calendar is resolved before any transaction begins, under a budget (`prepare`, `budget.py`),
+so a costly calendar holds no lock; the transaction then only writes (`import_calendar`). A calendar
+that cannot be read raises before anything changes. A tick re-resolves every rotation
 once a day, which slides the horizon forward, and at once when people change (so a newly added
 person is matched without a re-import; the record of the past is not re-matched).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
 from .. import clock, db
-from ..people.models import Person
-from ..runtime import policy
 from ..mechanics.wake import wake_after_commit
+from ..people.models import Person
+from ..runtime import config, policy
 from . import background
+from .budget import resolve_bounded
 from .calendar import CalendarError
 from .matching import PersonRef
 from .models import Rotation, Shift
-from .resolve import ImportReport, resolve_calendar
+from .resolve import ImportReport, Resolution
 
 HISTORY_BACK = timedelta(days=5 * 366)  # how far back a first import records a calendar's past
 HORIZON_AHEAD = timedelta(days=400)
@@ -52,30 +55,67 @@ def get_or_create(s: Session, name: str, now: datetime) -> Rotation:
     return rotation
 
 
-def import_calendar(s: Session, rotation: Rotation, text: str, now: datetime) -> ImportReport:
-    """Resolve `text` and replace the rotation's shifts from `now` on; CalendarError leaves all as it was.
+@dataclass(frozen=True)
+class Prepared:
+    """A calendar resolved for one rotation at `now`, before the transaction that stores it.
+
+    `recorded_from` is the rotation's record start it was resolved for (None: a first import, whose
+    `ahead` covers the whole horizon); `earlier` fills the stretch before the record, when there is one.
+    """
+
+    now: datetime
+    recorded_from: datetime | None
+    ahead: Resolution
+    earlier: Resolution | None = None
+
+
+def prepare(text: str, now: datetime, recorded_from: datetime | None,
+            people: list[PersonRef] | None = None) -> Prepared:
+    """Resolve `text` for a rotation whose record starts at `recorded_from`: call it with no transaction
+    open. Each resolution runs under the budget (`budget.resolve_bounded`); CalendarError when it fails."""
+    if people is None:
+        with db.read_transaction() as s:
+            people = [PersonRef.of(p) for p in s.scalars(select(Person))]
+    zone, seconds = policy().timezone, config().calendar_seconds
+    history_from, until = horizon(now)
+    if recorded_from is None:  # the first import records the calendar's past too
+        return Prepared(now, None, resolve_bounded(text, people, history_from, until, zone, seconds=seconds))
+    ahead = resolve_bounded(text, people, now, until, zone, seconds=seconds)
+    earlier = None
+    if history_from < min(recorded_from, now):
+        earlier = resolve_bounded(text, people, history_from, min(recorded_from, now), zone, seconds=seconds)
+    return Prepared(now, recorded_from, ahead, earlier)
+
+
+def resolve_for(name: str, text: str, now: datetime) -> Prepared:
+    """`prepare` for the rotation called `name` (a new one when there is none yet)."""
+    with db.read_transaction() as s:
+        rotation = rotation_named(s, name)
+        recorded_from = rotation.materialised_from if rotation is not None else None
+    return prepare(text, now, recorded_from)
+
+
+def import_calendar(s: Session, rotation: Rotation, text: str, prepared: Prepared) -> ImportReport:
+    """Replace the rotation's shifts from `prepared.now` on with what `prepare` resolved.
 
     The shifts before `now` stay as recorded; where the record begins later than the calendar's
-    history allows, the stretch before it is filled in from `text`.
+    history allows, the stretch before it is filled in from `text`. Should the record have changed
+    since `prepare` (another import in between), the calendar is resolved again here, under the lock.
     """
-    people = [PersonRef.of(p) for p in s.scalars(select(Person))]
-    zone = policy().timezone
+    now, recorded_from = prepared.now, rotation.materialised_from
+    if recorded_from != prepared.recorded_from:
+        prepared = prepare(text, now, recorded_from, [PersonRef.of(p) for p in s.scalars(select(Person))])
     history_from, until = horizon(now)
-    recorded_from = rotation.materialised_from
-    if recorded_from is None:  # the first import records the calendar's past too
-        resolution = resolve_calendar(text, people, history_from, until, zone)
+    if recorded_from is None:
         s.execute(delete(Shift).where(Shift.rotation_id == rotation.id))
-        _insert(s, rotation, resolution.shifts)
-        report = resolution.report
+        _insert(s, rotation, prepared.ahead.shifts)
+        report = prepared.ahead.report
     else:
-        resolution = resolve_calendar(text, people, now, until, zone)
-        earlier = None
-        if history_from < min(recorded_from, now):
-            earlier = resolve_calendar(text, people, history_from, min(recorded_from, now), zone)
-        _replace_future(s, rotation, resolution.shifts, now)
+        earlier = prepared.earlier
+        _replace_future(s, rotation, prepared.ahead.shifts, now)
         if earlier is not None:
             _fill_history(s, rotation, earlier.shifts, min(recorded_from, now))
-        report = resolution.report
+        report = prepared.ahead.report
         report.shifts += len(earlier.shifts) if earlier else 0
     rotation.calendar = text
     rotation.materialised_from = min(history_from, recorded_from or history_from)
@@ -140,10 +180,11 @@ def _insert(s: Session, rotation: Rotation, shifts, *, lower: datetime | None = 
         s.execute(insert(Shift), rows)
 
 
-def upload(s: Session, name: str, text: str, now: datetime) -> ImportReport:
-    """Import an uploaded calendar into `name` (created when missing). An upload ends a subscription."""
-    rotation = get_or_create(s, name, now)
-    report = import_calendar(s, rotation, text, now)
+def upload(s: Session, name: str, text: str, prepared: Prepared) -> ImportReport:
+    """Store an uploaded calendar, resolved beforehand with `resolve_for(name, text, now)`, into `name`
+    (created when missing). An upload ends a subscription."""
+    rotation = get_or_create(s, name, prepared.now)
+    report = import_calendar(s, rotation, text, prepared)
     if rotation.source_url is not None:
         report.warnings.insert(0, f"this rotation no longer follows {rotation.source_url}; "
                                   "it uses the uploaded calendar")
@@ -163,15 +204,25 @@ def resolve_due_rotations(now: datetime) -> None:
 
 
 def resolve_again(rotation_id: int, now: datetime) -> None:
-    """Resolve a rotation's stored calendar over the horizon of `now` (one transaction)."""
-    with db.transaction() as s:
-        rotation = s.scalar(select(Rotation).where(Rotation.id == rotation_id).with_for_update())
+    """Resolve a rotation's stored calendar at `now`: read, resolve with no transaction open, then write in
+    a short one, and only if the calendar is still the one resolved (an upload or refresh meanwhile wins)."""
+    with db.read_transaction() as s:
+        rotation = s.get(Rotation, rotation_id)
         if rotation is None or rotation.calendar is None:
             return
-        try:
-            import_calendar(s, rotation, rotation.calendar, now)
-        except CalendarError as exc:  # a stored calendar that no longer resolves (e.g. a zone vanished)
-            rotation.last_error = f"re-resolving the stored calendar failed: {exc}"
+        text, recorded_from = rotation.calendar, rotation.materialised_from
+    try:
+        prepared, error = prepare(text, now, recorded_from), None
+    except CalendarError as exc:  # a stored calendar that no longer resolves (e.g. a zone vanished)
+        prepared, error = None, exc
+    with db.transaction() as s:
+        rotation = s.scalar(select(Rotation).where(Rotation.id == rotation_id).with_for_update())
+        if rotation is None or rotation.calendar != text:
+            return
+        if prepared is not None:
+            import_calendar(s, rotation, text, prepared)
+        else:
+            rotation.last_error = f"re-resolving the stored calendar failed: {error}"
             rotation.materialise_due_at = now + RESOLVE_EVERY
 
 

@@ -29,9 +29,10 @@ MAX_WARNINGS = 50
 EXPANSION_MARGIN = timedelta(days=2)
 # dateutil walks a rule from its DTSTART: more steps than this before the window ends is refused.
 MAX_RULE_STEPS = 200_000
+# Shifts one calendar may make a year of the window resolved (a half-hour grid is 17,520 a year).
+OCCURRENCES_PER_YEAR = 20_000
 RULE_STEP = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400,
              "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400}
-RULE_FANOUT = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def resolve_calendar(text: str, people: Sequence[PersonRef], window_start: datet
         return _resolve(text, people, window_start, window_end, default_zone)
     except CalendarError:
         raise
+    except MemoryError as exc:
+        raise CalendarError("expanding the calendar needs more memory than Herald allows") from exc
     except Exception as exc:  # a malformed calendar the checks above did not foresee
         log.warning("calendar could not be resolved", exc_info=True)  # the detail is for us, not the 422
         raise CalendarError("the calendar cannot be read: its events' dates and rules do not fit together "
@@ -95,7 +98,7 @@ def _resolve(text: str, people: Sequence[PersonRef], window_start: datetime, win
     parsed = parse_calendar(text, default_zone)
     matcher = PersonMatcher(list(people))
     report = ImportReport(warnings=list(parsed.warnings))
-    check_rules(parsed, window_end + EXPANSION_MARGIN)
+    check_rules(parsed, window_start - EXPANSION_MARGIN, window_end + EXPANSION_MARGIN)
     _survey(parsed, matcher, report)
     occurrences = expand(parsed, matcher, window_start, window_end, report.warnings)
     _warn_about_conflicts(occurrences, report.warnings)
@@ -138,33 +141,121 @@ def _survey(parsed: ParsedCalendar, matcher: PersonMatcher, report: ImportReport
                                + ", ".join(repr(u) for u in sorted(unknown)[:10]))
 
 
-def check_rules(parsed: ParsedCalendar, until: datetime) -> None:
-    """Refuse recurrence rules that would make the expansion run for minutes.
+def check_rules(parsed: ParsedCalendar, window_start: datetime, until: datetime) -> None:
+    """Refuse recurrence rules that cannot terminate or would make the expansion run for minutes.
 
-    dateutil steps through a rule from its DTSTART, so a secondly rule, or one that can never match
-    (the 30th of February), would spin until the year 9999. Count the steps, and look for a first
-    date of any rule that filters by day of month, year or week.
+    dateutil steps through a rule from its DTSTART: with INTERVAL=0 it never advances (it yields the
+    same moment for ever), a secondly rule or one that can never match (the 30th of February) spins
+    until the year 9999. Count the steps a rule takes up to `until` and the occurrences it makes in the
+    window (a yearly rule BYDAY=MO makes 53 a year, not one), and look for a first date of any rule
+    that filters by day of month, year or week. The expansion itself runs under a budget as well
+    (`budget.py`): this check gives the clear reason for the common cases.
     """
-    steps = 0
+    steps = occurrences = 0
+    most = max_occurrences(window_start, until)
     for event in parsed.calendar.walk("VEVENT"):
         rules = event.get("RRULE")
         if rules is None:
             continue
         start = _utc(event["DTSTART"].dt, parsed.zone)
         for rule in rules if isinstance(rules, list) else [rules]:
-            freq = str(rule.get("FREQ", ["?"])[0]).upper()
-            if freq not in RULE_STEP:
-                raise CalendarError(f"{describe(event)}: RRULE has no valid FREQ ({rule.to_ical().decode()})")
-            interval = max(int(rule.get("INTERVAL", [1])[0]), 1)
-            fanout = math.prod(len(rule.get(part, [None])) for part in RULE_FANOUT)
-            periods = max((until - start).total_seconds(), 0) / (RULE_STEP[freq] * interval) + 1
-            steps += periods * fanout if "COUNT" not in rule else min(periods * fanout, int(rule["COUNT"][0]))
-            if steps > MAX_RULE_STEPS:
-                raise CalendarError(f"{describe(event)} repeats too often ({rule.to_ical().decode()}): the calendar's "
-                                    f"rules would make more than {MAX_RULE_STEPS:,} repetitions before "
-                                    f"{until:%Y-%m-%d}")
+            text = rule.to_ical().decode(errors="replace")
+            problem = rule_problem(rule)
+            if problem:
+                raise CalendarError(f"{describe(event)}: RRULE {text}: {problem}")
+            cost = rule_cost(rule, start, window_start, until)
+            steps += cost.steps
+            occurrences += cost.occurrences
+            if steps > MAX_RULE_STEPS or occurrences > most:
+                raise CalendarError(f"{describe(event)} repeats too often ({text}): the calendar's rules would "
+                                    f"make more than {MAX_RULE_STEPS:,} repetitions before {until:%Y-%m-%d} "
+                                    f"or more than {most:,} shifts in the {(until - window_start).days} "
+                                    "days Herald keeps")
             if _never_matches(rule, event["DTSTART"].dt):
-                raise CalendarError(f"{describe(event)}: RRULE {rule.to_ical().decode()} never yields a date")
+                raise CalendarError(f"{describe(event)}: RRULE {text} never yields a date")
+
+
+def max_occurrences(start: datetime, end: datetime) -> int:
+    """How many shifts a calendar may make between `start` and `end` (OCCURRENCES_PER_YEAR, at least a year's)."""
+    return int(OCCURRENCES_PER_YEAR * max((end - start).days / 365, 1))
+
+
+def rule_problem(rule) -> str | None:
+    """Why a rule cannot be expanded at all (no FREQ, INTERVAL below 1, a negative COUNT), else None."""
+    freq = str(rule.get("FREQ", ["?"])[0]).upper()
+    if freq not in RULE_STEP:
+        return "it has no valid FREQ"
+    for part, least in (("INTERVAL", 1), ("COUNT", 0)):
+        values = rule.get(part)
+        if values is None:
+            continue
+        try:
+            value = int(str(values[0]))
+        except (TypeError, ValueError, IndexError):
+            return f"{part} must be a whole number"
+        if value < least:
+            return f"{part} must be at least {least} (with INTERVAL=0 a rule never advances)" if part == "INTERVAL" \
+                else f"{part} must not be negative"
+    return None
+
+
+@dataclass(frozen=True)
+class RuleCost:
+    steps: int  # periods dateutil walks from DTSTART to the end, times what each yields
+    occurrences: int  # what the rule makes in the window
+
+
+def rule_cost(rule, start: datetime, window_start: datetime, until: datetime) -> RuleCost:
+    """An upper bound of the work a (valid) rule makes dateutil do, and of its occurrences in the window."""
+    freq = str(rule["FREQ"][0]).upper()
+    period = RULE_STEP[freq] * int(str(rule.get("INTERVAL", [1])[0]))
+    fanout = rule_fanout(rule)
+    periods = max((until - start).total_seconds(), 0) / period + 1
+    in_window = max((until - max(start, window_start)).total_seconds(), 0) / period + 1
+    steps, occurrences = periods * max(fanout, 1), in_window * fanout
+    if "COUNT" in rule:
+        count = int(str(rule["COUNT"][0]))  # dateutil stops after COUNT yields (filters may still spin)
+        steps, occurrences = min(steps, count * max(fanout, 1)), min(occurrences, count)
+    return RuleCost(math.ceil(steps), math.ceil(occurrences))
+
+
+def rule_fanout(rule) -> int:
+    """At most how many occurrences one period of the rule makes (RFC 5545 3.3.10: BYxxx expand or limit).
+
+    BYDAY expands a yearly rule to every such weekday of the year (53) or of each BYMONTH (5), a monthly
+    one to every such weekday of the month (5); "2MO" or "-1FR" picks one. BYHOUR, BYMINUTE and BYSECOND
+    expand the frequencies coarser than themselves.
+    """
+    freq = str(rule["FREQ"][0]).upper()
+    months = len(rule.get("BYMONTH", [])) or 12
+    days = 1
+    weekdays = [str(d) for d in rule.get("BYDAY", [])]
+    ordinal = [d for d in weekdays if re.match(r"[+-]?\d", d)]
+    plain = len(weekdays) - len(ordinal)
+    if freq == "YEARLY":
+        if "BYYEARDAY" in rule:
+            days = len(rule["BYYEARDAY"])
+        elif "BYMONTHDAY" in rule:
+            days = len(rule["BYMONTHDAY"]) * months
+        elif "BYWEEKNO" in rule:
+            days = len(rule["BYWEEKNO"]) * (len(weekdays) or 7)
+        elif weekdays:
+            per = months if "BYMONTH" in rule else 1
+            days = len(ordinal) * per + plain * (5 * months if "BYMONTH" in rule else 53)
+        elif "BYMONTH" in rule:
+            days = months
+    elif freq == "MONTHLY":
+        if "BYMONTHDAY" in rule:
+            days = len(rule["BYMONTHDAY"])
+        elif weekdays:
+            days = len(ordinal) + plain * 5
+    elif freq == "WEEKLY":
+        days = len(weekdays) or 1
+    times = 1
+    finer = {"YEARLY": 3, "MONTHLY": 3, "WEEKLY": 3, "DAILY": 3, "HOURLY": 2, "MINUTELY": 1, "SECONDLY": 0}[freq]
+    for part in ("BYSECOND", "BYMINUTE", "BYHOUR")[:finer]:
+        times *= len(rule.get(part, [])) or 1
+    return days * times
 
 
 def _never_matches(rule, start: date | datetime) -> bool:
@@ -196,10 +287,16 @@ def expand(parsed: ParsedCalendar, matcher: PersonMatcher, window_start: datetim
     try:
         query = recurring_ical_events.CalendarQuery(parsed.calendar, components=("VEVENT",))
         found = query.between(window_start - EXPANSION_MARGIN, window_end + EXPANSION_MARGIN)
+    except CalendarError:
+        raise
     except (recurring_ical_events.InvalidCalendar, ValueError, TypeError, KeyError) as exc:
         log.warning("calendar recurrences could not be expanded", exc_info=True)
         raise CalendarError("the calendar's recurrences cannot be expanded (check its RRULE, RDATE, EXDATE "
                             "and RECURRENCE-ID lines)") from exc
+    most = max_occurrences(window_start, window_end)
+    if len(found) > most:
+        raise CalendarError(f"the calendar makes {len(found):,} shifts between {window_start:%Y-%m-%d} and "
+                            f"{window_end:%Y-%m-%d}; at most {most:,} are accepted")
     occurrences = []
     zero_length: set[str] = set()
     for event in found:

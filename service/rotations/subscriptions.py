@@ -18,7 +18,7 @@ from ..runtime import config
 from . import background
 from .calendar import CalendarError, decode
 from .fetch import AddressPolicy, FetchError, check_url, fetch_calendar
-from .materialise import get_or_create, import_calendar
+from .materialise import get_or_create, import_calendar, prepare
 from .models import Rotation
 
 log = logging.getLogger("herald.rotations")
@@ -54,11 +54,12 @@ class RefreshOutcome:
 
 def refresh(rotation_id: int) -> RefreshOutcome:
     """Fetch one subscription now and import it when it changed."""
-    with db.transaction() as s:
+    with db.read_transaction() as s:
         rotation = s.get(Rotation, rotation_id)
         if rotation is None or rotation.source_url is None:
             return RefreshOutcome("failed", error="not a subscription")
         url, etag, last_modified = rotation.source_url, rotation.etag, rotation.last_modified
+        recorded_from = rotation.materialised_from
         # Without stored shifts a 304 would leave the rotation empty: ask unconditionally.
         if rotation.calendar is None:
             etag = last_modified = None
@@ -66,20 +67,25 @@ def refresh(rotation_id: int) -> RefreshOutcome:
         fetched = fetch_calendar(url, address_policy(), etag=etag, last_modified=last_modified)
     except FetchError as exc:
         return _record(rotation_id, url, RefreshOutcome("failed", error=str(exc)))
+    prepared = problem = None
+    now = clock.now()
+    if fetched.status == 200:
+        text = decode(fetched.body, fetched.charset)
+        try:  # resolved before the write transaction begins (see materialise.prepare)
+            prepared = prepare(text, now, recorded_from)
+        except CalendarError as exc:
+            problem = exc
     with db.transaction() as s:
         rotation = s.scalar(select(Rotation).where(Rotation.id == rotation_id).with_for_update())
         if rotation is None or rotation.source_url != url:  # deleted or re-pointed meanwhile
             return RefreshOutcome("failed", error="the subscription changed while it was fetched")
-        now = clock.now()
         outcome = RefreshOutcome("unchanged", rotation.report)
-        if fetched.status == 200:
-            try:
-                report = import_calendar(s, rotation, decode(fetched.body, fetched.charset), now)
-            except CalendarError as exc:
-                outcome = RefreshOutcome("invalid", error=f"the calendar at {url} cannot be read: {exc}")
-            else:
-                outcome = RefreshOutcome("imported", report.as_json(rotation.name))
-                rotation.etag, rotation.last_modified = fetched.etag, fetched.last_modified
+        if problem is not None:
+            outcome = RefreshOutcome("invalid", error=f"the calendar at {url} cannot be read: {problem}")
+        elif prepared is not None:
+            report = import_calendar(s, rotation, text, prepared)
+            outcome = RefreshOutcome("imported", report.as_json(rotation.name))
+            rotation.etag, rotation.last_modified = fetched.etag, fetched.last_modified
         _finish(rotation, outcome, now)
     return outcome
 

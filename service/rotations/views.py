@@ -20,7 +20,7 @@ from . import feeds, overrides
 from .calendar import MAX_CALENDAR_BYTES, CalendarError, decode
 from .fetch import FetchError
 from .gaps import find_gaps
-from .materialise import rotation_named, upload
+from .materialise import resolve_for, rotation_named, upload
 from .models import Override, Rotation
 from .oncall import effective_schedule, on_call, who_is_on_call
 from .schemas import (
@@ -154,11 +154,13 @@ def put_calendar(name):
     if not body.strip():
         raise unprocessable({"calendar": ["the request body is empty"]},
                             "the request body is empty: send the calendar (text/calendar)")
+    text, now = decode(body, request.mimetype_params.get("charset")), clock.now()
+    session.rollback()  # parse and resolve with no transaction open: a costly calendar holds no lock
     try:
-        report = upload(session, name, decode(body, request.mimetype_params.get("charset")), clock.now())
+        prepared = resolve_for(name, text, now)
     except CalendarError as exc:
-        session.rollback()
         raise invalid_calendar(exc) from exc
+    report = upload(session, name, text, prepared)
     session.commit()
     return report.as_json(name)
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 import uuid
 from xml.etree import ElementTree as ET
 
+from ..inputs import clean_text
 from .public import StatusSnapshot, iso_utc
 
 ATOM = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 100
+
+
+def xml_text(text: str) -> str:
+    """`text` as XML 1.0 can carry it: no control characters (ElementTree writes them as they are, and one
+    in a title made the feed unreadable for 90 days), no lone surrogates, no U+FFFE/U+FFFF."""
+    return clean_text(text).replace("\ufffe", "\ufffd").replace("\uffff", "\ufffd")
 
 
 def entry_id(base_url: str, update_id: int) -> str:
@@ -19,9 +26,9 @@ def atom_feed(snapshot: StatusSnapshot, base_url: str, title: str = "Service sta
     ET.register_namespace("", ATOM)
 
     def add(parent, tag, text=None, **attrs):
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: xml_text(v) for k, v in attrs.items()})
         if text is not None:
-            element.text = text
+            element.text = xml_text(text)
         return element
 
     entries = snapshot.updates()[:MAX_ENTRIES]

@@ -99,3 +99,13 @@ def test_herald_worker_runs_the_listener(tmp_path):
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0, output
+
+
+def test_a_message_that_can_never_be_read_is_refused_for_good(listener):
+    """Beyond the header limits (or unparseable) is a 5xx: a 451 would make the sender retry it for days."""
+    many_fields = b"From: alice@example.com\r\n" + b"".join(b"X-F%d: v\r\n" % i for i in range(2000)) + b"\r\nack\r\n"
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=10) as server:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            server.sendmail("alice@example.com", ["herald@replies.example.com"], many_fields)
+    assert refused.value.smtp_code == 554
+    assert b"header fields" in refused.value.smtp_error

@@ -12,7 +12,7 @@ from .conftest import csrf_of
 
 
 def test_console_pages_send_strangers_to_sign_in_with_where_they_were_going(client):
-    for path in ("/console", "/console/incidents/INC-20260302-1", "/console/rotations", "/console/people"):
+    for path in ("/console", "/console/incidents/INC-20260302-1", "/console/rotations", "/console/tokens"):
         response = client.get(path)
         assert response.status_code == 302
         location = urlsplit(response.headers["Location"])

@@ -166,14 +166,22 @@ def test_a_failing_webhook_is_retried_with_backoff_then_given_up_and_shown(clien
         frozen_clock.set(outbox(channel="teams")[0].next_attempt_at)
         run_tick(frozen_clock.now())
     row = outbox(channel="teams")[0]
-    assert (row.status, row.attempts) == ("dead", 10)
+    assert (row.status, row.attempts) == ("failed", 10)  # no count of attempts is final: only time is
+
+    teams.script(503)
+    teams.script(503)  # the catch-up progress update of the same tick fails too
+    frozen_clock.set(row.due_at + timedelta(hours=24))
+    run_tick(frozen_clock.now())
+    row = outbox(channel="teams")[0]
+    assert (row.status, row.attempts) == ("dead", 11)
     assert teams.messages == []
 
-    listed = client.get(f"/api/incidents/{incident['id']}/notifications?channel=teams", headers=ADMIN).get_json()
+    listed = client.get(f"/api/incidents/{incident['id']}/notifications?channel=teams&kind=initial",
+                        headers=ADMIN).get_json()
     assert [(n["status"], n["attempts"], n["last_error"]) for n in listed] == [
-        ("dead", 10, "Teams webhook answered 503")]
+        ("dead", 11, "Teams webhook answered 503")]
     timeline = [e["text"] for e in client.get(f"/api/incidents/{incident['id']}/timeline", headers=ADMIN).get_json()]
-    assert "Gave up sending the initial to Incident channel by teams after 10 attempt(s): " \
+    assert "Gave up sending the initial to Incident channel by teams after 11 attempt(s): " \
            "Teams webhook answered 503" in timeline
 
     revived = client.post(f"/api/notifications/{row.id}/retry", headers=ADMIN)

@@ -205,3 +205,20 @@ def test_the_stylesheet_and_script_are_served(client):
     assert css.status_code == 200 and css.mimetype == "text/css" and b".sev-P1" in css.data
     script = client.get("/static/herald.js")
     assert script.status_code == 200 and "javascript" in script.mimetype and b"Intl.DateTimeFormat" in script.data
+
+
+def test_atom_feed_stays_valid_xml_whatever_a_title_holds(app, client, frozen_clock):
+    """Control characters and U+FFFF in a stored title (older data, or a path that did not clean it): the
+    feed still parses, with those characters left out or replaced."""
+    incident = open_incident(client)
+    with app.app_context(), db.transaction() as s:
+        row = s.get(Incident, incident["id"])
+        row.title = "Orders\x08 are\x07 failing\x1b[31m \x9b\uffff now"
+    frozen_clock.advance(minutes=5)
+    client.post(f"/api/incidents/{incident['id']}/updates", json={"status": "identified", "learned": "Found it."},
+                headers=ADMIN)
+    response = client.get("/status.atom")
+    assert response.status_code == 200
+    feed = ET.fromstring(response.data)
+    titles = [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")]
+    assert any("UPDATE: Orders are failing[31m \ufffd now" in t for t in titles), titles
