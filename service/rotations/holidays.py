@@ -29,7 +29,8 @@ def load_holidays(path: str | Path | None, zone: tzinfo = timezone.utc, around: 
     for warning in parsed.warnings:
         log.warning("holidays %s: %s", path, warning)
     window = (date(around.year - 1, 1, 1), date(around.year + years + 1, 1, 1))
-    check_rules(parsed, datetime.combine(window[1], time(0), tzinfo=timezone.utc))
+    check_rules(parsed, datetime.combine(window[0], time(0), tzinfo=timezone.utc),
+                datetime.combine(window[1], time(0), tzinfo=timezone.utc))
     try:
         found = recurring_ical_events.of(parsed.calendar).between(*window)
     except (recurring_ical_events.InvalidCalendar, ValueError, TypeError, KeyError) as exc:
