@@ -42,7 +42,8 @@ def _error(status: int, code: str, message: str):
 def messages():
     cfg = config()
     if not cfg.teams_bot_configured:
-        return _error(404, "not_found", "the Teams bot is not configured on this Herald")
+        # No token can be valid without a bot: the answer is the same 401 a forged token gets.
+        return _error(401, "unauthorized", "the Teams bot is not configured on this Herald")
     try:
         claims = verifier(cfg).verify(request.headers.get("Authorization"))
     except Unauthorized as exc:

@@ -36,6 +36,10 @@ BEYOND_SCHEMA = [
     (422, "start", r"must be in the future"),                    # relative to the clock
     (422, "end", r"the stretch is over: swaps are for shifts to come"),  # relative to the clock
     (422, "to", r"at most 400 days at once"),                    # a report's window: `to` relative to `from`
+    (422, None, r"must lie between the years 1900 and 2200"),    # RFC 3339 date-time has no range keyword
+    # Text from people and monitoring refuses C0/C1 controls and lone surrogates (service/inputs.py);
+    # JSON Schema's `pattern` cannot name unpaired surrogates portably. The answer is a 400 naming the field.
+    (400, None, r"malformed request body: [\w\[\]\.]+: text must not hold NUL, control characters or unpaired surrogates"),
 ]
 
 
@@ -61,6 +65,8 @@ def _beyond_schema(status: int, body) -> bool:
         found = [(None, message) for message in body.get("errors", [])]
     else:
         found = [(path[-1] if path else None, message) for path, message in _leaves(body.get("errors") or {})]
+    if not found and status == 400 and body.get("message"):
+        found = [(None, body["message"])]
     if not found:
         return False
     return all(any(status == s and (f is None or f == field) and re.fullmatch(pattern, message)

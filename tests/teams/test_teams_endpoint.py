@@ -104,9 +104,9 @@ def test_an_unknown_invoke_is_answered_without_a_500(teams, team, bot):
     assert answer.get_json()["statusCode"] == 501
 
 
-def test_without_the_bot_configured_the_endpoint_is_404(client, config, teams, hello):
+def test_without_the_bot_configured_every_activity_is_refused_401(client, config, teams, hello):
     config.teams_app_id = None
-    assert client.post("/api/teams/messages", json=hello()).status_code == 404
+    assert client.post("/api/teams/messages", json=hello()).status_code == 401
 
 
 def test_expired_token_check_uses_the_apps_clock(teams, bot, hello, frozen_clock):
