@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from .. import clock, db
 from ..ack_tokens import make_ack_token
@@ -169,9 +169,10 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     keys = {r: idempotency_key(incident, kind, slot, r) for r in recipients}
     if not keys:
         return []
-    # Repeated calls (a tick asking again) are answered here, without rendering anything.
-    known = set(session.scalars(select(Notification.idempotency_key)
-                                .where(Notification.idempotency_key.in_(list(keys.values())))))
+    # Repeated calls (a tick asking again) are answered here, without rendering anything. An incident opened
+    # in this transaction has no messages yet: nothing to ask (a twin would still be refused by the key).
+    known = set() if getattr(incident, "opened_in_transaction", False) else set(session.scalars(
+        select(Notification.idempotency_key).where(Notification.idempotency_key.in_(list(keys.values())))))
     fresh = [r for r in recipients if keys[r] not in known]
     if not fresh:
         return []
@@ -181,7 +182,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     base = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=fresh[0])
     base.update(context or {})
     fresh = [r for r in fresh if r.channel not in _builders or _builders[r.channel].accepts(kind, incident, base)]
-    ids = []
+    created = []
     for recipient in fresh:
         values = {
             "incident_id": incident.id if incident is not None else None,
@@ -199,19 +200,30 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
             token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
                                                    person_id=recipient.person_id))
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
-            session.execute(update(Notification).where(Notification.id == row_id).values(
-                ack_token=token, payload=payload, message_id=message_id, last_error=problem))
+            written = {"ack_token": token, "payload": payload, "message_id": message_id, "last_error": problem}
+            session.execute(update(Notification).where(Notification.id == row_id).values(**written))
         else:
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None, reply_token)
-            row_id = _insert_if_new(session, {**values, "payload": payload, "message_id": message_id,
-                                              "last_error": problem})
+            written = {"payload": payload, "message_id": message_id, "last_error": problem}
+            row_id = _insert_if_new(session, {**values, **written})
             if row_id is None:
                 continue
-        ids.append(row_id)
-    if not ids:
+        created.append(_as_loaded(session, row_id, {**values, **written}))
+    if not created:
         return []
     send_after_commit(session)
-    return list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
+    return created
+
+
+_COLUMNS = tuple(c.key for c in Notification.__table__.columns)
+
+
+def _as_loaded(session: Session, row_id: int, values: dict) -> Notification:
+    """The row just written, as if read back: every column is known, so nothing is selected again."""
+    row = Notification(**{**dict.fromkeys(_COLUMNS), **values, "id": row_id})
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 # Built once: SQLAlchemy caches the compiled statement (an ORM INSERT … RETURNING entity would recompile).
