@@ -8,7 +8,7 @@ Through the same engine, on the same database, in the same run:
   hand-written  one transaction of plain INSERTs writing the very same rows (copied from an incident
                 Herald opened first, payloads included): what the database itself costs
 
-Prints milliseconds per open (the mean of the fastest round), SQL statements per open and the ratio,
+Prints milliseconds per open (the median of opens made one of each in turn), SQL statements per open and the ratio,
 for a P3 of the storm (one page email, one Teams card to the stakeholders: bench/storm.py's policy)
 and for a P1 (two pages and two notices on Teams and email, the stakeholders' update). Goal: herald
 at most 3x the hand-written transaction. `--profile` adds the cProfile of Herald's path.
@@ -23,6 +23,7 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -141,13 +142,6 @@ class StatementCounter:
         self.count += 1
 
 
-def timed_round(fn, opens: int, start: int) -> float:
-    began = time.perf_counter()
-    for n in range(start, start + opens):
-        fn(n)
-    return (time.perf_counter() - began) / opens
-
-
 def statements(fn, n: int) -> int:
     counter = StatementCounter()
     event.listen(db.engine(), "before_cursor_execute", counter)
@@ -171,14 +165,20 @@ def compare(severity: str, opens: int, rounds: int, serial: list[int]) -> dict:
     def plain(n):
         hand_written(n, rows)
 
-    best = {"herald": float("inf"), "hand": float("inf")}
-    for _ in range(rounds):  # interleaved, so that load on the shared machine hits both alike
+    times = {"herald": [], "hand": []}
+    cpu = {"herald": [], "hand": []}
+    for _ in range(rounds * opens):  # one of each in turn, so that load on a shared machine hits both alike
         for name, fn in (("herald", herald), ("hand", plain)):
-            best[name] = min(best[name], timed_round(fn, opens, serial[0]))
-            serial[0] += opens
+            began, began_cpu = time.perf_counter(), time.thread_time()
+            fn(serial[0])
+            times[name].append(time.perf_counter() - began)
+            cpu[name].append(time.thread_time() - began_cpu)
+            serial[0] += 1
+    best = {name: statistics.median(values) for name, values in times.items()}
+    best_cpu = {name: statistics.median(values) for name, values in cpu.items()}
     counts = {"herald": statements(herald, serial[0]), "hand": statements(plain, serial[0] + 1)}
     serial[0] += 2
-    return {"best": best, "statements": counts, "rows": {k: len(v) for k, v in rows.items()}}
+    return {"best": best, "cpu": best_cpu, "statements": counts, "rows": {k: len(v) for k, v in rows.items()}}
 
 
 def profile(severity: str, opens: int, serial: list[int]) -> str:
@@ -215,19 +215,21 @@ def main() -> None:
             with app.app_context():
                 people_on_call()
                 serial = [1]
-                print(f"database: {make_url(url).get_backend_name()}; {args.opens} opens per round, best of "
-                      f"{args.rounds} rounds (interleaved)")
+                print(f"database: {make_url(url).get_backend_name()}; {args.opens} opens per round, "
+                      f"{args.rounds} rounds, one of each in turn; medians")
                 for severity in ("P3", "P1"):
                     result = compare(severity, args.opens, args.rounds, serial)
                     herald, hand = result["best"]["herald"], result["best"]["hand"]
+                    cpu_herald, cpu_hand = result["cpu"]["herald"], result["cpu"]["hand"]
                     rows = ", ".join(f"{n} {k}" for k, n in result["rows"].items())
                     print(f"{severity} ({rows})")
-                    print(f"  herald        {herald * 1000:7.2f} ms per open  {result['statements']['herald']:3d} "
-                          f"statements")
-                    print(f"  hand-written  {hand * 1000:7.2f} ms per open  {result['statements']['hand']:3d} "
-                          f"statements")
+                    for name, wall, used in (("herald", herald, cpu_herald), ("hand-written", hand, cpu_hand)):
+                        key = "herald" if name == "herald" else "hand"
+                        print(f"  {name:<13} {wall * 1000:7.2f} ms per open ({used * 1000:6.2f} ms CPU)  "
+                              f"{result['statements'][key]:3d} statements")
                     verdict = "met" if herald <= 3 * hand else "NOT met"
-                    print(f"  ratio         {herald / hand:7.2f}x the hand-written transaction (goal <= 3x: {verdict})")
+                    print(f"  ratio         {herald / hand:7.2f}x the hand-written transaction, {cpu_herald / cpu_hand:.2f}x "
+                          f"in CPU (goal <= 3x: {verdict})")
                 if args.profile:
                     for severity in ("P3", "P1"):
                         print(f"\n---- cProfile of {args.opens} {severity} opens (Herald's path) ----")

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import Date, Integer, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock
-from ..db import insert_for
 from ..errors import RuleError
 from ..inputs import as_id
 from ..people.models import Person
@@ -23,15 +22,16 @@ from .timeline import entry, record, record_many
 
 def next_number(s: Session, day: date) -> str:
     """INC-YYYYMMDD-N, N counting from 1 per UTC day; atomic under concurrent creates."""
-    insert = insert_for(s)
-    stmt = (
-        insert(IncidentCounter)
-        .values(day=day, last=1)
-        .on_conflict_do_update(index_elements=["day"], set_={"last": IncidentCounter.last + 1})
-        .returning(IncidentCounter.last)
-    )
-    n = s.execute(stmt).scalar_one()
+    n = s.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
     return f"INC-{day:%Y%m%d}-{n}"
+
+
+# The same text on SQLite and PostgreSQL; a text statement is compiled once (the dialects' ON CONFLICT
+# constructs have no cache key, so they were compiled again for every incident).
+_NEXT_NUMBER = text(
+    "INSERT INTO incident_counters (day, last) VALUES (:day, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = incident_counters.last + 1 RETURNING last"
+).bindparams(bindparam("day", type_=Date())).columns(last=Integer())
 
 
 def respond_by(severity_key: str, started_at: datetime) -> datetime | None:

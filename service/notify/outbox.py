@@ -15,12 +15,10 @@ from email.utils import make_msgid
 from types import SimpleNamespace
 from typing import Callable, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Integer, bindparam, select, text
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from .. import clock, db
+from .. import clock
 from ..ack_tokens import make_ack_token
 from ..incidents.models import Incident
 from ..incidents.timeline import record
@@ -201,7 +199,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
                                                    person_id=recipient.person_id))
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
             written = {"ack_token": token, "payload": payload, "message_id": message_id, "last_error": problem}
-            session.execute(update(Notification).where(Notification.id == row_id).values(**written))
+            session.execute(_WRITE_PAYLOAD, {"b_id": row_id, **written})
         else:
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None, reply_token)
             written = {"payload": payload, "message_id": message_id, "last_error": problem}
@@ -226,16 +224,29 @@ def _as_loaded(session: Session, row_id: int, values: dict) -> Notification:
     return row
 
 
-# Built once: SQLAlchemy caches the compiled statement (an ORM INSERT … RETURNING entity would recompile).
-_INSERT_IF_NEW = {
-    postgres: insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id)
-    for postgres, insert in ((True, pg_insert), (False, sqlite_insert))
-}
+def _insert_text():
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, the same text on SQLite and PostgreSQL, every column bound
+    with its type. A text statement is compiled once; the dialects' INSERT constructs have no cache key, so
+    SQLAlchemy compiled them again for every message. Without a target, DO NOTHING covers the table's unique
+    constraints: the idempotency key (the id is never given)."""
+    table = Notification.__table__
+    columns = [c for c in table.columns if c.key != "id"]
+    sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+           f"VALUES ({', '.join(':' + c.key for c in columns)}) ON CONFLICT DO NOTHING RETURNING id")
+    return text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns)).columns(id=Integer()), \
+        tuple(c.key for c in columns)
+
+
+_INSERT_IF_NEW, _INSERTED_COLUMNS = _insert_text()
+_t = Notification.__table__
+_WRITE_PAYLOAD = _t.update().where(_t.c.id == bindparam("b_id")).values(
+    ack_token=bindparam("ack_token"), payload=bindparam("payload"), message_id=bindparam("message_id"),
+    last_error=bindparam("last_error"))
 
 
 def _insert_if_new(session: Session, values: dict) -> int | None:
     """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: None when a concurrent twin won."""
-    return session.execute(_INSERT_IF_NEW[db.is_postgres(session)], values).scalar()
+    return session.execute(_INSERT_IF_NEW, {**dict.fromkeys(_INSERTED_COLUMNS), **values}).scalar()
 
 
 def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str | None,
