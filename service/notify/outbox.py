@@ -192,7 +192,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
         }
         if kind in ACK_KINDS and incident is not None and recipient.person_id is not None:
             # The token signs the row's id, so the row exists before its text does.
-            row_id = _insert_if_new(session, {**values, "payload": {}})
+            row_id, values = _insert_if_new(session, {**values, "payload": {}})
             if row_id is None:
                 continue
             token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
@@ -203,7 +203,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
         else:
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None, reply_token)
             written = {"payload": payload, "message_id": message_id, "last_error": problem}
-            row_id = _insert_if_new(session, {**values, **written})
+            row_id, values = _insert_if_new(session, {**values, **written})
             if row_id is None:
                 continue
         created.append(_as_loaded(session, row_id, {**values, **written}))
@@ -213,40 +213,53 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     return created
 
 
-_COLUMNS = tuple(c.key for c in Notification.__table__.columns)
+# What `notify` writes itself; every other column takes its default as an ordinary INSERT would give it.
+_WRITTEN = ("incident_id", "kind", "slot", "channel", "recipient", "recipient_name", "person_id", "payload",
+            "idempotency_key", "priority", "status", "attempts", "due_at", "next_attempt_at", "created_at",
+            "message_id", "last_error", "ack_token")
 
 
-def _as_loaded(session: Session, row_id: int, values: dict) -> Notification:
-    """The row just written, as if read back: every column is known, so nothing is selected again."""
-    row = Notification(**{**dict.fromkeys(_COLUMNS), **values, "id": row_id})
-    make_transient_to_detached(row)
-    session.add(row)
-    return row
+def _plan():
+    """(the INSERT … ON CONFLICT DO NOTHING RETURNING id, {column: its Python default}, {column: None}).
 
-
-def _insert_text():
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id, the same text on SQLite and PostgreSQL, every column bound
-    with its type. A text statement is compiled once; the dialects' INSERT constructs have no cache key, so
-    SQLAlchemy compiled them again for every message. Without a target, DO NOTHING covers the table's unique
-    constraints: the idempotency key (the id is never given)."""
+    The statement is text, the same on SQLite and PostgreSQL, each column bound with its type: a text statement
+    is compiled once, while the dialects' INSERT constructs have no cache key, so SQLAlchemy compiled them again
+    for every message. Without a target, DO NOTHING covers the table's unique constraints: the idempotency key
+    (the id is never given). Columns with a Python default get it, as from an ordinary INSERT; those with a
+    server default are left to the database (and read back only if asked for); the rest are NULL."""
     table = Notification.__table__
-    columns = [c for c in table.columns if c.key != "id"]
+    defaults = {c.key: c.default for c in table.columns
+                if c.key not in _WRITTEN and c.key != "id" and c.default is not None}
+    columns = [table.c[key] for key in (*_WRITTEN, *defaults)]
     sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
            f"VALUES ({', '.join(':' + c.key for c in columns)}) ON CONFLICT DO NOTHING RETURNING id")
-    return text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns)).columns(id=Integer()), \
-        tuple(c.key for c in columns)
+    statement = text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns)).columns(id=Integer())
+    nulls = {c.key: None for c in table.columns
+             if c.key != "id" and c.key not in _WRITTEN and c.default is None and c.server_default is None}
+    return statement, defaults, nulls
 
 
-_INSERT_IF_NEW, _INSERTED_COLUMNS = _insert_text()
+_INSERT_IF_NEW, _DEFAULTS, _NULLS = _plan()
 _t = Notification.__table__
 _WRITE_PAYLOAD = _t.update().where(_t.c.id == bindparam("b_id")).values(
     ack_token=bindparam("ack_token"), payload=bindparam("payload"), message_id=bindparam("message_id"),
     last_error=bindparam("last_error"))
 
 
-def _insert_if_new(session: Session, values: dict) -> int | None:
-    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: None when a concurrent twin won."""
-    return session.execute(_INSERT_IF_NEW, {**dict.fromkeys(_INSERTED_COLUMNS), **values}).scalar()
+def _insert_if_new(session: Session, values: dict) -> tuple[int | None, dict]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: (the new id, or None when a twin exists; the values written)."""
+    values = {**dict.fromkeys(_WRITTEN), **values}
+    for key, default in _DEFAULTS.items():
+        values[key] = default.arg(None) if default.is_callable else default.arg
+    return session.execute(_INSERT_IF_NEW, values).scalar(), values
+
+
+def _as_loaded(session: Session, row_id: int, values: dict) -> Notification:
+    """The row just written, as if read back: every column it knows is set, so nothing is selected again."""
+    row = Notification(**values, **_NULLS, id=row_id)
+    make_transient_to_detached(row)  # a column left to a server default is read when first asked for
+    session.add(row)
+    return row
 
 
 def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str | None,
