@@ -9,8 +9,9 @@ sinks (a Teams webhook and an SMTP server, tests/doubles) run in their own proce
   postgresql  two web processes (gunicorn, as the Procfile) and one `herald worker` on PostgreSQL
               (HERALD_BENCH_DATABASE_URL, default the local server; a scratch database, dropped after)
 
-Before the storm, `--open` incidents (default 1,000) are already open, their messages sent, so that every tick
-reads them (the escalation job looks at every open incident). Printed for each database:
+Before the storm, `--open` incidents (default 1,000) are already open, their messages sent and their roles'
+owners seen by the handoff job, so that every tick reads them (escalation and handoffs look at every open
+incident). Printed for each database:
   storm   seconds from the first POST to the last message at the sinks; open latency p50/p99 over HTTP
   floor   the very same rendered messages sent straight to the same sinks from a thread pool of the
           dispatcher's size, through the same adapters (no database, no HTTP): bench/dispatch.py's floor
@@ -207,6 +208,7 @@ def prepare(env: dict, already_open: int) -> int:
     from service.config import Config
     from service.incidents import lifecycle
     from service.incidents.models import Incident
+    from service.notify.handoffs import hand_over_on_rotation
     from service.notify.models import Notification
     from service.people.models import Person
     from service.rotations.models import Rotation, Shift
@@ -232,6 +234,8 @@ def prepare(env: dict, already_open: int) -> int:
         with db.transaction() as s:
             s.execute(update(Notification).values(status="sent", sent_at=now, attempts=1))
             last = s.scalar(select(func.max(Incident.id))) or 0
+        # Open for a while: earlier ticks have seen their roles' owners (a first look writes a row per role)
+        hand_over_on_rotation(now)
         db.session.remove()
         db.engine().dispose()
     return last
