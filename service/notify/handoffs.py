@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import RuleError
@@ -33,8 +34,8 @@ log = logging.getLogger("herald.rotations")  # rotation news, whoever acts on it
 
 def hand_over_on_rotation(now: datetime) -> None:
     """One read finds the incidents where a rotation names someone other than the owner last seen (or that were
-    never seen); only those get a write transaction, where the owners are looked up again. A quiet tick costs
-    four queries and takes no write lock, however many incidents are open."""
+    never seen); only those get written, in one write transaction per CHUNK of them, where the owners are looked
+    up again. A quiet tick costs four queries and takes no write lock, however many incidents are open."""
     severities = list(policy().handoff_severities)
     rotations = {key: role.rotation for key, role in policy().roles.items() if role.rotation}
     with db.read_transaction() as s:
@@ -48,16 +49,31 @@ def hand_over_on_rotation(now: datetime) -> None:
             select(RoleOwnerSeen.incident_id, RoleOwnerSeen.role, RoleOwnerSeen.person_id)
             .where(RoleOwnerSeen.incident_id.in_(incident_ids)))}
     missing = object()
-    for incident_id in incident_ids:
-        if all(seen.get((incident_id, key), missing) == person_id for key, person_id in current.items()):
-            continue  # every role's owner is the one last seen: nothing to do
-        try:
-            with db.transaction() as s:
-                incident = s.get(Incident, incident_id)
-                if incident is not None:
-                    _follow_rotations(s, incident, now, owners_at(s, rotations.values(), now))
-        except RuleError as exc:  # e.g. resolved between the query and now
-            log.info("no rotation handoff on incident %s: %s", incident_id, exc)
+    changed = [incident_id for incident_id in incident_ids
+               if any(seen.get((incident_id, key), missing) != person_id for key, person_id in current.items())]
+    for start in range(0, len(changed), CHUNK):  # in id order, as before: older incidents' notices first
+        _follow_in_one_transaction(changed[start:start + CHUNK], rotations, now)
+
+
+CHUNK = 200  # incidents per write transaction: 1,000 first looks are five commits, not 1,000
+
+
+def _follow_in_one_transaction(incident_ids: list[int], rotations: dict[str, str], now: datetime) -> None:
+    """Follow the rotations on several incidents in one transaction, each in its own savepoint: one incident's
+    trouble (e.g. resolved between the read and now) undoes only its own changes. The owners are looked up
+    once, inside the transaction; `RoleOwnerSeen` (its primary key) still makes each handoff happen once."""
+    with db.transaction() as s:
+        owners = owners_at(s, rotations.values(), now)
+        incidents = {incident.id: incident for incident in s.scalars(
+            select(Incident).where(Incident.id.in_(incident_ids)).options(selectinload(Incident.roles)))}
+        for incident_id in incident_ids:
+            if (incident := incidents.get(incident_id)) is None:
+                continue
+            try:
+                with s.begin_nested():
+                    _follow_rotations(s, incident, now, owners)
+            except RuleError as exc:  # e.g. resolved between the query and now
+                log.info("no rotation handoff on incident %s: %s", incident_id, exc)
 
 
 def _owner_ids(owners: dict[str, OnCall], rotations: dict[str, str]) -> dict[str, int | None]:
