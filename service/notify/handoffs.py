@@ -59,19 +59,21 @@ CHUNK = 200  # incidents per write transaction: 1,000 first looks are five commi
 
 
 def _follow_in_one_transaction(incident_ids: list[int], rotations: dict[str, str], now: datetime) -> None:
-    """Follow the rotations on several incidents in one transaction, each in its own savepoint: one incident's
-    trouble (e.g. resolved between the read and now) undoes only its own changes. The owners are looked up
-    once, inside the transaction; `RoleOwnerSeen` (its primary key) still makes each handoff happen once."""
+    """Follow the rotations on several incidents in one transaction. The owners and the owners last seen are
+    looked up once, inside it; `RoleOwnerSeen` (its primary key) still makes each handoff happen once. A hand
+    over runs in a savepoint: one that is refused (the incident resolved meanwhile) undoes only itself."""
     with db.transaction() as s:
         owners = owners_at(s, rotations.values(), now)
         incidents = {incident.id: incident for incident in s.scalars(
-            select(Incident).where(Incident.id.in_(incident_ids)).options(selectinload(Incident.roles)))}
+            select(Incident).where(Incident.id.in_(incident_ids), Incident.status.in_(OPEN_STATUSES))
+            .options(selectinload(Incident.roles)))}
+        seen = {(row.incident_id, row.role): row for row in s.scalars(
+            select(RoleOwnerSeen).where(RoleOwnerSeen.incident_id.in_(incident_ids)))}
         for incident_id in incident_ids:
             if (incident := incidents.get(incident_id)) is None:
                 continue
             try:
-                with s.begin_nested():
-                    _follow_rotations(s, incident, now, owners)
+                _follow_rotations(s, incident, now, owners, seen)
             except RuleError as exc:  # e.g. resolved between the query and now
                 log.info("no rotation handoff on incident %s: %s", incident_id, exc)
 
@@ -82,13 +84,14 @@ def _owner_ids(owners: dict[str, OnCall], rotations: dict[str, str]) -> dict[str
             for key, rotation in rotations.items()}
 
 
-def _follow_rotations(s, incident: Incident, now: datetime, owners: dict[str, OnCall]) -> None:
+def _follow_rotations(s, incident: Incident, now: datetime, owners: dict[str, OnCall],
+                      seen_rows: dict[tuple[int, str], RoleOwnerSeen]) -> None:
     for key, role in policy().roles.items():
         if not role.rotation:
             continue
         owner = owners.get(role.rotation)
         person = owner.person if owner else None
-        seen = s.get(RoleOwnerSeen, (incident.id, key))
+        seen = seen_rows.get((incident.id, key))
         slot = incident.role(key)
         if seen is None:
             s.add(RoleOwnerSeen(incident_id=incident.id, role=key, person_id=person.id if person else None,
@@ -105,6 +108,11 @@ def _follow_rotations(s, incident: Incident, now: datetime, owners: dict[str, On
 
 
 def _hand_over(s, incident: Incident, key: str, person: Person, now: datetime) -> None:
+    with s.begin_nested():
+        _hand_over_now(s, incident, key, person, now)
+
+
+def _hand_over_now(s, incident: Incident, key: str, person: Person, now: datetime) -> None:
     previous = incident.role(key).person if incident.role(key) is not None else None
     hand_over_role(s, incident, key, person, actor="herald", reason="rotation")
     severity = policy().severities[incident.severity]

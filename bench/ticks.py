@@ -1,0 +1,105 @@
+"""Benchmark the tick jobs that look at every open incident: escalation and rotation handoffs, with many open.
+
+In one run, on one database, frozen clock, the shipped policy (bench/storm.py's: P3 pages by email):
+
+  empty         each job on a database with no open incident: the floor a tick cannot go under
+  first looks   the handoff job the first time it sees `--open` fresh P2 incidents (one RoleOwnerSeen per
+                role each, written once)
+  quiet         each job with `--open` P2 incidents open and nothing due (a minute after they opened)
+  due           the escalation job once repeats are due on `--due` of them (their holders paged more than
+                `acknowledge_within` ago, the others acknowledged): the work itself, one transaction each
+
+Prints seconds (best of `--repeat`, one call for the one-off first looks) and the ratio to the empty tick.
+Goal (issue 17, 4): every job well under the 1-second tick with 1,000 open incidents.
+
+SQLite by default; with HERALD_BENCH_DATABASE_URL (a PostgreSQL server), a scratch database there.
+Run: .venv/bin/python bench/ticks.py [--open 1000] [--due 10] [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import select, update  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from _harness import best_of  # noqa: E402
+from open import NOW, people_on_call, scratch_database  # noqa: E402
+from service import clock, create_app, db  # noqa: E402
+from service.config import Config  # noqa: E402
+from service.escalation.ticks import run_escalation  # noqa: E402
+from service.incidents import lifecycle  # noqa: E402
+from service.incidents.models import Incident, IncidentRole  # noqa: E402
+from service.migrate import upgrade  # noqa: E402
+from service.notify.handoffs import hand_over_on_rotation  # noqa: E402
+from storm import TEAMS_SINK, storm_policy  # noqa: E402
+
+JOBS = (("escalation", run_escalation), ("rotations.handoffs", hand_over_on_rotation))
+
+
+def open_many(count: int) -> None:
+    for start in range(0, count, 100):
+        with db.transaction() as s:
+            for n in range(start, min(count, start + 100)):
+                lifecycle.open_incident(s, title=f"Latency high on svc-{n}", severity="P2", actor="bench",
+                                        impact="Some requests are slow", source="api")
+
+
+def line(name: str, seconds: float, floor: float) -> None:
+    print(f"  {name:<34} {seconds * 1000:9.1f} ms   {seconds / floor:7.1f}x the empty tick")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--open", type=int, default=1000, help="P2 incidents open")
+    parser.add_argument("--due", type=int, default=10, help="incidents with a repeat page due in the 'due' tick")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        url, drop = scratch_database(folder)
+        try:
+            upgrade(url)
+            cfg = Config(database_url=url, policy_path=str(storm_policy(Path(folder))), secret_key="bench",
+                         base_url="https://herald.example.com", teams_webhook_url=TEAMS_SINK,
+                         smtp_url="smtp://127.0.0.1:1", mail_from="herald@example.com",
+                         reply_address="herald@replies.example.com")
+            frozen = clock.FrozenClock(NOW)
+            app = create_app(cfg, clock=frozen)
+            with app.app_context():
+                people_on_call()
+                print(f"database: {make_url(url).get_backend_name()}; {args.open} open P2 incidents")
+                empty = {name: best_of(lambda job=job: job(NOW), args.repeat) for name, job in JOBS}
+                for name, _ in JOBS:
+                    line(f"{name}, empty", empty[name], empty[name])
+                open_many(args.open)
+                began = time.perf_counter()
+                hand_over_on_rotation(NOW)
+                line("rotations.handoffs, first looks", time.perf_counter() - began, empty["rotations.handoffs"])
+                quiet = NOW + timedelta(minutes=1)
+                for name, job in JOBS:
+                    line(f"{name}, quiet", best_of(lambda job=job: job(quiet), args.repeat), empty[name])
+                with db.transaction() as s:  # all but --due acknowledged: their repeats are not due
+                    ids = s.scalars(select(Incident.id).order_by(Incident.id)).all()[args.due:]
+                    for start in range(0, len(ids), 500):
+                        s.execute(update(IncidentRole).where(IncidentRole.incident_id.in_(ids[start:start + 500]))
+                                  .values(acknowledged_at=NOW))
+                later = NOW + timedelta(minutes=16)  # past P2's acknowledge_within (15m)
+                began = time.perf_counter()
+                run_escalation(later)
+                line(f"escalation, {args.due} repeats due", time.perf_counter() - began, empty["escalation"])
+                line("escalation, quiet again", best_of(lambda: run_escalation(later), args.repeat),
+                     empty["escalation"])
+        finally:
+            drop()
+
+
+if __name__ == "__main__":
+    main()
