@@ -84,8 +84,10 @@ class IncidentOut(Schema):
     resolution = fields.String(allow_none=True)
     roles = fields.Method("_roles")
 
+    _role_out = RoleOut()
+
     def _roles(self, incident) -> dict:
-        out = RoleOut()
+        out = self._role_out
         return {
             r.role: out.dump({
                 "person": r.person.handle if r.person else None,

@@ -11,6 +11,7 @@ from ..runtime import policy
 from ..schemas import PageArgs
 from . import lifecycle
 from .models import OPEN_STATUSES, Incident, IncidentUpdate, TimelineEntry
+from .read import incident_view
 from .schemas import (
     AcknowledgeIn,
     IncidentCreate,
@@ -68,7 +69,10 @@ def list_incidents(args):
 @require_scope("read")
 @blp.response(200, IncidentOut)
 def get_incident(ident):
-    return incident_or_404(ident)
+    incident = incident_view(session, ident)  # rows, not ORM objects: the hot read (see read.py)
+    if incident is None:
+        raise not_found(f"incident {ident!r}")
+    return incident
 
 
 @blp.route("/<ident>", methods=["PATCH"])
