@@ -1,9 +1,10 @@
-"""One incident as the API shows it, read in one statement without ORM objects (`GET /api/incidents/<id>`).
+"""Incidents as the API shows them, read as rows without ORM objects (`GET /api/incidents[/<id>]`).
 
 The hot read: a dashboard polls it. The incident, its roles and their people come from one outer join
 as plain rows, wrapped in light objects that `schemas.IncidentOut` dumps exactly as it dumps the model
 (the same attribute names), so the schema stays the one statement of the shape. Loading the same thing
-as ORM objects (identity map, instance state, one object per row) cost more than the rest of the request.
+as ORM objects (identity map, instance state, one object per row) cost more than the rest of the request,
+and a page of a thousand incidents as objects held 16 MB at its peak (bench/memory.py).
 """
 from __future__ import annotations
 
@@ -57,16 +58,37 @@ def incident_view(s: Session, ident: str) -> SimpleNamespace | None:
     rows = s.execute(statement, {"key": key}).all()
     if not rows:
         return None
-    first = rows[0]._mapping
-    incident = SimpleNamespace(**{column.name: first[column] for column in _INCIDENT.columns})
-    incident.roles = [
-        SimpleNamespace(
-            role=row.role_key,
-            person=SimpleNamespace(handle=row.person_handle, name=row.person_name) if row.person_handle else None,
-            assigned_at=row.role_assigned_at,
-            acknowledged_at=row.role_acknowledged_at,
-            acknowledged_via=row.role_acknowledged_via,
-        )
-        for row in rows if row.role_key is not None
-    ]
+    incident = _incident(rows[0])
+    incident.roles = [_role(row) for row in rows if row.role_key is not None]
     return incident
+
+
+def incident_views(s: Session, query: Select) -> list[SimpleNamespace]:
+    """The incidents `query` selects (a select of the incidents table, filtered, ordered and paged), each
+    with its roles, for `IncidentOut(many=True)`: two statements, the page and the roles of the page."""
+    incidents = [_incident(row) for row in s.execute(query)]
+    by_id = {incident.id: incident for incident in incidents}
+    for incident in incidents:
+        incident.roles = []
+    if by_id:
+        roles = (select(_ROLE.c.incident_id, *_ROLE_COLUMNS)
+                 .select_from(_ROLE.outerjoin(_PERSON, _PERSON.c.id == _ROLE.c.person_id))
+                 .where(_ROLE.c.incident_id.in_(list(by_id))).order_by(_ROLE.c.id))
+        for row in s.execute(roles):
+            by_id[row.incident_id].roles.append(_role(row))
+    return incidents
+
+
+def _incident(row) -> SimpleNamespace:
+    mapping = row._mapping
+    return SimpleNamespace(**{column.name: mapping[column] for column in _INCIDENT.columns})
+
+
+def _role(row) -> SimpleNamespace:
+    return SimpleNamespace(
+        role=row.role_key,
+        person=SimpleNamespace(handle=row.person_handle, name=row.person_name) if row.person_handle else None,
+        assigned_at=row.role_assigned_at,
+        acknowledged_at=row.role_acknowledged_at,
+        acknowledged_via=row.role_acknowledged_via,
+    )

@@ -11,7 +11,7 @@ from ..runtime import policy
 from ..schemas import PageArgs
 from . import lifecycle
 from .models import OPEN_STATUSES, Incident, IncidentUpdate, TimelineEntry
-from .read import incident_view
+from .read import incident_view, incident_views
 from .schemas import (
     AcknowledgeIn,
     IncidentCreate,
@@ -55,14 +55,14 @@ def create_incident(data):
 @blp.arguments(IncidentListArgs, location="query")
 @blp.response(200, IncidentOut(many=True))
 def list_incidents(args):
-    query = select(Incident).order_by(Incident.started_at.desc(), Incident.id.desc())
+    query = select(Incident.__table__).order_by(Incident.started_at.desc(), Incident.id.desc())
     if args.get("status") == "open":
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif args.get("status"):
         query = query.where(Incident.status == args["status"])
     if args.get("severity"):
         query = query.where(Incident.severity == args["severity"].upper())
-    return page_of(query, args)
+    return incident_views(session, query.limit(args["limit"]).offset(args["offset"]))  # rows (see read.py)
 
 
 @blp.route("/<ident>", methods=["GET"])

@@ -77,3 +77,17 @@ def test_reading_an_incident_is_one_statement(app, client, make_person, put_on_c
         event.remove(db.engine(), "before_cursor_execute", listener)
     assert response.status_code == 200 and len(response.get_json()["roles"]) == 5
     assert len(statements) == 1  # the admin token needs no lookup: the incident, roles and people at once
+
+
+def test_the_list_reads_rows_and_dumps_exactly_as_the_models(app, client, make_person, put_on_call, frozen_clock):
+    _incidents(make_person, put_on_call, frozen_clock, app)
+    schema = IncidentOut(many=True)
+    newest_first = select(Incident).order_by(Incident.started_at.desc(), Incident.id.desc())
+    with app.app_context():
+        every = schema.dump(db.session.scalars(newest_first).all())
+        resolved = schema.dump(db.session.scalars(newest_first.where(Incident.status == "resolved")).all())
+    assert client.get("/api/incidents", headers=ADMIN).get_json() == every
+    assert client.get("/api/incidents?limit=2&offset=3", headers=ADMIN).get_json() == every[3:5]
+    assert client.get("/api/incidents?status=resolved", headers=ADMIN).get_json() == resolved
+    assert client.get("/api/incidents?offset=50", headers=ADMIN).get_json() == []
+    assert len(resolved) == 2 and any(not i["roles"] for i in every) and any(i["previous_incident"] for i in every)
