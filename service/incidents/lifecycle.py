@@ -309,4 +309,5 @@ def get_by_id_or_number(s: Session, ident: str) -> Incident | None:
     if ident.isdigit():  # any digits: "²" or an id past 2^31 names no incident
         number = as_id(ident)
         return s.get(Incident, number, options=_WITH_ROLES) if number is not None else None
-    return s.scalars(select(Incident).where(Incident.number == ident.upper()).options(*_WITH_ROLES)).unique().one_or_none()
+    query = select(Incident).where(Incident.number == ident.upper()).options(*_WITH_ROLES)
+    return s.scalars(query).unique().one_or_none()

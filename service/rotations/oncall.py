@@ -109,8 +109,9 @@ def owners_at(session: Session, at: datetime) -> dict[str, OnCall | None]:
     """Every rotation's owner at `at` by rotation name, in name order: what `on_call` says for each, in one
     query. The `person` of each answer carries only the handle and the name (enough for `as_json`)."""
     owners: dict[str, OnCall | None] = {}
+    rows = session.execute(_OWNERS, {"at": at})
     for (name, cover_id, cover_start, cover_end, cover_handle, cover_name,
-         shift_start, shift_end, shift_label, shift_uid, shift_handle, shift_name) in session.execute(_OWNERS, {"at": at}):
+         shift_start, shift_end, shift_label, shift_uid, shift_handle, shift_name) in rows:
         if cover_id is not None:
             owners[name] = OnCall(_Named(cover_handle, cover_name), cover_name, cover_start, cover_end, override=True,
                                   uid=f"override-{cover_id}")
