@@ -91,3 +91,20 @@ def test_the_list_reads_rows_and_dumps_exactly_as_the_models(app, client, make_p
     assert client.get("/api/incidents?status=resolved", headers=ADMIN).get_json() == resolved
     assert client.get("/api/incidents?offset=50", headers=ADMIN).get_json() == []
     assert len(resolved) == 2 and any(not i["roles"] for i in every) and any(i["previous_incident"] for i in every)
+
+
+def test_roles_are_what_role_out_makes_of_them(app, make_person, put_on_call, frozen_clock):
+    from service.incidents.schemas import RoleOut
+
+    _incidents(make_person, put_on_call, frozen_clock, app)
+    with app.app_context():
+        seen = 0
+        for incident in db.session.scalars(select(Incident)):
+            dumped = IncidentOut().dump(incident)["roles"]
+            for r in incident.roles:
+                assert dumped[r.role] == RoleOut().dump({
+                    "person": r.person.handle if r.person else None, "name": r.person.name if r.person else None,
+                    "assigned_at": r.assigned_at, "acknowledged_at": r.acknowledged_at,
+                    "acknowledged_via": r.acknowledged_via})
+                seen += bool(r.acknowledged_at) + (r.person is None)
+        assert seen >= 3  # acknowledged roles and roles held by nobody were both compared
