@@ -13,7 +13,8 @@ rendered payloads, which bulk inserts then copy):
   rendered payloads: 97% sent, the rest dead, cancelled, and 200 due now).
 
 Then `herald serve` runs as a real process (its own ticker, dispatcher and calendar work) while four
-clients fetch, over and over for DURATION seconds: the board and its live fragment, the console's
+clients fetch, in random order for DURATION seconds (then all four at once on each of the three largest
+responses, twice: the worst moment on purpose): the board and its live fragment, the console's
 incident list, the incident list of the API (first page, 1,000 rows, a page deep in the past), one
 incident and its timeline, /api/oncall now and two years back, the status page (HTML, JSON, Atom),
 /metrics, the notifications list, the rotations, a year of one rotation's shifts and its feed. Peak
@@ -411,6 +412,24 @@ def exercise(serve: Serve, paths: list[str], seconds: float, clients: int = 4) -
     while any(t.is_alive() for t in threads):
         peak_rss = max(peak_rss, serve.memory()["VmRSS"])
         time.sleep(0.2)
+    # The worst moment on purpose: every client on the same large request at once, for each of the largest.
+    largest = [path for path, _hwm, _length in sorted(steps, key=lambda step: -step[2])[:3]]
+
+    def burst(path: str):
+        own = signed_in(serve.base)
+        for _ in range(2):
+            answer = own.get(serve.base + path)
+            with lock:
+                counts["requests"] += 1
+                counts["errors"] += answer.status_code != 200
+
+    for path in largest:
+        threads = [threading.Thread(target=burst, args=(path,)) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    counts["bursts"] = len(largest)
     return counts, peak_rss, steps
 
 
@@ -451,8 +470,9 @@ def main() -> None:
     print(f"         herald serve, empty database, exercised:   peak {empty_hwm / mb:6.1f} MB "
           f"({counts_empty['requests']} requests)")
     print(f"         herald serve, full database, started + 5 s: peak {started_hwm / mb:6.1f} MB")
-    print(f"         herald serve, full database, exercised {seconds:.0f} s by 4 clients "
-          f"({counts['requests']} requests, {counts['errors']} errors):")
+    print(f"         herald serve, full database, exercised {seconds:.0f} s by 4 clients, then the 4 at once on "
+          f"each of the {counts['bursts']} largest responses twice ({counts['requests']} requests, "
+          f"{counts['errors']} errors):")
     print(f"           peak RSS (VmHWM) {final['VmHWM'] / mb:6.1f} MB   ratio to idle {final['VmHWM'] / idle_hwm:4.2f}x   "
           f"goal < {LIMIT_MB} MB: {'met' if final['VmHWM'] / mb < LIMIT_MB else 'NOT met'}")
     print(f"           RSS at the end {final['VmRSS'] / mb:6.1f} MB; calendar forkserver peak {helpers / mb:5.1f} MB")
