@@ -66,6 +66,28 @@ def on_call(session: Session, rotation: str | Rotation, at: datetime) -> OnCall 
     return OnCall(shift.person, shift.label, shift.start, shift.end, uid=shift.uid)
 
 
+def owners_at(session: Session, names, at: datetime) -> dict[str, OnCall]:
+    """{rotation name: its owner at `at`} for many rotations in two queries (overrides, then shifts), by the
+    same rules as `on_call`; a rotation with nobody scheduled (or unknown) is left out."""
+    names = {n for n in names if n}
+    if not names:
+        return {}
+    out: dict[str, OnCall] = {}
+    for name, override in session.execute(
+            select(Rotation.name, Override).join(Override, Override.rotation_id == Rotation.id)
+            .where(Rotation.name.in_(names), Override.start <= at, Override.end > at)
+            .order_by(Override.created_at.desc(), Override.id.desc())):
+        out.setdefault(name, _from_override(override))
+    rest = names - out.keys()
+    if rest:
+        for name, shift in session.execute(
+                select(Rotation.name, Shift).join(Shift, Shift.rotation_id == Rotation.id)
+                .where(Rotation.name.in_(rest), Shift.start <= at, Shift.end > at)
+                .order_by(Shift.start.desc(), Shift.id.desc())):
+            out.setdefault(name, OnCall(shift.person, shift.label, shift.start, shift.end, uid=shift.uid))
+    return out
+
+
 @dataclass(frozen=True)
 class _Named:
     """A person as `OnCall.as_json` shows them: handle and name (a row, not an ORM object)."""
@@ -105,9 +127,10 @@ def _owners_statement():
 _OWNERS = _owners_statement()
 
 
-def owners_at(session: Session, at: datetime) -> dict[str, OnCall | None]:
-    """Every rotation's owner at `at` by rotation name, in name order: what `on_call` says for each, in one
-    query. The `person` of each answer carries only the handle and the name (enough for `as_json`)."""
+def every_owner_at(session: Session, at: datetime) -> dict[str, OnCall | None]:
+    """Every rotation's owner at `at` by rotation name, in name order, None where nobody is scheduled: what
+    `on_call` says for each, in one query (the API's read; `owners_at` is the write path's, with ORM people).
+    The `person` of each answer carries only the handle and the name (enough for `as_json`)."""
     owners: dict[str, OnCall | None] = {}
     rows = session.execute(_OWNERS, {"at": at})
     for (name, cover_id, cover_start, cover_end, cover_handle, cover_name,
@@ -125,7 +148,7 @@ def owners_at(session: Session, at: datetime) -> dict[str, OnCall | None]:
 
 def who_is_on_call(session: Session, at: datetime) -> dict:
     """`GET /api/oncall`: every rotation's owner at `at`, and every policy role's through its rotation."""
-    owners = owners_at(session, at)
+    owners = every_owner_at(session, at)
     roles = {key: owners.get(role.rotation) if role.rotation else None for key, role in policy().roles.items()}
     return {
         "at": iso(at),

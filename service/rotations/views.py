@@ -22,7 +22,7 @@ from .fetch import FetchError
 from .gaps import find_gaps
 from .materialise import resolve_for, rotation_named, upload
 from .models import Override, Rotation
-from .oncall import OnCall, effective_schedule, on_call, owners_at, who_is_on_call
+from .oncall import OnCall, effective_schedule, every_owner_at, on_call, who_is_on_call
 from .schemas import (
     NAME,
     FeedUrlOut,
@@ -97,7 +97,7 @@ def oncall(args):
 @require_scope("read")
 @blp.response(200, RotationOut(many=True))
 def list_rotations():
-    owners = owners_at(session, clock.now())  # every rotation's owner in one query, not two per rotation
+    owners = every_owner_at(session, clock.now())  # every rotation's owner in one query, not two per rotation
     return [rotation_view(r, owners.get(r.name)) for r in session.scalars(select(Rotation).order_by(Rotation.name))]
 
 

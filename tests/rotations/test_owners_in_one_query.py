@@ -1,4 +1,4 @@
-"""`GET /api/oncall` reads every rotation's owner in one statement (`oncall.owners_at`): it must say exactly
+"""`GET /api/oncall` reads every rotation's owner in one statement (`oncall.every_owner_at`): it must say exactly
 what `on_call` says rotation by rotation — overrides over shifts, the newest override first, gaps, shifts
 that name nobody known — and what it sends is what its OpenAPI schema describes."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from service import db
 from service.people.models import Person
 from service.rotations.models import Override, Rotation, Shift
-from service.rotations.oncall import iso, on_call, owners_at, who_is_on_call
+from service.rotations.oncall import every_owner_at, iso, on_call, who_is_on_call
 from service.rotations.schemas import OnCallNowOut
 from tests.conftest import ADMIN, START
 
@@ -44,7 +44,7 @@ def _populate(rng: random.Random) -> None:
     s.commit()
 
 
-def test_owners_at_agrees_with_on_call_everywhere(app):
+def test_every_owner_at_agrees_with_on_call_everywhere(app):
     rng = random.Random(3)
     with app.app_context():
         _populate(rng)
@@ -56,7 +56,7 @@ def test_owners_at_agrees_with_on_call_everywhere(app):
         moments += [sh.start for sh in s.scalars(select(Shift))] + [sh.end for sh in s.scalars(select(Shift))]
         compared = overrides = nobody = 0
         for at in moments:
-            owners = owners_at(s, at)
+            owners = every_owner_at(s, at)
             assert list(owners) == sorted(r.name for r in rotations)
             for rotation in rotations:
                 expected = on_call(s, rotation, at)
