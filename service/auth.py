@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Callable
 
 from flask import current_app, g, request
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from . import clock
@@ -134,13 +134,18 @@ def authenticate_digest(digest: str) -> Principal | None:
     bootstrap = current_app.config["HERALD"].admin_token
     if bootstrap and hmac.compare_digest(digest.encode(), hash_token(bootstrap).encode()):
         return Principal("admin (HERALD_ADMIN_TOKEN)", ["admin"])
-    # A read transaction of its own, ended before the view runs: the check never holds a lock.
+    # A read transaction of its own, ended before the view runs: the check never holds a lock. It runs on
+    # every API request, so it reads the four columns it needs as a row (no ORM object; half the cost).
     with read_transaction() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
+        row = s.execute(_ACTIVE_TOKEN, {"digest": digest}).first()
     # The lookup is by hash; compare again in constant time so timing says nothing about near misses.
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     return Principal(row.name, row.scopes, row.id)
+
+
+_ACTIVE_TOKEN = (select(ApiToken.id, ApiToken.name, ApiToken.scopes, ApiToken.token_hash)
+                 .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
 
 
 def current_principal() -> Principal | None:

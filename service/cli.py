@@ -79,8 +79,9 @@ def _run_until_signal(app, serve_http: tuple[str, int] | None) -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Web API + scheduler + dispatcher (+ inbound SMTP when configured) in one process."""
-    from .processes import first_start
+    from .processes import first_start, tune_allocator
 
+    tune_allocator()  # first, before any thread exists
     app = _app()
     first_start(app, echo=click.echo)
     _run_until_signal(app, (host, port))
@@ -89,6 +90,9 @@ def serve(host: str, port: int) -> None:
 @main.command(name="worker")
 def worker_command() -> None:
     """Scheduler + dispatcher (+ inbound SMTP) without the web server."""
+    from .processes import tune_allocator
+
+    tune_allocator()  # first, before any thread exists
     _run_until_signal(_app(), None)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, Integer, bindparam, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock
@@ -334,8 +334,14 @@ def _add_update(s: Session, incident: Incident, kind: str, *, actor: str, learne
     return update
 
 
+# An incident read by id or number comes with its roles and their people in the same statement (one
+# query instead of the incident, then the roles): every caller reads or dumps the roles.
+_WITH_ROLES = (joinedload(Incident.roles),)
+
+
 def get_by_id_or_number(s: Session, ident: str) -> Incident | None:
     if ident.isdigit():  # any digits: "²" or an id past 2^31 names no incident
         number = as_id(ident)
-        return s.get(Incident, number) if number is not None else None
-    return s.scalar(select(Incident).where(Incident.number == ident.upper()))
+        return s.get(Incident, number, options=_WITH_ROLES) if number is not None else None
+    query = select(Incident).where(Incident.number == ident.upper()).options(*_WITH_ROLES)
+    return s.scalars(query).unique().one_or_none()

@@ -58,6 +58,9 @@ class RoleOut(Schema):
     acknowledged_via = fields.String(allow_none=True)
 
 
+_ROLE_TIME = AwareDateTime(allow_none=True)  # RoleOut's times, for IncidentOut._roles
+
+
 class IncidentOut(Schema):
     id = fields.Integer()
     number = fields.String()
@@ -85,15 +88,17 @@ class IncidentOut(Schema):
     roles = fields.Method("_roles")
 
     def _roles(self, incident) -> dict:
-        out = RoleOut()
+        """Each role as `RoleOut` shows it, built directly: a RoleOut dump per role was a third of the cost of
+        a list of incidents (five roles each). `test_incident_read` holds the two together."""
+        at = _ROLE_TIME._serialize
         return {
-            r.role: out.dump({
+            r.role: {
                 "person": r.person.handle if r.person else None,
                 "name": r.person.name if r.person else None,
-                "assigned_at": r.assigned_at,
-                "acknowledged_at": r.acknowledged_at,
+                "assigned_at": at(r.assigned_at, "assigned_at", r),
+                "acknowledged_at": at(r.acknowledged_at, "acknowledged_at", r),
                 "acknowledged_via": r.acknowledged_via,
-            })
+            }
             for r in incident.roles
         }
 

@@ -11,6 +11,7 @@ from ..runtime import policy
 from ..schemas import PageArgs
 from . import lifecycle
 from .models import OPEN_STATUSES, Incident, IncidentUpdate, TimelineEntry
+from .read import incident_view, incident_views
 from .schemas import (
     AcknowledgeIn,
     IncidentCreate,
@@ -54,21 +55,24 @@ def create_incident(data):
 @blp.arguments(IncidentListArgs, location="query")
 @blp.response(200, IncidentOut(many=True))
 def list_incidents(args):
-    query = select(Incident).order_by(Incident.started_at.desc(), Incident.id.desc())
+    query = select(Incident.__table__).order_by(Incident.started_at.desc(), Incident.id.desc())
     if args.get("status") == "open":
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif args.get("status"):
         query = query.where(Incident.status == args["status"])
     if args.get("severity"):
         query = query.where(Incident.severity == args["severity"].upper())
-    return page_of(query, args)
+    return incident_views(session, query.limit(args["limit"]).offset(args["offset"]))  # rows (see read.py)
 
 
 @blp.route("/<ident>", methods=["GET"])
 @require_scope("read")
 @blp.response(200, IncidentOut)
 def get_incident(ident):
-    return incident_or_404(ident)
+    incident = incident_view(session, ident)  # rows, not ORM objects: the hot read (see read.py)
+    if incident is None:
+        raise not_found(f"incident {ident!r}")
+    return incident
 
 
 @blp.route("/<ident>", methods=["PATCH"])

@@ -8,7 +8,9 @@ and job durations, kept with its heartbeat).
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import timedelta
+from itertools import accumulate
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -113,14 +115,21 @@ class HeraldCollector:
         ack = HistogramMetricFamily("herald_time_to_acknowledge_seconds",
                                     "From an incident's start to its first acknowledgement by a paged role",
                                     labels=["severity"])
-        by_severity: dict[str, list[float]] = {}
-        for severity, started, acknowledged in s.execute(
-                select(Incident.severity, Incident.started_at, Incident.acknowledged_at)
-                .where(Incident.acknowledged_at.is_not(None))):
-            by_severity.setdefault(severity, []).append(max((acknowledged - started).total_seconds(), 0.0))
-        for severity, values in sorted(by_severity.items()):
-            buckets = [(floatToGoString(b), sum(1 for v in values if v <= b)) for b in ACK_BUCKETS] + [("+Inf", len(values))]
-            ack.add_metric([severity], buckets, sum(values))
+        # Counted as the rows stream past (every incident ever acknowledged: it only grows), never held as a list.
+        counts: dict[str, list[int]] = {}  # per severity: how many fall in each bucket (not cumulative)
+        sums: dict[str, float] = {}
+        rows = s.execute(select(Incident.severity, Incident.started_at, Incident.acknowledged_at)
+                         .where(Incident.acknowledged_at.is_not(None))
+                         .execution_options(yield_per=1000))
+        for severity, started, acknowledged in rows:
+            value = max((acknowledged - started).total_seconds(), 0.0)
+            bucket = bisect_left(ACK_BUCKETS, value)  # the first bound >= value; len() for +Inf only
+            counts.setdefault(severity, [0] * (len(ACK_BUCKETS) + 1))[bucket] += 1
+            sums[severity] = sums.get(severity, 0.0) + value
+        for severity, per_bucket in sorted(counts.items()):
+            cumulative = list(accumulate(per_bucket))
+            buckets = [(floatToGoString(b), c) for b, c in zip(ACK_BUCKETS, cumulative)] + [("+Inf", cumulative[-1])]
+            ack.add_metric([severity], buckets, sums[severity])
         yield ack
 
     def _coverage(self):

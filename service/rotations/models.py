@@ -23,7 +23,9 @@ class Rotation(Base):
     next_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
-    calendar: Mapped[str | None] = mapped_column(Text)  # last good calendar text, to re-materialise
+    # The last good calendar text, to re-materialise. Up to 10 MiB: loaded only when read (deferred), not
+    # with every rotation a listing, the board or a tick job reads.
+    calendar: Mapped[str | None] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The window the shifts cover, and when it is next re-resolved (daily, or at once when people change).

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..clock import as_utc
+from ..db import UTCDateTime
 from ..people.models import Person
 from ..policy import Policy
 from ..runtime import policy
@@ -87,10 +88,67 @@ def owners_at(session: Session, names, at: datetime) -> dict[str, OnCall]:
     return out
 
 
+@dataclass(frozen=True)
+class _Named:
+    """A person as `OnCall.as_json` shows them: handle and name (a row, not an ORM object)."""
+    handle: str
+    name: str
+
+
+def _owners_statement():
+    """Every rotation (by name) with its owner at :at, in one statement: `on_call`'s two lookups (the newest
+    override covering the moment, else the latest shift covering it) as correlated subqueries, joined to
+    their people. Plain columns, no ORM objects; built once, only the moment is bound."""
+    at = bindparam("at", type_=UTCDateTime())
+    rotation, cover, shift = Rotation.__table__, Override.__table__, Shift.__table__
+    cover_person, shift_person = Person.__table__.alias("cover_person"), Person.__table__.alias("shift_person")
+    covering = cover.alias("covering")
+    newest_cover = (select(covering.c.id)
+                    .where(covering.c.rotation_id == rotation.c.id, covering.c.start <= at, covering.c.end > at)
+                    .order_by(covering.c.created_at.desc(), covering.c.id.desc()).limit(1)
+                    .correlate(rotation).scalar_subquery())
+    within = shift.alias("within")
+    covering_shift = (select(within.c.id)
+                      .where(within.c.rotation_id == rotation.c.id, within.c.start <= at, within.c.end > at)
+                      .order_by(within.c.start.desc()).limit(1)
+                      .correlate(rotation).scalar_subquery())
+    return (
+        select(rotation.c.name, cover.c.id, cover.c.start, cover.c.end, cover_person.c.handle, cover_person.c.name,
+               shift.c.start, shift.c.end, shift.c.label, shift.c.uid, shift_person.c.handle, shift_person.c.name)
+        .select_from(rotation
+                     .outerjoin(cover, cover.c.id == newest_cover)
+                     .outerjoin(cover_person, cover_person.c.id == cover.c.person_id)
+                     .outerjoin(shift, shift.c.id == covering_shift)
+                     .outerjoin(shift_person, shift_person.c.id == shift.c.person_id))
+        .order_by(rotation.c.name)
+    )
+
+
+_OWNERS = _owners_statement()
+
+
+def every_owner_at(session: Session, at: datetime) -> dict[str, OnCall | None]:
+    """Every rotation's owner at `at` by rotation name, in name order, None where nobody is scheduled: what
+    `on_call` says for each, in one query (the API's read; `owners_at` is the write path's, with ORM people).
+    The `person` of each answer carries only the handle and the name (enough for `as_json`)."""
+    owners: dict[str, OnCall | None] = {}
+    rows = session.execute(_OWNERS, {"at": at})
+    for (name, cover_id, cover_start, cover_end, cover_handle, cover_name,
+         shift_start, shift_end, shift_label, shift_uid, shift_handle, shift_name) in rows:
+        if cover_id is not None:
+            owners[name] = OnCall(_Named(cover_handle, cover_name), cover_name, cover_start, cover_end, override=True,
+                                  uid=f"override-{cover_id}")
+        elif shift_start is not None:
+            person = _Named(shift_handle, shift_name) if shift_handle is not None else None
+            owners[name] = OnCall(person, shift_label, shift_start, shift_end, uid=shift_uid)
+        else:
+            owners[name] = None
+    return owners
+
+
 def who_is_on_call(session: Session, at: datetime) -> dict:
     """`GET /api/oncall`: every rotation's owner at `at`, and every policy role's through its rotation."""
-    rotations = session.scalars(select(Rotation).order_by(Rotation.name)).all()
-    owners = {rotation.name: on_call(session, rotation, at) for rotation in rotations}
+    owners = every_owner_at(session, at)
     roles = {key: owners.get(role.rotation) if role.rotation else None for key, role in policy().roles.items()}
     return {
         "at": iso(at),
