@@ -15,7 +15,7 @@ from flask import Flask
 from flask_smorest import Api
 from sqlalchemy import event
 
-from . import auth_views, health, processes, web_static, worker
+from . import ack_tokens, auth_views, health, processes, web_static, worker
 from .acks import graph_inbox, smtp
 from .acks import pages as ack_pages
 from .acks import views as inbound
@@ -24,6 +24,8 @@ from .alerts import views as alerts
 from .console import admin as console_admin
 from .console import signin as console_signin
 from .console import views as console
+from .escalation import acks as escalation_acks
+from .escalation import steps as escalation_steps
 from .escalation import ticks as escalation
 from .incidents import events
 from .incidents import views as incidents
@@ -112,6 +114,14 @@ CARD_VERBS = [  # (verb, handler, kind of card data): see service/teams/actions.
     ("resolve", card_verbs.resolve, "incident"),
     ("handover", card_verbs.hand_over, "incident"),
     ("refresh", card_verbs.refresh, "incident"),
+    ("ack", card_verbs.acknowledge_receipt, escalation_steps.TOKEN_KIND),  # an escalation's Acknowledge button
+]
+
+# ---- acknowledgement tokens besides pages: (kind, handler) — see service/ack_tokens.py ------------------
+# Messages sent with `notify(…, token_kind=kind)` carry a token of the kind; the ack link, email replies and
+# the Teams `ack` verb (CARD_VERBS above, with card_verbs.acknowledge_receipt) hand it to the handler.
+ACK_KINDS = [
+    (escalation_steps.TOKEN_KIND, escalation_acks.HANDLER),
 ]
 
 # ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
@@ -152,6 +162,8 @@ def wire(app: Flask, api: Api) -> None:
         register_payload_builder(channel, builder)
     for reach in REACH:
         register_reach(**reach)
+    for kind, handler in ACK_KINDS:
+        ack_tokens.register_token_kind(kind, handler)
     for verb, handler, kind in CARD_VERBS:
         card_verbs.register_verb(verb, handler, kind=kind)
     for blueprint in API_BLUEPRINTS:

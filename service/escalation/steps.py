@@ -1,0 +1,107 @@
+"""The record of each escalation step: whom it went to, and who acknowledged it, when and how.
+
+`send` enqueues a step's messages (each with its own signed token of kind "escalation") and records
+the step and its recipients; `acknowledge` is the one way a recipient acknowledges, whichever path the
+acknowledgement came by (email reply, link, Teams card). An acknowledgement of any step of a rule stops
+that rule's chain (`acknowledged_rules`, read by the tick).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..incidents.models import Incident
+from ..incidents.timeline import record
+from ..notify.outbox import notify
+from ..people.models import Person
+from .models import EscalationRecipient, EscalationStep
+
+TOKEN_KIND = "escalation"
+ASSEMBLE_RULE = "Team not assembled"   # the assemble check's message to the IC is an escalation like the rules'
+_STEP_KEY = re.compile(r"^rule:(?P<name>.*):step:(?P<step>[1-9][0-9]*)$")
+
+
+def parse_key(key: str, names: set[str]) -> tuple[str, int] | None:
+    """(rule name, step) of a firing key of a rule in `names` (`rule:<name>` or `rule:<name>:step:<n>`)."""
+    found = _STEP_KEY.match(key)
+    if found and found["name"] in names:
+        return found["name"], int(found["step"])
+    name = key[len("rule:"):] if key.startswith("rule:") else None
+    return (name, 0) if name in names else None
+
+
+def send(s: Session, incident: Incident, *, rule: str, step: int, key: str, contacts, reason: str, recipients,
+         now: datetime, context: dict) -> EscalationStep:
+    """Enqueue the step's messages and record the step with one recipient row per message."""
+    row = EscalationStep(incident_id=incident.id, rule=rule[:200], step=step, key=key, contacts=list(contacts),
+                         reason=reason[:500], fired_at=now)
+    s.add(row)
+    s.flush()
+    for message in notify(s, incident=incident, kind="escalation", slot=key, recipients=recipients,
+                          context=context, token_kind=TOKEN_KIND):
+        row.recipients.append(EscalationRecipient(notification_id=message.id, channel=message.channel,
+                                                  address=message.recipient, name=message.recipient_name,
+                                                  person_id=message.person_id))
+    return row
+
+
+def acknowledged_rules(s: Session, ids: list[int]) -> set[tuple[int, str]]:
+    """(incident, rule name) of every rule with an acknowledged step on the incidents."""
+    if not ids:
+        return set()
+    return set(s.execute(select(EscalationStep.incident_id, EscalationStep.rule).where(
+        EscalationStep.incident_id.in_(ids), EscalationStep.acknowledged_at.is_not(None))).all())
+
+
+def recipient_of(s: Session, notification_id: int) -> EscalationRecipient | None:
+    return s.scalar(select(EscalationRecipient).where(EscalationRecipient.notification_id == notification_id))
+
+
+def who(s: Session, recipient: EscalationRecipient, address: str | None = None) -> tuple[str, str]:
+    """(identifier for the API, name for the timeline) of whoever acknowledged as `recipient`."""
+    person = s.get(Person, recipient.person_id) if recipient.person_id else None
+    if person is not None:
+        return person.handle, person.name
+    shown = address or recipient.address
+    return shown, f"{recipient.name} <{shown}>" if recipient.name and "@" in shown else shown
+
+
+def acknowledge(s: Session, recipient: EscalationRecipient, *, via: str, now: datetime,
+                address: str | None = None, actor: str | None = None) -> bool:
+    """`recipient` acknowledges its step; False when they had before (acknowledging twice counts once).
+
+    The first acknowledgement of a step is the step's; later ones by other recipients are kept per
+    recipient and noted too (each says someone saw it).
+    """
+    if recipient.acknowledged_at is not None:
+        return False
+    step = recipient.step
+    incident = s.get(Incident, step.incident_id)
+    handle, name = who(s, recipient, address)
+    recipient.acknowledged_at, recipient.acknowledged_via = now, via
+    first = step.acknowledged_at is None
+    if first:
+        step.acknowledged_at, step.acknowledged_by, step.acknowledged_via = now, handle[:320], via
+    text = f"Escalation {step.rule!r} ({describe(step)}) acknowledged by {name} {via_words(via)}"
+    if not first:
+        text += " (acknowledged before by " + (step.acknowledged_by or "someone") + ")"
+    record(s, incident, "escalation_acknowledged", text, actor=actor or f"{via}:{handle}", rule=step.rule,
+           step=step.step, via=via, by=handle, first=first)
+    return True
+
+
+def via_words(via: str | None) -> str:
+    return f"via {via}" if via else ""
+
+
+def describe(step: EscalationStep) -> str:
+    """"step 1", "step 2", … as people count (the API's step 0 is the rule's own contacts)."""
+    return f"step {step.step + 1}"
+
+
+def incident_steps(s: Session, incident_id: int) -> list[EscalationStep]:
+    return list(s.scalars(select(EscalationStep).where(EscalationStep.incident_id == incident_id)
+                          .order_by(EscalationStep.fired_at, EscalationStep.id)))
