@@ -27,6 +27,7 @@ from .console import views as console
 from .escalation import acks as escalation_acks
 from .escalation import steps as escalation_steps
 from .escalation import ticks as escalation
+from .escalation import views as escalations
 from .incidents import events
 from .incidents import views as incidents
 from .notify import dispatcher, handoffs, metrics, triggers
@@ -132,7 +133,7 @@ SAMPLE_CONTEXTS = {"invite": review.sample_review,
 
 # ---- HTTP ----------------------------------------------------------------------------------------
 API_BLUEPRINTS = [health.blp, auth_views.blp, people.blp, incidents.blp, notifications.blp, reviews.blp,
-                  inbound.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp]
+                  inbound.blp, escalations.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp]
 PAGES = [web_static.blp, web_static.docs_assets, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp,
          rotations.calendars, console_signin.blp, console.blp, console_admin.blp]  # the responder console
 APP_SETUP = [alerts.init_app,                                 # app-bound state: ingest rate limits

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..incidents.models import Incident
 from ..incidents.timeline import record
+from ..notify.models import Notification
 from ..notify.outbox import notify
 from ..people.models import Person
 from .models import EscalationRecipient, EscalationStep
@@ -105,3 +106,17 @@ def describe(step: EscalationStep) -> str:
 def incident_steps(s: Session, incident_id: int) -> list[EscalationStep]:
     return list(s.scalars(select(EscalationStep).where(EscalationStep.incident_id == incident_id)
                           .order_by(EscalationStep.fired_at, EscalationStep.id)))
+
+
+def listing(s: Session, incident_id: int) -> list[dict]:
+    """The incident's steps as the API shows them: each recipient with when its message left."""
+    rows = incident_steps(s, incident_id)
+    ids = [r.notification_id for step in rows for r in step.recipients if r.notification_id]
+    sent = dict(s.execute(select(Notification.id, Notification.sent_at).where(Notification.id.in_(ids))).all()) \
+        if ids else {}
+    return [{"rule": step.rule, "step": step.step, "contacts": list(step.contacts or []), "reason": step.reason,
+             "fired_at": step.fired_at, "acknowledged_at": step.acknowledged_at,
+             "acknowledged_by": step.acknowledged_by, "acknowledged_via": step.acknowledged_via,
+             "recipients": [{"address": r.address, "channel": r.channel, "sent_at": sent.get(r.notification_id),
+                             "acknowledged_at": r.acknowledged_at} for r in step.recipients]}
+            for step in rows]
