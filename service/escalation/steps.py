@@ -8,6 +8,7 @@ that rule's chain (`acknowledged_rules`, read by the tick).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from ..incidents.timeline import record
 from ..notify.models import Notification
 from ..notify.outbox import notify
 from ..people.models import Person
+from ..runtime import policy
 from .models import EscalationRecipient, EscalationStep
 
 TOKEN_KIND = "escalation"
@@ -120,3 +122,57 @@ def listing(s: Session, incident_id: int) -> list[dict]:
              "recipients": [{"address": r.address, "channel": r.channel, "sent_at": sent.get(r.notification_id),
                              "acknowledged_at": r.acknowledged_at} for r in step.recipients]}
             for step in rows]
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One escalation step as the board and the console show it."""
+
+    rule: str
+    step: int
+    to: str                          # the contacts' titles
+    reason: str
+    fired_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None      # a person's name, else the address
+    via: str | None
+    recipients: int
+    acknowledged: int                # how many recipients acknowledged
+
+    @property
+    def label(self) -> str:
+        return self.rule if self.step == 0 else f"{self.rule} (step {self.step + 1})"
+
+
+def step_views(s: Session, incident_ids: list[int]) -> dict[int, list[StepView]]:
+    """{incident: its steps, oldest first}, ready to show."""
+    out: dict[int, list[StepView]] = {i: [] for i in incident_ids}
+    if not incident_ids:
+        return out
+    rows = s.scalars(select(EscalationStep).where(EscalationStep.incident_id.in_(incident_ids))
+                     .order_by(EscalationStep.fired_at, EscalationStep.id)).all()
+    handles = {r.acknowledged_by for r in rows if r.acknowledged_by and "@" not in r.acknowledged_by}
+    names = dict(s.execute(select(Person.handle, Person.name).where(Person.handle.in_(handles))).all()) \
+        if handles else {}
+    for row in rows:
+        out[row.incident_id].append(StepView(
+            rule=row.rule, step=row.step, to=" and ".join(_title(key) for key in row.contacts or []),
+            reason=row.reason, fired_at=row.fired_at, acknowledged_at=row.acknowledged_at,
+            acknowledged_by=names.get(row.acknowledged_by, row.acknowledged_by), via=row.acknowledged_via,
+            recipients=len(row.recipients), acknowledged=sum(r.acknowledged_at is not None for r in row.recipients)))
+    return out
+
+
+def shown_as_steps(entry_kind: str, data: dict | None, views: list[StepView]) -> bool:
+    """Whether a timeline entry of the escalation engine says no more than a step in `views` does."""
+    data = data or {}
+    if entry_kind == "escalated":
+        return any(v.rule == data.get("rule") and v.step == int(data.get("step") or 0) for v in views)
+    if entry_kind == "not_assembled":
+        return any(v.rule == ASSEMBLE_RULE for v in views)
+    return False
+
+
+def _title(key: str) -> str:
+    contact = policy().contacts.get(key)
+    return contact.title if contact else policy().role_title(key)
