@@ -304,7 +304,7 @@ def _escalations(c: _Collector, raw: Any, severities: dict, contacts: dict) -> t
         after = c.duration(f"{path}.after", table.get("after")) if "after" in table else timedelta(0)
         if condition in ("not_acknowledged", "not_mitigated") and "after" not in table:
             c.add(f"{path}.after", f"is required for {condition}")
-        within = _positive(c, f"{path}.acknowledge_within", table.get("acknowledge_within"))
+        within = c.duration(f"{path}.acknowledge_within", table.get("acknowledge_within"))
         then = _chain(c, path, table.get("then", []), contacts)
         rule = Escalation(
             name=c.string(f"{path}.name", table.get("name"), condition or f"escalation {i}") or "",
@@ -321,14 +321,6 @@ def _escalations(c: _Collector, raw: Any, severities: dict, contacts: dict) -> t
         _check_chain(c, path, rule, contacts)
         rules.append(rule)
     return tuple(rules)
-
-
-def _positive(c: _Collector, path: str, value: Any) -> timedelta | None:
-    within = c.duration(path, value)
-    if within is not None and within <= timedelta(0):
-        c.add(path, "must be longer than 0s")
-        return None
-    return within
 
 
 def _chain(c: _Collector, path: str, raw: Any, contacts: dict) -> tuple[ChainStep, ...]:
@@ -348,8 +340,8 @@ def _chain(c: _Collector, path: str, raw: Any, contacts: dict) -> tuple[ChainSte
             if name not in contacts:
                 c.add(f"{where}.notify[{j}]", f"unknown contact {name!r}")
         steps.append(ChainStep(notify=notify,
-                               acknowledge_within=_positive(c, f"{where}.acknowledge_within",
-                                                            table.get("acknowledge_within"))))
+                               acknowledge_within=c.duration(f"{where}.acknowledge_within",
+                                                               table.get("acknowledge_within"))))
     return tuple(steps)
 
 
@@ -371,7 +363,8 @@ def _check_chain(c: _Collector, path: str, rule: Escalation, contacts: dict) -> 
     reached: dict[tuple[str, str], int] = {}
     for step in range(rule.last_step + 1):
         where = path if step == 0 else f"{path}.then[{step - 1}]"
-        if step < rule.last_step and rule.wait(step) is None:
+        already = any(path_ == f"{where}.acknowledge_within" for path_, _ in c.errors)  # given, but invalid
+        if step < rule.last_step and rule.wait(step) is None and not already:
             c.add(f"{where}.acknowledge_within",
                   "is required: how long step %d's contacts have before the next step is notified" % step)
         here: set[tuple[str, str]] = set()
