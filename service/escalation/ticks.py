@@ -3,7 +3,7 @@
 One read finds the incidents with something due (the pure `due_work`); each of those then gets its
 own write transaction, where the work is worked out again on fresh rows and each item is claimed
 through an `EscalationFiring` row, so any number of workers and late ticks do it exactly once.
-A quiet tick costs three queries and takes no write lock.
+A quiet tick costs three queries (a fourth while a chain is under way) and takes no write lock.
 """
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import db
-from ..incidents.models import OPEN_STATUSES, Incident
+from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record
 from ..notify.models import Notification
 from ..notify.outbox import recipients_for_contact, recipients_for_person
@@ -26,19 +26,19 @@ from ..policy.model import CHANNELS
 from ..runtime import policy
 from . import steps
 from .models import EscalationFiring
-from .rules import Chain, Due, assemble_deadline, due_work, missing_at, reason
+from .rules import Chain, Due, assemble_deadline, due_work, missing_at, reason, unanswered_key
 
 log = logging.getLogger("herald.escalation")
 
 
 def run_escalation(now: datetime) -> None:
-    with db.transaction() as s:
+    with db.read_transaction() as s:  # a snapshot: the look at every open incident holds up no writer
         flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
         incidents = s.scalars(select(Incident).where(or_(
             Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged))
-        ).order_by(Incident.id)).all()
+        ).order_by(Incident.id).options(_ROLES_WITHOUT_PEOPLE)).all()
         ids = [incident.id for incident in incidents]
-        fired, pages, chains = _fired(s, ids), _page_times(s, ids), _chains(s, ids)
+        (fired, chains), pages = _firings(s, ids), _page_times(s, ids)
         due = [incident.id for incident in incidents
                if due_work(policy(), incident, now, fired[incident.id], _first_paged(pages, incident.id),
                            _earlier_repeats(pages, incident.id), chains[incident.id])]
@@ -52,12 +52,16 @@ def run_escalation(now: datetime) -> None:
             log.exception("escalation failed for incident %s", incident_id)
 
 
+# The look at every open incident reads the role slots (who holds, who acknowledged), not the people.
+_ROLES_WITHOUT_PEOPLE = selectinload(Incident.roles).lazyload(IncidentRole.person)
+
+
 def act(s: Session, incident: Incident, now: datetime) -> None:
     """Do what is due for one incident, each item once."""
     pages = _page_times(s, [incident.id])
-    work = due_work(policy(), incident, now, _fired(s, [incident.id])[incident.id],
-                    _first_paged(pages, incident.id), _earlier_repeats(pages, incident.id),
-                    _chains(s, [incident.id])[incident.id])
+    fired, chains = _firings(s, [incident.id])
+    work = due_work(policy(), incident, now, fired[incident.id], _first_paged(pages, incident.id),
+                    _earlier_repeats(pages, incident.id), chains[incident.id])
     for due in work:
         if fire_once(s, incident, due.key, now):
             ACTIONS[due.what](s, incident, due, now)
@@ -71,33 +75,32 @@ def fire_once(s: Session, incident: Incident, key: str, now: datetime) -> bool:
     return s.execute(stmt).scalar() is not None
 
 
-def _fired(s: Session, ids: list[int]) -> defaultdict[int, set[str]]:
+def _firings(s: Session, ids: list[int]) -> tuple[defaultdict[int, set[str]], defaultdict[int, dict[str, Chain]]]:
+    """({incident: the keys fired}, {incident: {rule name: Chain}}), from one read of the firings.
+
+    A chain's steps are its rule's firing keys (so a rule fired before chains existed counts as step 0);
+    whether a step was acknowledged is read only for incidents with a chain still under way (one whose
+    end has been noted fires nothing more either way).
+    """
     fired: defaultdict[int, set[str]] = defaultdict(set)
-    if ids:
-        for incident_id, key in s.execute(select(EscalationFiring.incident_id, EscalationFiring.key)
-                                          .where(EscalationFiring.incident_id.in_(ids))):
-            fired[incident_id].add(key)
-    return fired
-
-
-def _chains(s: Session, ids: list[int]) -> defaultdict[int, dict[str, Chain]]:
-    """{incident: {rule name: Chain}}: when each step of each rule fired (the firing keys, so rules fired
-    before chains existed count as step 0), and whether a step of the rule was acknowledged."""
-    names = {rule.name for rule in policy().escalations}
-    fired: defaultdict[int, dict[str, dict[int, datetime]]] = defaultdict(dict)
-    acknowledged = steps.acknowledged_rules(s, ids)
+    times: defaultdict[int, dict[str, dict[int, datetime]]] = defaultdict(dict)
+    chained = {rule.name: rule for rule in policy().escalations if rule.then or rule.acknowledge_within}
     if ids:
         for incident_id, key, at in s.execute(select(EscalationFiring.incident_id, EscalationFiring.key,
-                                                     EscalationFiring.fired_at).where(
-                EscalationFiring.incident_id.in_(ids), EscalationFiring.key.like("rule:%"))):
-            found = steps.parse_key(key, names)
+                                                     EscalationFiring.fired_at)
+                                              .where(EscalationFiring.incident_id.in_(ids))):
+            fired[incident_id].add(key)
+            found = steps.parse_key(key, set(chained)) if chained and key.startswith("rule:") else None
             if found is not None:
-                fired[incident_id].setdefault(found[0], {})[found[1]] = at
-    out: defaultdict[int, dict[str, Chain]] = defaultdict(dict)
-    for incident_id, rules in fired.items():
-        for name, times in rules.items():
-            out[incident_id][name] = Chain(times, (incident_id, name) in acknowledged)
-    return out
+                times[incident_id].setdefault(found[0], {})[found[1]] = at
+    under_way = [incident_id for incident_id, rules in times.items()
+                 if any(unanswered_key(chained[name]) not in fired[incident_id] for name in rules)]
+    acknowledged = steps.acknowledged_rules(s, under_way)
+    chains: defaultdict[int, dict[str, Chain]] = defaultdict(dict)
+    for incident_id, rules in times.items():
+        for name, at in rules.items():
+            chains[incident_id][name] = Chain(at, (incident_id, name) in acknowledged)
+    return fired, chains
 
 
 def _page_times(s: Session, ids: list[int]) -> defaultdict[tuple[int, int], list[tuple[datetime, str]]]:

@@ -1,15 +1,15 @@
 """escalation acknowledgements: steps and recipients
 
-Revision ID: 0012_escalation_acks
-Revises: 0010_war_room
+Revision ID: 0014_escalation_acks
+Revises: 0013_ticker_stats
 """
 from alembic import op
 import sqlalchemy as sa
 import service.db
 
 
-revision = '0012_escalation_acks'
-down_revision = '0010_war_room'
+revision = '0014_escalation_acks'
+down_revision = '0013_ticker_stats'
 branch_labels = None
 depends_on = None
 
