@@ -15,7 +15,7 @@ from flask import Flask
 from flask_smorest import Api
 from sqlalchemy import event
 
-from . import auth_views, health, processes, web_static, worker
+from . import ack_tokens, auth_views, health, processes, web_static, worker
 from .acks import graph_inbox, smtp
 from .acks import pages as ack_pages
 from .acks import views as inbound
@@ -24,7 +24,10 @@ from .alerts import views as alerts
 from .console import admin as console_admin
 from .console import signin as console_signin
 from .console import views as console
+from .escalation import acks as escalation_acks
+from .escalation import steps as escalation_steps
 from .escalation import ticks as escalation
+from .escalation import views as escalations
 from .incidents import events
 from .incidents import views as incidents
 from .notify import dispatcher, handoffs, metrics, triggers
@@ -112,6 +115,14 @@ CARD_VERBS = [  # (verb, handler, kind of card data): see service/teams/actions.
     ("resolve", card_verbs.resolve, "incident"),
     ("handover", card_verbs.hand_over, "incident"),
     ("refresh", card_verbs.refresh, "incident"),
+    ("ack", card_verbs.acknowledge_receipt, escalation_steps.TOKEN_KIND),  # an escalation's Acknowledge button
+]
+
+# ---- acknowledgement tokens besides pages: (kind, handler) — see service/ack_tokens.py ------------------
+# Messages sent with `notify(…, token_kind=kind)` carry a token of the kind; the ack link, email replies and
+# the Teams `ack` verb (CARD_VERBS above, with card_verbs.acknowledge_receipt) hand it to the handler.
+ACK_KINDS = [
+    (escalation_steps.TOKEN_KIND, escalation_acks.HANDLER),
 ]
 
 # ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
@@ -122,7 +133,7 @@ SAMPLE_CONTEXTS = {"invite": review.sample_review,
 
 # ---- HTTP ----------------------------------------------------------------------------------------
 API_BLUEPRINTS = [health.blp, auth_views.blp, people.blp, incidents.blp, notifications.blp, reviews.blp,
-                  inbound.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp]
+                  inbound.blp, escalations.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp]
 PAGES = [web_static.blp, web_static.docs_assets, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp,
          rotations.calendars, console_signin.blp, console.blp, console_admin.blp]  # the responder console
 APP_SETUP = [alerts.init_app,                                 # app-bound state: ingest rate limits
@@ -152,6 +163,8 @@ def wire(app: Flask, api: Api) -> None:
         register_payload_builder(channel, builder)
     for reach in REACH:
         register_reach(**reach)
+    for kind, handler in ACK_KINDS:
+        ack_tokens.register_token_kind(kind, handler)
     for verb, handler, kind in CARD_VERBS:
         card_verbs.register_verb(verb, handler, kind=kind)
     for blueprint in API_BLUEPRINTS:

@@ -18,7 +18,8 @@ from ..notify.outbox import Recipient, mail_configured, notify
 from ..oncall import replies as swap_replies
 from ..people.models import Person
 from ..runtime import config
-from .matching import PageMatch, find_page
+from ..ack_tokens import handler_for
+from .matching import KindMatch, PageMatch, find_message
 from .models import InboundMessage
 from .replies import NotAMessage, Reply, parse_message, plus_tokens, read_reply
 
@@ -105,7 +106,12 @@ def _handle(s: Session, reply: Reply, row: InboundMessage) -> None:
                                    first_word=reply.first_word, now=clock.now())
         row.outcome, row.detail, row.person_id = done.outcome, done.detail, done.person_id
         return
-    match = find_page(s, reply, settings.reply_address)
+    match = find_message(s, reply, settings.reply_address)
+    if isinstance(match, KindMatch):  # an escalation, …: its own domain decides
+        done = handler_for(match.token.kind).reply(s, reply, match.token, match.how)
+        row.outcome, row.detail = done.outcome, done.detail[:2000]
+        row.incident_id, row.person_id, row.notification_id = done.incident_id, done.person_id, done.notification_id
+        return
     if match is None:
         row.outcome = "automatic" if reply.automatic else "unmatched"
         row.detail = reply.automatic or "no page, token or incident tag matched"

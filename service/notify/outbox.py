@@ -19,7 +19,7 @@ from sqlalchemy import Integer, bindparam, select, text
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from .. import clock
-from ..ack_tokens import make_ack_token
+from ..ack_tokens import make_ack_token, make_token
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..rotations.oncall import on_call
@@ -151,7 +151,7 @@ def idempotency_key(incident, kind: str, slot: str, recipient: Recipient) -> str
 
 def notify(session: Session, *, incident, kind: str, slot: str, recipients, context: dict | None = None,
            calendar: str | None = None, not_before: datetime | None = None,
-           reply_token: str | None = None) -> list[Notification]:
+           reply_token: str | None = None, token_kind: str | None = None) -> list[Notification]:
     """Render `kind` for each recipient and enqueue it; return the rows that were new.
 
     `slot` names the occasion (e.g. "P1", "update-7", "repeat-2"): the same incident, kind, slot,
@@ -159,6 +159,8 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     `calendar`, an iCalendar text, makes emails carry a text/calendar; method=REQUEST part.
     `reply_token` (a signed token of the caller's own kind, e.g. a swap request's) goes into the Reply-To
     plus address, so an email reply reaches the reply pipeline with it.
+    `token_kind` (a kind registered in `ack_tokens`, e.g. "escalation") gives every row its own signed token
+    of that kind, as pages have: an ack link in its text, a Reply-To plus address, a button on Teams.
     The dispatcher is woken when the transaction commits.
     """
     if kind not in KINDS:
@@ -190,13 +192,17 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
             "priority": KIND_PRIORITY.get(kind, 50) + (policy().severities[incident.severity].rank if incident else 5),
             "due_at": due, "next_attempt_at": due, "created_at": now,
         }
-        if kind in ACK_KINDS and incident is not None and recipient.person_id is not None:
+        page = kind in ACK_KINDS and recipient.person_id is not None
+        if incident is not None and (page or token_kind):
             # The token signs the row's id, so the row exists before its text does.
             row_id, values = _insert_if_new(session, {**values, "payload": {}})
             if row_id is None:
                 continue
-            token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
-                                                   person_id=recipient.person_id))
+            if token_kind:
+                token = make_token(token_kind, incident.id, row_id)
+            else:
+                token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
+                                                       person_id=recipient.person_id))
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
             written = {"ack_token": token, "payload": payload, "message_id": message_id, "last_error": problem}
             session.execute(_WRITE_PAYLOAD, {"b_id": row_id, **written})
@@ -269,7 +275,7 @@ def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str
     ack_url = f"{cfg.base_url}/ack/{ack_token}" if ack_token else None
     context = {**base, "recipient": {"name": recipient.name, "address": recipient.address,
                                      "channel": recipient.channel},
-               "ack_url": ack_url,
+               "ack_url": ack_url, "ack_token": ack_token,
                "ack_by_reply": bool(ack_url and cfg.reply_address and recipient.channel != "teams")}
     problem = None
     if recipient.channel in _builders:

@@ -70,7 +70,9 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
         "help": lambda inc, pol: {"reply": {"problem": "not_a_command", "reason": "", "first_word": "who",
                                             "text": "Who else is on this?", "subject": "Re: page"}},
         "escalation": lambda inc, pol: {"escalation": {"name": "P1 not acknowledged", "condition": "not_acknowledged",
-                                                       "reason": "Nobody has acknowledged this P1 after 15 minutes."}},
+                                                       "reason": "Nobody has acknowledged this P1 after 15 minutes.",
+                                                       "to": "Engineering Manager", "step": 0,
+                                                       "acknowledge_within": "15 minutes"}},
     }
 
 

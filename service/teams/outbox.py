@@ -109,6 +109,7 @@ class BotPayloads:
             "repeat": context.get("repeat") or 0,
             "previous": context.get("previous") or "",
             "escalation": context.get("escalation"),
+            "receipt": cards.receipt_data(context.get("ack_token")),
             "due_at": context["due_at"].isoformat() if context.get("due_at") else None,
         })
         card = cards.person_card(s, incident, person, kind=kind, role=role, token=data["token"],
