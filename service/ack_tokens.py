@@ -68,3 +68,31 @@ def read_ack_token(token: str, max_age: int | None = MAX_AGE_SECONDS) -> tuple[i
         raise InvalidAckToken("invalid acknowledgement token: unexpected payload")
     incident_id, person_id, notification_id = value
     return incident_id, person_id, notification_id
+
+
+# ---- receipts: "Got it" on a stakeholder update -------------------------------------------------
+# A stakeholder is often no person Herald knows (a contact's address), so this token binds only the
+# incident and the message; its own salt keeps it from ever passing for a page's token (and back).
+RECEIPT_SALT = "herald.receipt"
+
+
+def _receipt_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(config().resolve_secret_key(), salt=RECEIPT_SALT, serializer=_Varints)
+
+
+def make_receipt_token(notification) -> str:
+    """Sign (incident, notification) of a stakeholder update message: anything with `id`, `incident_id`."""
+    if notification.id is None or notification.incident_id is None:
+        raise ValueError("a receipt token needs a stored notification of an incident")
+    return _receipt_serializer().dumps([notification.incident_id, notification.id]).decode("ascii")
+
+
+def read_receipt_token(token: str, max_age: int | None = MAX_AGE_SECONDS) -> tuple[int, int]:
+    """(incident_id, notification_id) of a genuine receipt token; InvalidAckToken otherwise."""
+    try:
+        value = _receipt_serializer().loads(token, max_age=max_age)
+    except (BadSignature, ValueError) as exc:
+        raise InvalidAckToken(f"invalid receipt token: {exc}") from exc
+    if not (isinstance(value, list) and len(value) == 2):
+        raise InvalidAckToken("invalid receipt token: unexpected payload")
+    return value[0], value[1]

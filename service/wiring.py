@@ -52,6 +52,7 @@ from .teams import outbox as teams_cards
 from .teams import graph_rooms, warroom
 from .teams import views as teams
 from .web import sessions as web_sessions
+from .web import updates as stakeholder_updates
 from .web import views as web
 
 # ---- what happens when an incident changes (incidents/events.py) ------------------------------
@@ -112,6 +113,7 @@ CARD_VERBS = [  # (verb, handler, kind of card data): see service/teams/actions.
     ("resolve", card_verbs.resolve, "incident"),
     ("handover", card_verbs.hand_over, "incident"),
     ("refresh", card_verbs.refresh, "incident"),
+    ("got_it", card_verbs.got_it, "incident"),               # a stakeholder has read an update (a receipt)
 ]
 
 # ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
@@ -122,7 +124,8 @@ SAMPLE_CONTEXTS = {"invite": review.sample_review,
 
 # ---- HTTP ----------------------------------------------------------------------------------------
 API_BLUEPRINTS = [health.blp, auth_views.blp, people.blp, incidents.blp, notifications.blp, reviews.blp,
-                  inbound.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp]
+                  inbound.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp,
+                  stakeholder_updates.blp]                    # GET …/updates with who has seen each
 PAGES = [web_static.blp, web_static.docs_assets, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp,
          rotations.calendars, console_signin.blp, console.blp, console_admin.blp]  # the responder console
 APP_SETUP = [alerts.init_app,                                 # app-bound state: ingest rate limits

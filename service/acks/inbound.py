@@ -18,6 +18,7 @@ from ..notify.outbox import Recipient, mail_configured, notify
 from ..oncall import replies as swap_replies
 from ..people.models import Person
 from ..runtime import config
+from . import stakeholders
 from .matching import PageMatch, find_page
 from .models import InboundMessage
 from .replies import NotAMessage, Reply, parse_message, plus_tokens, read_reply
@@ -105,7 +106,16 @@ def _handle(s: Session, reply: Reply, row: InboundMessage) -> None:
                                    first_word=reply.first_word, now=clock.now())
         row.outcome, row.detail, row.person_id = done.outcome, done.detail, done.person_id
         return
+    update = stakeholders.find_update(s, reply, settings.reply_address)
+    if update is not None:  # a reply to a stakeholder update: "Got it", or a question
+        stakeholders.answer(s, reply, update, row, key=str(row.id))
+        return
     match = find_page(s, reply, settings.reply_address)
+    if match is None or (match.how == "subject" and match.person is None):
+        update = stakeholders.by_subject(s, reply)
+        if update is not None:
+            stakeholders.answer(s, reply, update, row, key=str(row.id))
+            return
     if match is None:
         row.outcome = "automatic" if reply.automatic else "unmatched"
         row.detail = reply.automatic or "no page, token or incident tag matched"

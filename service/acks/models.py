@@ -18,6 +18,7 @@ OUTCOMES = (
     "unmatched",             # no page, token or incident tag found
     "swap_accepted",         # a "yes" to a swap request from the candidate: the shift is theirs
     "swap_refused",          # a "yes" to a swap request that was taken, cancelled or expired
+    "question",              # a reply to a stakeholder update that is not "ack": the Communications Lead is told
 )
 
 

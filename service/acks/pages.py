@@ -13,6 +13,7 @@ from ..notify.models import Notification
 from ..people.models import Person
 from ..runtime import policy
 from ..web_static import private
+from . import stakeholders
 
 blp = Blueprint("ack", __name__)
 
@@ -33,12 +34,20 @@ def _problem(problem: LinkProblem):
 
 @blp.get("/ack/<token>")
 def confirm(token: str):
+    update = _update(token)
+    if update is not None:  # a stakeholder update's "Got it"
+        return render_template("ack/got_it.html", **stakeholders.link_facts(session, update))
     incident, person, _via = _page(token)
     return render_template("ack/confirm.html", **_facts(incident, person))
 
 
 @blp.post("/ack/<token>")
 def acknowledge(token: str):
+    update = _update(token)
+    if update is not None:
+        newly = stakeholders.got_it_by_link(session, update)
+        session.commit()
+        return render_template("ack/got_it_done.html", newly=newly, **stakeholders.link_facts(session, update))
     incident, person, via = _page(token)
     try:
         roles = lifecycle.acknowledge(session, incident, person, via=via, actor=f"{via}:{person.handle}")
@@ -48,6 +57,17 @@ def acknowledge(token: str):
                                **_facts(incident, person)), 409
     session.commit()
     return render_template("ack/done.html", newly=roles, **_facts(incident, person))
+
+
+def _update(token: str):
+    """The stakeholder update of a receipt token; None when the token is not one (it may be a page's)."""
+    try:
+        return stakeholders.from_token(session, token)
+    except stakeholders.NotAReceipt:
+        return None
+    except stakeholders.BadReceipt as exc:
+        title = "Not found" if exc.status == 404 else "This link is not valid"
+        raise LinkProblem(exc.status, title, str(exc)) from None
 
 
 def _page(token: str):

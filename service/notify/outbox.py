@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .. import clock, db
-from ..ack_tokens import make_ack_token
+from ..ack_tokens import make_ack_token, make_receipt_token
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..rotations.oncall import on_call
@@ -36,8 +36,11 @@ log = logging.getLogger("herald.notify")
 
 # Messages that ask a person to act on an incident carry a signed acknowledgement token.
 ACK_KINDS = ("page", "handoff", "help")
+# Stakeholder updates by email carry a "Got it" link and Reply-To (a receipt token; service/notify/receipts.py).
+RECEIPT_KINDS = ("initial", "progress", "resolution")
+RECEIPT_CHANNELS = ("email", "log")
 # Lower goes first when many messages are due at once: a page must not wait behind status emails.
-KIND_PRIORITY = {"page": 10, "escalation": 20, "notice": 30, "handoff": 30, "reminder": 30,
+KIND_PRIORITY = {"page": 10, "escalation": 20, "notice": 30, "handoff": 30, "reminder": 30, "question": 30,
                  "initial": 40, "progress": 40, "resolution": 40, "invite": 60}
 
 
@@ -191,13 +194,13 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
             "priority": KIND_PRIORITY.get(kind, 50) + (policy().severities[incident.severity].rank if incident else 5),
             "due_at": due, "next_attempt_at": due, "created_at": now,
         }
-        if kind in ACK_KINDS and incident is not None and recipient.person_id is not None:
+        sign = _token_maker(kind, incident, recipient)
+        if sign is not None:
             # The token signs the row's id, so the row exists before its text does.
             row_id = _insert_if_new(session, {**values, "payload": {}})
             if row_id is None:
                 continue
-            token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
-                                                   person_id=recipient.person_id))
+            token = sign(SimpleNamespace(id=row_id, incident_id=incident.id, person_id=recipient.person_id))
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
             session.execute(update(Notification).where(Notification.id == row_id).values(
                 ack_token=token, payload=payload, message_id=message_id, last_error=problem))
@@ -212,6 +215,17 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
         return []
     send_after_commit(session)
     return list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
+
+
+def _token_maker(kind: str, incident, recipient: Recipient) -> Callable | None:
+    """How a message of `kind` to `recipient` signs its token, or None when it carries none."""
+    if incident is None:
+        return None
+    if kind in ACK_KINDS and recipient.person_id is not None:
+        return make_ack_token
+    if kind in RECEIPT_KINDS and recipient.channel in RECEIPT_CHANNELS:
+        return make_receipt_token
+    return None
 
 
 # Built once: SQLAlchemy caches the compiled statement (an ORM INSERT … RETURNING entity would recompile).

@@ -125,8 +125,10 @@ def person_card(s: Session | None, incident: Incident, person: Person | None, *,
 
 
 def stakeholder_card(s: Session | None, incident: Incident, update, *, token: str, viewer: Person | None = None,
-                     refresh_user_ids: list[str] | None = None, notice: str = "") -> dict:
-    """The channel's status card of `update`; with `viewer`, that person's view (buttons for role holders)."""
+                     refresh_user_ids: list[str] | None = None, notice: str = "",
+                     seen_at: datetime | None = None) -> dict:
+    """The channel's status card of `update`; with `viewer`, that person's view (buttons for role holders).
+    `seen_at`: when the viewer said Got it (their card shows it instead of the button)."""
     context = _base(incident, "Incident channel")
     # Teams refreshes the card by itself for the listed users (the role holders it knows); anyone else
     # may still refresh it by hand and gets the view the rules give them.
@@ -139,6 +141,7 @@ def stakeholder_card(s: Session | None, incident: Incident, update, *, token: st
         "statuses": _statuses(),
         "refresh": refresh,
         "notice": notice,
+        "seen": {"at": seen_at} if seen_at else None,
     })
     return render("stakeholder", context)
 
@@ -302,6 +305,8 @@ def check_bot_templates(now: datetime) -> list[tuple[str, str | None]]:
             None, incident, update, token=token, refresh_user_ids=ids)))
         cases.append((f"stakeholder.json.j2 ({kind}, role holder)", lambda update=update, ids=ids: stakeholder_card(
             None, incident, update, token=token, viewer=person, refresh_user_ids=ids, notice="A sample notice")))
+        cases.append((f"stakeholder.json.j2 ({kind}, seen)", lambda update=update, ids=ids: stakeholder_card(
+            None, incident, update, token=token, refresh_user_ids=ids, seen_at=now)))
     cases.append(("message.json.j2", lambda: message_card("A title", "A line", "Another line", link="https://x.test")))
     oncall = _base(None)
     oncall.update({"owners": [{"title": r.title, "now": "Person 1", "until": now, "next": "Person 2"}
