@@ -149,8 +149,10 @@ def answer(s: Session, reply: Reply, match: UpdateMatch, row: InboundMessage, *,
         row.outcome = "acknowledged" if new else "already_acknowledged"
         row.detail = f"seen: {receipts.describe(update)}" + ("" if new else " (said before)")
         return
-    row.outcome = "question"
-    row.detail = f"first word {reply.first_word!r}" if reply.first_word else "no text above the quoted update"
+    if not reply.text.strip():
+        row.outcome, row.detail = "not_a_command", "no text above the quoted update"
+        return
+    row.outcome, row.detail = "question", f"first word {reply.first_word!r}"
     receipts.ask(s, incident, update, sender=reply.sender, name=reply.sender_name, text=reply.text, via="email",
                  key=key)
 
