@@ -124,14 +124,22 @@ def summarise(messages: list[Notification], receipts: list[UpdateReceipt]) -> Re
 
 def receipts_of(s: Session, incident_id: int) -> dict[int, Receipts]:
     """{update id: Receipts} for every update of the incident (two queries)."""
+    return receipts_for(s, [incident_id])
+
+
+def receipts_for(s: Session, incident_ids) -> dict[int, Receipts]:
+    """{update id: Receipts} for every update of the incidents (two queries, however many incidents)."""
+    incident_ids = list(incident_ids)
+    if not incident_ids:
+        return {}
     messages: dict[int, list[Notification]] = {}
-    for n in s.scalars(select(Notification).where(Notification.incident_id == incident_id,
+    for n in s.scalars(select(Notification).where(Notification.incident_id.in_(incident_ids),
                                                   Notification.kind.in_(UPDATE_KINDS))):
         update_id = update_id_of(n)
         if update_id is not None:
             messages.setdefault(update_id, []).append(n)
     got: dict[int, list[UpdateReceipt]] = {}
-    for r in s.scalars(select(UpdateReceipt).where(UpdateReceipt.incident_id == incident_id)):
+    for r in s.scalars(select(UpdateReceipt).where(UpdateReceipt.incident_id.in_(incident_ids))):
         got.setdefault(r.update_id, []).append(r)
     return {update_id: summarise(messages.get(update_id, []), got.get(update_id, []))
             for update_id in set(messages) | set(got)}
