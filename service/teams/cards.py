@@ -114,6 +114,7 @@ def person_card(s: Session | None, incident: Incident, person: Person | None, *,
         "repeat": int(data.get("repeat") or 0),
         "previous": data.get("previous") or "",
         "escalation": data.get("escalation"),
+        "question": data.get("question"),
         "due_at": datetime.fromisoformat(due_at) if isinstance(due_at, str) else due_at,
         "viewer": viewer_rights(s, incident, person, role) or _no_rights(incident),
         "token": token,
@@ -289,8 +290,10 @@ def check_bot_templates(now: datetime) -> list[tuple[str, str | None]]:
     person = commander.person
     token = "SAMPLE-TOKEN"
     cases: list[tuple[str, Callable[[], dict]]] = []
-    for kind in ("page", "notice", "handoff", "escalation", "reminder"):
+    for kind in ("page", "notice", "handoff", "escalation", "reminder", "question"):
         data = {"repeat": 1, "previous": "Person 9", "due_at": now.isoformat(),
+                "question": {"sender": "cfo@example.com", "name": "Pat Finance", "text": "Are card payments affected?",
+                             "about": "the 🟡 UPDATE of 10:15 UTC", "update_kind": "progress"},
                 "escalation": {"name": "P1 not acknowledged", "reason": "Nobody has acknowledged this P1."}}
         cases.append((f"person.json.j2 ({kind})", lambda kind=kind, data=data: person_card(
             None, incident, person, kind=kind, role=commander.role, token=token,

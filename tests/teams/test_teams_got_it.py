@@ -105,3 +105,27 @@ def test_bad_taps_change_nothing(client, team, bot, teams, deliver):
         assert "not about a status update" in texts(answer.get_json()["value"])
     assert updates(client, incident)[0]["acknowledged_by"] == []
     assert updates(client, other)[0]["acknowledged_by"] == []
+
+
+def test_the_communications_lead_gets_a_stakeholder_question_in_teams(app, client, team, bot, deliver):
+    from sqlalchemy import select
+
+    from service import db
+    from service.incidents.models import Incident, IncidentUpdate
+    from service.notify import receipts
+
+    incident = open_p1(client)
+    deliver()
+    with app.app_context(), db.transaction() as s:
+        row = s.get(Incident, incident["id"])
+        update = s.scalar(select(IncidentUpdate).where(IncidentUpdate.incident_id == row.id))
+        receipts.ask(s, row, update, sender="cfo@example.com", name="Chris Finance",
+                     text="Are **card** payments affected too?", via="email", key="t1")
+    deliver()
+    chat = bot.personal_chat(team["carol"])
+    question = [c for c in bot.cards_in(chat.id) if "Stakeholder question" in texts(c)]
+    assert len(question) == 1
+    shown = texts(question[0])
+    assert "❓ Stakeholder question from Chris Finance" in shown
+    assert "Are \\*\\*card\\*\\* payments affected too?" in shown  # text from outside stays text
+    assert "From cfo@example.com, on the 🔴 INCIDENT of 10:00 UTC." in shown
