@@ -3,7 +3,7 @@ from .acks.models import InboundMessage, MailboxSync  # noqa: F401
 from .alerts.models import AlertEvent, AlertGroup  # noqa: F401
 from .auth import ApiToken  # noqa: F401
 from .db import Base  # noqa: F401
-from .escalation.models import EscalationFiring  # noqa: F401
+from .escalation.models import EscalationFiring, EscalationRecipient, EscalationStep  # noqa: F401
 from .incidents.models import Incident, IncidentCounter, IncidentRole, IncidentUpdate, TimelineEntry  # noqa: F401
 from .notify.models import Notification, UpdateReceipt  # noqa: F401
 from .oncall.models import OnCallJob, SwapRequest  # noqa: F401

@@ -15,19 +15,23 @@ from flask import Flask
 from flask_smorest import Api
 from sqlalchemy import event
 
-from . import auth_views, health, processes, web_static, worker
+from . import ack_tokens, auth_views, health, processes, web_static, worker
 from .acks import graph_inbox, smtp
 from .acks import pages as ack_pages
+from .acks import stakeholders as stakeholder_acks
 from .acks import views as inbound
 from .alerts import inbox as alert_inbox
 from .alerts import views as alerts
 from .console import admin as console_admin
 from .console import signin as console_signin
 from .console import views as console
+from .escalation import acks as escalation_acks
+from .escalation import steps as escalation_steps
 from .escalation import ticks as escalation
+from .escalation import views as escalations
 from .incidents import events
 from .incidents import views as incidents
-from .notify import dispatcher, handoffs, metrics, triggers
+from .notify import dispatcher, handoffs, metrics, receipts, triggers
 from .notify import views as notifications
 from .notify.channels import register_channel
 from .notify.outbox import register_payload_builder, register_reach
@@ -114,6 +118,15 @@ CARD_VERBS = [  # (verb, handler, kind of card data): see service/teams/actions.
     ("handover", card_verbs.hand_over, "incident"),
     ("refresh", card_verbs.refresh, "incident"),
     ("got_it", card_verbs.got_it, "incident"),               # a stakeholder has read an update (a receipt)
+    ("ack", card_verbs.acknowledge_receipt, escalation_steps.TOKEN_KIND),  # an escalation's Acknowledge button
+]
+
+# ---- acknowledgement tokens besides pages: (kind, handler) — see service/ack_tokens.py ------------------
+# Messages sent with `notify(…, token_kind=kind)` carry a token of the kind; the ack link, email replies and
+# the Teams `ack` verb (CARD_VERBS above, with card_verbs.acknowledge_receipt) hand it to the handler.
+ACK_KINDS = [
+    (escalation_steps.TOKEN_KIND, escalation_acks.HANDLER),
+    (receipts.TOKEN_KIND, stakeholder_acks.HANDLER),  # a stakeholder update's Got it
 ]
 
 # ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
@@ -124,7 +137,7 @@ SAMPLE_CONTEXTS = {"invite": review.sample_review,
 
 # ---- HTTP ----------------------------------------------------------------------------------------
 API_BLUEPRINTS = [health.blp, auth_views.blp, people.blp, incidents.blp, notifications.blp, reviews.blp,
-                  inbound.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp,
+                  inbound.blp, escalations.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp,
                   stakeholder_updates.blp]                    # GET …/updates with who has seen each
 PAGES = [web_static.blp, web_static.docs_assets, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp,
          rotations.calendars, console_signin.blp, console.blp, console_admin.blp]  # the responder console
@@ -155,6 +168,8 @@ def wire(app: Flask, api: Api) -> None:
         register_payload_builder(channel, builder)
     for reach in REACH:
         register_reach(**reach)
+    for kind, handler in ACK_KINDS:
+        ack_tokens.register_token_kind(kind, handler)
     for verb, handler, kind in CARD_VERBS:
         card_verbs.register_verb(verb, handler, kind=kind)
     for blueprint in API_BLUEPRINTS:

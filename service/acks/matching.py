@@ -1,5 +1,9 @@
-"""Which page a reply answers: its thread headers, else the token in the address it was sent to, else the
-`[INC-…]` tag of its subject together with who sent it."""
+"""Which message a reply answers: its thread headers, else the token in the address it was sent to, else the
+`[INC-…]` tag of its subject together with who sent it.
+
+A message whose token is of another kind than a page (an escalation, …) is a `KindMatch`: the reply goes
+to that kind's handler (`ack_tokens.handler_for`). Only pages are matched by the subject tag.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +15,7 @@ from ..incidents.models import Incident
 from ..notify.models import Notification
 from ..people.models import Person
 from .replies import Reply, plus_tokens
-from ..ack_tokens import InvalidAckToken, read_ack_token
+from ..ack_tokens import PAGE, AckToken, InvalidAckToken, handler_for, read_token
 
 
 @dataclass(frozen=True)
@@ -23,35 +27,69 @@ class PageMatch:
     how: str                        # "thread" | "token" | "subject"
 
 
-def find_page(s: Session, reply: Reply, reply_address: str | None) -> PageMatch | None:
+@dataclass(frozen=True)
+class KindMatch:
+    """A reply to a message whose token is of a registered kind other than a page."""
+
+    token: AckToken
+    how: str                        # "thread" | "token"
+
+
+def find_message(s: Session, reply: Reply, reply_address: str | None) -> PageMatch | KindMatch | None:
     return _by_thread(s, reply) or _by_token(s, reply, reply_address) or _by_subject(s, reply)
 
 
-def _by_thread(s: Session, reply: Reply) -> PageMatch | None:
+def find_page(s: Session, reply: Reply, reply_address: str | None) -> PageMatch | None:
+    found = find_message(s, reply, reply_address)
+    return found if isinstance(found, PageMatch) else None
+
+
+def _by_thread(s: Session, reply: Reply) -> PageMatch | KindMatch | None:
     """In-Reply-To, then References (newest first), against the Message-IDs of our mail to people."""
     if not reply.answers:
         return None
     candidates = set(reply.answers) | {mid.strip("<>") for mid in reply.answers}
     rows = s.scalars(select(Notification).where(Notification.message_id.in_(candidates),
-                                                Notification.person_id.is_not(None))).all()
+                                                Notification.person_id.is_not(None)
+                                                | Notification.ack_token.is_not(None))).all()
     by_id = {row.message_id.strip("<>"): row for row in rows}
     for mid in reply.answers:
         row = by_id.get(mid.strip("<>"))
-        if row is not None:
+        if row is None:
+            continue
+        kind = _other_kind(row.ack_token)
+        if kind is not None:
+            return KindMatch(kind, "thread")
+        if row.person_id is not None:
             return _from_notification(s, row, "thread")
     return None
 
 
-def _by_token(s: Session, reply: Reply, reply_address: str | None) -> PageMatch | None:
+def _other_kind(token: str | None) -> AckToken | None:
+    """The token of a message of another kind than a page, when someone answers that kind."""
+    if not token:
+        return None
+    try:
+        found = read_token(token, max_age=None)  # the thread is the proof; the handler judges the age
+    except InvalidAckToken:
+        return None
+    return found if found.kind != PAGE and handler_for(found.kind) is not None else None
+
+
+def _by_token(s: Session, reply: Reply, reply_address: str | None) -> PageMatch | KindMatch | None:
     for token in plus_tokens(reply.recipients, reply_address):
         try:
-            incident_id, person_id, notification_id = read_ack_token(token)
+            found = read_token(token)
         except InvalidAckToken:
             continue  # a stale or mangled address still leaves the subject tag to try
-        incident = s.get(Incident, incident_id)
-        person = s.get(Person, person_id)
+        if found.kind != PAGE:
+            if handler_for(found.kind) is not None:
+                return KindMatch(found, "token")
+            continue
+        incident = s.get(Incident, found.incident_id)
+        person = s.get(Person, found.person_id)
         if incident is not None and person is not None:
-            return PageMatch(incident, person, notification_id, "token")
+            return PageMatch(incident, person, found.notification_id, "token")
     return None
 
 

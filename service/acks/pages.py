@@ -1,10 +1,14 @@
 """The ack link: GET shows what you are acknowledging (mail scanners follow links, so it changes nothing);
-POST acknowledges. The signed token in the URL is the credential, so the form needs no other secret."""
+POST acknowledges. The signed token in the URL is the credential, so the form needs no other secret.
+
+Pages are answered here; a token of another kind (an escalation, …) goes to its domain's handler
+(`ack_tokens.handler_for`), which says what to show.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from ..ack_tokens import InvalidAckToken, read_ack_token
+from ..ack_tokens import PAGE, AckPage, AckToken, InvalidAckToken, handler_for, read_token
 from ..db import session
 from ..errors import RuleError
 from ..incidents import lifecycle
@@ -13,7 +17,6 @@ from ..notify.models import Notification
 from ..people.models import Person
 from ..runtime import policy
 from ..web_static import private
-from . import stakeholders
 
 blp = Blueprint("ack", __name__)
 
@@ -32,23 +35,30 @@ def _problem(problem: LinkProblem):
     return render_template("ack/problem.html", title=problem.title, message=problem.message), problem.status
 
 
+INVALID = ("This link is not valid", "The acknowledgement link is damaged or has expired. Reply \u201cack\u201d to "
+           "the email it came in, or ask the Incident Commander.")
+
+
 @blp.get("/ack/<token>")
 def confirm(token: str):
-    update = _update(token)
-    if update is not None:  # a stakeholder update's "Got it"
-        return render_template("ack/got_it.html", **stakeholders.link_facts(session, update))
-    incident, person, _via = _page(token)
+    found = _read(token)
+    if found.kind != PAGE:
+        return _render(handler_for(found.kind).show(session, found))
+    incident, person, _via = _page(found)
     return render_template("ack/confirm.html", **_facts(incident, person))
 
 
 @blp.post("/ack/<token>")
 def acknowledge(token: str):
-    update = _update(token)
-    if update is not None:
-        newly = stakeholders.got_it_by_link(session, update)
-        session.commit()
-        return render_template("ack/got_it_done.html", newly=newly, **stakeholders.link_facts(session, update))
-    incident, person, via = _page(token)
+    found = _read(token)
+    if found.kind != PAGE:
+        answer = handler_for(found.kind).acknowledge(session, found)
+        if answer.status < 400:
+            session.commit()
+        else:
+            session.rollback()
+        return _render(answer)
+    incident, person, via = _page(found)
     try:
         roles = lifecycle.acknowledge(session, incident, person, via=via, actor=f"{via}:{person.handle}")
     except RuleError as exc:
@@ -59,28 +69,27 @@ def acknowledge(token: str):
     return render_template("ack/done.html", newly=roles, **_facts(incident, person))
 
 
-def _update(token: str):
-    """The stakeholder update of a receipt token; None when the token is not one (it may be a page's)."""
+def _read(token: str) -> AckToken:
+    """A genuine token of a kind someone answers; a 403 page otherwise."""
     try:
-        return stakeholders.from_token(session, token)
-    except stakeholders.NotAReceipt:
-        return None
-    except stakeholders.BadReceipt as exc:
-        title = "Not found" if exc.status == 404 else "This link is not valid"
-        raise LinkProblem(exc.status, title, str(exc)) from None
+        found = read_token(token)
+    except InvalidAckToken:
+        raise LinkProblem(403, *INVALID) from None
+    if found.kind != PAGE and handler_for(found.kind) is None:
+        raise LinkProblem(403, *INVALID)
+    return found
 
 
-def _page(token: str):
-    """(incident, person, via) of a genuine token; a LinkProblem (403 or 404 page) otherwise.
+def _render(answer: AckPage):
+    return render_template(answer.template, **answer.context), answer.status
+
+
+def _page(found: AckToken):
+    """(incident, person, via) of a page token; a LinkProblem (404 page) when they are gone.
 
     `via` is "teams" when the token came on a Teams card (its button opens this page), else "link".
     """
-    try:
-        incident_id, person_id, notification_id = read_ack_token(token)
-    except InvalidAckToken:
-        raise LinkProblem(403, "This link is not valid",
-                          "The acknowledgement link is damaged or has expired. Reply \u201cack\u201d to the page "
-                          "email, or ask the Incident Commander.") from None
+    incident_id, person_id, notification_id = found.incident_id, found.person_id, found.notification_id
     incident = session.get(Incident, incident_id)
     person = session.get(Person, person_id)
     if incident is None or person is None:

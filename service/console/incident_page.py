@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..escalation.steps import StepView, shown_as_steps, step_views
 from ..incidents.models import IncidentUpdate, TimelineEntry
 from ..notify.context import standard_context, update_data
 from ..notify.models import Notification
@@ -69,8 +70,15 @@ def timeline(s: Session, incident) -> list[TimelineEntry]:
                           .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc())))
 
 
-def escalations(entries: list[TimelineEntry]) -> list[TimelineEntry]:
-    return sorted((e for e in entries if e.kind in ESCALATION_KINDS), key=lambda e: (e.at, e.id))
+def escalation_steps(s: Session, incident) -> list[StepView]:
+    """Each escalation step sent, with who acknowledged it (or that nobody has)."""
+    return step_views(s, [incident.id])[incident.id]
+
+
+def escalations(entries: list[TimelineEntry], steps: list[StepView] = ()) -> list[TimelineEntry]:
+    """The escalation engine's timeline entries that no step in `steps` already shows."""
+    return sorted((e for e in entries if e.kind in ESCALATION_KINDS and not shown_as_steps(e.kind, e.data, steps)),
+                  key=lambda e: (e.at, e.id))
 
 
 NOTIFICATIONS_SHOWN = 200  # a phone need not load every message of a week-long incident

@@ -117,10 +117,11 @@ def _incident_page(found: Incident, *, preview=None, update_values=None, errors=
     entries = incident_page.timeline(session, found)
     severity = policy().severities.get(found.severity)
     messages, total = incident_page.notifications(session, found)
+    steps = incident_page.escalation_steps(session, found)
     return render_template(
         "console/incident.html", incident=found, now=now, policy=policy(), severity=severity,
         roles=incident_page.role_rows(session, found, viewer, now), timeline=entries,
-        escalations=incident_page.escalations(entries), notifications=messages, notifications_total=total,
+        escalations=incident_page.escalations(entries, steps), escalation_steps=steps, notifications=messages, notifications_total=total,
         questions=incident_page.questions(entries),
         updates=incident_page.updates(session, found), links=incident_page.links(found), people=_people(),
         recipient_label=incident_page.recipient_label, open_statuses=OPEN_STATUSES,

@@ -87,27 +87,72 @@ def missing_at(incident, severity: Severity, deadline: datetime) -> list[str]:
     return missing
 
 
+def step_key(rule: Escalation, step: int) -> str:
+    """The EscalationFiring key of a rule's step: `rule:<name>` for step 0 (as before chains), then `…:step:<n>`."""
+    return f"rule:{rule.name}" if step == 0 else f"rule:{rule.name}:step:{step}"
+
+
+def unanswered_key(rule: Escalation) -> str:
+    return f"unanswered:{rule.name}"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Where a rule's chain stands on one incident: when each fired step fired, and whether any was acknowledged."""
+
+    fired: dict[int, datetime]
+    acknowledged: bool = False
+
+
+NO_CHAIN = Chain({})
+
+
+def next_in_chain(rule: Escalation, chain: Chain, incident, now: datetime) -> tuple[int, str] | None:
+    """What the chain does next at `now`: (step, "escalate") for the next step, (last step, "unanswered")
+    when the last step's time ran out, or None.
+
+    Only the step after the latest fired one is ever due, counted from when that step actually fired:
+    a very late tick fires one step, and the next waits its full time. An acknowledgement at any step,
+    or the rule's condition no longer holding (the incident acknowledged, mitigated, closed), stops it.
+    """
+    if not chain.fired or chain.acknowledged or not fires(rule, incident, now):
+        return None
+    last = max(chain.fired)
+    wait = rule.wait(last) if last <= rule.last_step else None
+    if wait is None or now < chain.fired[last] + wait:
+        return None
+    return (last + 1, "escalate") if last < rule.last_step else (last, "unanswered")
+
+
 @dataclass(frozen=True)
 class Due:
     """One thing to do for an incident now; `key` is what makes it happen once (an EscalationFiring)."""
 
     key: str
-    what: str                      # "escalate" | "repeat" | "assemble"
+    what: str                      # "escalate" | "unanswered" | "repeat" | "assemble"
     rule: Escalation | None = None
     role: str | None = None
-    number: int = 0
+    number: int = 0                # a repeat's number; an escalation's step
 
 
 def due_work(policy: Policy, incident, now: datetime, fired: set[str],
              first_paged_at: Callable[[object], datetime | None],
-             earlier_repeats: Callable[[object], int] = lambda slot: 0) -> list[Due]:
+             earlier_repeats: Callable[[object], int] = lambda slot: 0,
+             chains: dict[str, Chain] | None = None) -> list[Due]:
     """Everything due for the incident at `now` that has not fired yet.
 
     `fired` holds the keys already done; `first_paged_at(role slot)` says when its holder's current page
     series began (None: not paged yet), `earlier_repeats(role slot)` how many repeats came before that
-    series (a raised severity starts a new series; its repeats continue the numbering).
+    series (a raised severity starts a new series; its repeats continue the numbering); `chains` where
+    each rule's chain stands ({rule name: Chain}).
     """
-    work = [Due(f"rule:{rule.name}", "escalate", rule=rule) for rule in due_escalations(policy, incident, now)]
+    work = [Due(step_key(rule, 0), "escalate", rule=rule) for rule in due_escalations(policy, incident, now)]
+    for rule in policy.escalations:
+        following = next_in_chain(rule, (chains or {}).get(rule.name, NO_CHAIN), incident, now)
+        if following is not None:
+            step, what = following
+            key = step_key(rule, step) if what == "escalate" else unanswered_key(rule)
+            work.append(Due(key, what, rule=rule, number=step))
     severity = policy.severities.get(incident.severity)
     if severity is not None and incident.status in OPEN_STATUSES:
         for slot in unacknowledged_paged_roles(incident, severity):

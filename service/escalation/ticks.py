@@ -19,13 +19,14 @@ from .. import db
 from ..incidents.models import OPEN_STATUSES, Incident
 from ..incidents.timeline import record
 from ..notify.models import Notification
-from ..notify.outbox import notify, recipients_for_contact, recipients_for_person
+from ..notify.outbox import recipients_for_contact, recipients_for_person
 from ..notify.triggers import page_role
 from ..policy import duration_in_words
 from ..policy.model import CHANNELS
 from ..runtime import policy
+from . import steps
 from .models import EscalationFiring
-from .rules import Due, assemble_deadline, due_work, missing_at, reason
+from .rules import Chain, Due, assemble_deadline, due_work, missing_at, reason
 
 log = logging.getLogger("herald.escalation")
 
@@ -37,10 +38,10 @@ def run_escalation(now: datetime) -> None:
             Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged))
         ).order_by(Incident.id)).all()
         ids = [incident.id for incident in incidents]
-        fired, pages = _fired(s, ids), _page_times(s, ids)
+        fired, pages, chains = _fired(s, ids), _page_times(s, ids), _chains(s, ids)
         due = [incident.id for incident in incidents
                if due_work(policy(), incident, now, fired[incident.id], _first_paged(pages, incident.id),
-                           _earlier_repeats(pages, incident.id))]
+                           _earlier_repeats(pages, incident.id), chains[incident.id])]
     for incident_id in due:
         try:
             with db.transaction() as s:
@@ -55,7 +56,8 @@ def act(s: Session, incident: Incident, now: datetime) -> None:
     """Do what is due for one incident, each item once."""
     pages = _page_times(s, [incident.id])
     work = due_work(policy(), incident, now, _fired(s, [incident.id])[incident.id],
-                    _first_paged(pages, incident.id), _earlier_repeats(pages, incident.id))
+                    _first_paged(pages, incident.id), _earlier_repeats(pages, incident.id),
+                    _chains(s, [incident.id])[incident.id])
     for due in work:
         if fire_once(s, incident, due.key, now):
             ACTIONS[due.what](s, incident, due, now)
@@ -76,6 +78,26 @@ def _fired(s: Session, ids: list[int]) -> defaultdict[int, set[str]]:
                                           .where(EscalationFiring.incident_id.in_(ids))):
             fired[incident_id].add(key)
     return fired
+
+
+def _chains(s: Session, ids: list[int]) -> defaultdict[int, dict[str, Chain]]:
+    """{incident: {rule name: Chain}}: when each step of each rule fired (the firing keys, so rules fired
+    before chains existed count as step 0), and whether a step of the rule was acknowledged."""
+    names = {rule.name for rule in policy().escalations}
+    fired: defaultdict[int, dict[str, dict[int, datetime]]] = defaultdict(dict)
+    acknowledged = steps.acknowledged_rules(s, ids)
+    if ids:
+        for incident_id, key, at in s.execute(select(EscalationFiring.incident_id, EscalationFiring.key,
+                                                     EscalationFiring.fired_at).where(
+                EscalationFiring.incident_id.in_(ids), EscalationFiring.key.like("rule:%"))):
+            found = steps.parse_key(key, names)
+            if found is not None:
+                fired[incident_id].setdefault(found[0], {})[found[1]] = at
+    out: defaultdict[int, dict[str, Chain]] = defaultdict(dict)
+    for incident_id, rules in fired.items():
+        for name, times in rules.items():
+            out[incident_id][name] = Chain(times, (incident_id, name) in acknowledged)
+    return out
 
 
 def _page_times(s: Session, ids: list[int]) -> defaultdict[tuple[int, int], list[tuple[datetime, str]]]:
@@ -125,18 +147,39 @@ def _earlier_repeats(pages, incident_id: int) -> Callable[[object], int]:
 # ---- what each item does ----------------------------------------------------------------------
 
 def _escalate(s: Session, incident: Incident, due: Due, now: datetime) -> None:
-    """The escalation matrix: every contact the rule names, over every channel the contact has."""
-    rule = due.rule
+    """One step of the escalation matrix: every contact it names, over every channel the contact has."""
+    rule, step = due.rule, due.number
     why = reason(rule, incident)
-    contacts = [policy().contacts[key] for key in rule.notify]
+    keys = rule.contacts(step)
+    contacts = [policy().contacts[key] for key in keys]
     titles = " and ".join(contact.title for contact in contacts)
     recipients = [r for contact in contacts for r in recipients_for_contact(s, contact.key, CHANNELS, now)]
-    text = f"Escalated to {titles}: {why}"
+    if step:
+        earlier = rule.contacts(step - 1)
+        why += (f"; {' and '.join(policy().contacts[k].title for k in earlier)} did not acknowledge within "
+                f"{duration_in_words(rule.wait(step - 1))}")
+    text = f"Escalated to {titles}: {why}" if not step else f"Escalated to {titles} (step {step + 1}): {why}"
     if not recipients:
         text += " (nobody to notify: the contacts have no address and nobody on call)"
-    record(s, incident, "escalated", text, actor="herald", rule=rule.name, contacts=list(rule.notify))
-    notify(s, incident=incident, kind="escalation", slot=due.key, recipients=recipients,
-           context={"escalation": {"name": rule.name, "reason": why, "to": titles}})
+    record(s, incident, "escalated", text, actor="herald", rule=rule.name, step=step, contacts=list(keys))
+    steps.send(s, incident, rule=rule.name, step=step, key=due.key, contacts=keys, reason=why,
+               recipients=recipients, now=now,
+               context={"escalation": {"name": rule.name, "reason": why, "to": titles, "step": step,
+                                       "acknowledge_within": _words(rule.wait(step))}})
+
+
+def _words(within) -> str | None:
+    return duration_in_words(within) if within else None
+
+
+def _unanswered(s: Session, incident: Incident, due: Due, now: datetime) -> None:
+    """The chain's last step went unacknowledged for its time: nobody is left to tell; the timeline says so."""
+    rule = due.rule
+    titles = " and ".join(policy().contacts[k].title for k in rule.contacts(due.number))
+    record(s, incident, "escalation_unanswered",
+           f"Escalation {rule.name!r} unanswered: {titles} did not acknowledge within "
+           f"{duration_in_words(rule.wait(due.number))}, and the chain has no further step",
+           actor="herald", rule=rule.name, step=due.number)
 
 
 def _repeat(s: Session, incident: Incident, due: Due, now: datetime) -> None:
@@ -157,17 +200,18 @@ def _assemble(s: Session, incident: Incident, due: Due, now: datetime) -> None:
     commander = incident.role(policy().commander_role)
     still = [key for key in missing if (slot := incident.role(key)) is None or slot.acknowledged_at is None]
     if still and commander is not None and commander.person is not None:
-        notify(s, incident=incident, kind="escalation", slot="assemble",
-               recipients=recipients_for_person(commander.person, severity.channels),
-               context={"escalation": {"name": "Team not assembled", "reason": text,
-                                       "to": policy().role_title(policy().commander_role)}})
+        steps.send(s, incident, rule=steps.ASSEMBLE_RULE, step=0, key="assemble",
+                   contacts=(policy().commander_role,), reason=text,
+                   recipients=recipients_for_person(commander.person, severity.channels), now=now,
+                   context={"escalation": {"name": steps.ASSEMBLE_RULE, "reason": text,
+                                           "to": policy().role_title(policy().commander_role), "step": 0}})
         text += f" (told {commander.person.name})"
     elif still:
         text += " (no Incident Commander to tell)"
     record(s, incident, "not_assembled", text, actor="herald", missing=missing)
 
 
-ACTIONS = {"escalate": _escalate, "repeat": _repeat, "assemble": _assemble}
+ACTIONS = {"escalate": _escalate, "unanswered": _unanswered, "repeat": _repeat, "assemble": _assemble}
 
 
 def _missing_line(incident: Incident, key: str) -> str:

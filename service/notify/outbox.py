@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .. import clock, db
-from ..ack_tokens import make_ack_token, make_receipt_token
+from ..ack_tokens import make_ack_token, make_token
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..rotations.oncall import on_call
@@ -36,9 +36,6 @@ log = logging.getLogger("herald.notify")
 
 # Messages that ask a person to act on an incident carry a signed acknowledgement token.
 ACK_KINDS = ("page", "handoff", "help")
-# Stakeholder updates by email carry a "Got it" link and Reply-To (a receipt token; service/notify/receipts.py).
-RECEIPT_KINDS = ("initial", "progress", "resolution")
-RECEIPT_CHANNELS = ("email", "log")
 # Lower goes first when many messages are due at once: a page must not wait behind status emails.
 KIND_PRIORITY = {"page": 10, "escalation": 20, "notice": 30, "handoff": 30, "reminder": 30, "question": 30,
                  "initial": 40, "progress": 40, "resolution": 40, "invite": 60}
@@ -156,7 +153,7 @@ def idempotency_key(incident, kind: str, slot: str, recipient: Recipient) -> str
 
 def notify(session: Session, *, incident, kind: str, slot: str, recipients, context: dict | None = None,
            calendar: str | None = None, not_before: datetime | None = None,
-           reply_token: str | None = None) -> list[Notification]:
+           reply_token: str | None = None, token_kind: str | None = None) -> list[Notification]:
     """Render `kind` for each recipient and enqueue it; return the rows that were new.
 
     `slot` names the occasion (e.g. "P1", "update-7", "repeat-2"): the same incident, kind, slot,
@@ -164,6 +161,8 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     `calendar`, an iCalendar text, makes emails carry a text/calendar; method=REQUEST part.
     `reply_token` (a signed token of the caller's own kind, e.g. a swap request's) goes into the Reply-To
     plus address, so an email reply reaches the reply pipeline with it.
+    `token_kind` (a kind registered in `ack_tokens`, e.g. "escalation") gives every row its own signed token
+    of that kind, as pages have: an ack link in its text, a Reply-To plus address, a button on Teams.
     The dispatcher is woken when the transaction commits.
     """
     if kind not in KINDS:
@@ -194,13 +193,17 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
             "priority": KIND_PRIORITY.get(kind, 50) + (policy().severities[incident.severity].rank if incident else 5),
             "due_at": due, "next_attempt_at": due, "created_at": now,
         }
-        sign = _token_maker(kind, incident, recipient)
-        if sign is not None:
+        page = kind in ACK_KINDS and recipient.person_id is not None
+        if incident is not None and (page or token_kind):
             # The token signs the row's id, so the row exists before its text does.
             row_id = _insert_if_new(session, {**values, "payload": {}})
             if row_id is None:
                 continue
-            token = sign(SimpleNamespace(id=row_id, incident_id=incident.id, person_id=recipient.person_id))
+            if token_kind:
+                token = make_token(token_kind, incident.id, row_id)
+            else:
+                token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
+                                                       person_id=recipient.person_id))
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
             session.execute(update(Notification).where(Notification.id == row_id).values(
                 ack_token=token, payload=payload, message_id=message_id, last_error=problem))
@@ -215,17 +218,6 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
         return []
     send_after_commit(session)
     return list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
-
-
-def _token_maker(kind: str, incident, recipient: Recipient) -> Callable | None:
-    """How a message of `kind` to `recipient` signs its token, or None when it carries none."""
-    if incident is None:
-        return None
-    if kind in ACK_KINDS and recipient.person_id is not None:
-        return make_ack_token
-    if kind in RECEIPT_KINDS and recipient.channel in RECEIPT_CHANNELS:
-        return make_receipt_token
-    return None
 
 
 # Built once: SQLAlchemy caches the compiled statement (an ORM INSERT … RETURNING entity would recompile).
@@ -247,7 +239,7 @@ def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str
     ack_url = f"{cfg.base_url}/ack/{ack_token}" if ack_token else None
     context = {**base, "recipient": {"name": recipient.name, "address": recipient.address,
                                      "channel": recipient.channel},
-               "ack_url": ack_url,
+               "ack_url": ack_url, "ack_token": ack_token,
                "ack_by_reply": bool(ack_url and cfg.reply_address and recipient.channel != "teams")}
     problem = None
     if recipient.channel in _builders:

@@ -25,10 +25,12 @@ from ..people.models import Person
 from ..runtime import policy
 from .context import role_data
 from .models import Notification, UpdateReceipt
-from .outbox import RECEIPT_CHANNELS, RECEIPT_KINDS, notify, recipients_for_person
+from .outbox import notify, recipients_for_person
 
-UPDATE_KINDS = RECEIPT_KINDS                          # initial | progress | resolution
-ANSWERING_CHANNELS = RECEIPT_CHANNELS + ("teams_bot",)  # messages that carry Got it
+TOKEN_KIND = "update"             # the kind of token (service/ack_tokens.py) every update message carries
+UPDATE_KINDS = ("initial", "progress", "resolution")
+RECEIPT_CHANNELS = ("email", "log")                     # messages whose Got it is a link and a reply "ack"
+ANSWERING_CHANNELS = RECEIPT_CHANNELS + ("teams_bot",)  # … and the bot's channel card with its button
 VIAS = ("link", "email", "teams")
 KIND_LABELS = {"initial": "🔴 INCIDENT", "progress": "🟡 UPDATE", "resolution": "🟢 RESOLVED"}
 SNIPPET = 500

@@ -73,7 +73,9 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
             "sender": "cfo@example.com", "name": "Pat Finance", "text": "Are card payments affected too?",
             "about": "the 🟡 UPDATE of 10:15 UTC", "update_kind": "progress"}},
         "escalation": lambda inc, pol: {"escalation": {"name": "P1 not acknowledged", "condition": "not_acknowledged",
-                                                       "reason": "Nobody has acknowledged this P1 after 15 minutes."}},
+                                                       "reason": "Nobody has acknowledged this P1 after 15 minutes.",
+                                                       "to": "Engineering Manager", "step": 0,
+                                                       "acknowledge_within": "15 minutes"}},
     }
 
 

@@ -14,6 +14,7 @@ from .model import (
     CONDITIONS,
     WEEKDAYS,
     BusinessHours,
+    ChainStep,
     Contact,
     Escalation,
     OnCall,
@@ -35,7 +36,8 @@ _SEVERITY_KEYS = {
 }
 _ROLE_KEYS = {"title", "rotation", "responsibilities"}
 _CONTACT_KEYS = {"title", "email", "teams_webhook", "rotation"}
-_ESCALATION_KEYS = {"name", "severities", "condition", "after", "notify", "threshold"}
+_ESCALATION_KEYS = {"name", "severities", "condition", "after", "notify", "threshold", "acknowledge_within", "then"}
+_STEP_KEYS = {"notify", "acknowledge_within"}
 _BUSINESS_KEYS = {"days", "start", "end", "holidays"}
 _PRIORITIES = ("P1", "P2", "P3", "P4")
 
@@ -302,17 +304,80 @@ def _escalations(c: _Collector, raw: Any, severities: dict, contacts: dict) -> t
         after = c.duration(f"{path}.after", table.get("after")) if "after" in table else timedelta(0)
         if condition in ("not_acknowledged", "not_mitigated") and "after" not in table:
             c.add(f"{path}.after", f"is required for {condition}")
-        rules.append(
-            Escalation(
-                name=c.string(f"{path}.name", table.get("name"), condition or f"escalation {i}") or "",
-                severities=sevs,
-                condition=condition or "",
-                notify=notify,
-                after=after or timedelta(0),
-                threshold=float(threshold) if isinstance(threshold, (int, float)) else None,
-            )
+        within = c.duration(f"{path}.acknowledge_within", table.get("acknowledge_within"))
+        then = _chain(c, path, table.get("then", []), contacts)
+        rule = Escalation(
+            name=c.string(f"{path}.name", table.get("name"), condition or f"escalation {i}") or "",
+            severities=sevs,
+            condition=condition or "",
+            notify=notify,
+            after=after or timedelta(0),
+            threshold=float(threshold) if isinstance(threshold, (int, float)) else None,
+            acknowledge_within=within,
+            then=then,
         )
+        if rule.name in {r.name for r in rules}:
+            c.add(f"{path}.name", f"another escalation is called {rule.name!r} (each rule fires once by its name)")
+        _check_chain(c, path, rule, contacts)
+        rules.append(rule)
     return tuple(rules)
+
+
+def _chain(c: _Collector, path: str, raw: Any, contacts: dict) -> tuple[ChainStep, ...]:
+    """`then`: the further steps of an escalation, each `{notify = [contacts], acknowledge_within?}`."""
+    if not isinstance(raw, list):
+        c.add(f"{path}.then", "must be an array of tables ({notify = [...], acknowledge_within = ...})")
+        return ()
+    steps = []
+    for k, value in enumerate(raw):
+        where = f"{path}.then[{k}]"
+        table = c.table(where, value)
+        c.unknown_keys(where, table, _STEP_KEYS)
+        notify = c.strings(f"{where}.notify", table.get("notify"))
+        if not notify:
+            c.add(f"{where}.notify", "names no contact")
+        for j, name in enumerate(notify):
+            if name not in contacts:
+                c.add(f"{where}.notify[{j}]", f"unknown contact {name!r}")
+        steps.append(ChainStep(notify=notify,
+                               acknowledge_within=c.duration(f"{where}.acknowledge_within",
+                                                               table.get("acknowledge_within"))))
+    return tuple(steps)
+
+
+def _reached_as(contact) -> set[tuple[str, str]]:
+    """Everything that identifies whom a contact reaches: its key, its addresses, webhook and rotation."""
+    found = {("contact", contact.key)} | {("email", address.lower()) for address in contact.email}
+    if contact.teams_webhook:
+        found.add(("teams", contact.teams_webhook))
+    if contact.rotation:
+        found.add(("rotation", contact.rotation))
+    return found
+
+
+def _check_chain(c: _Collector, path: str, rule: Escalation, contacts: dict) -> None:
+    """A chain only moves on: each step needs a time to wait before the next, and no step may reach again
+    whom an earlier step reached (the same contact, address, webhook or rotation): that would loop."""
+    if not rule.then:
+        return
+    reached: dict[tuple[str, str], int] = {}
+    for step in range(rule.last_step + 1):
+        where = path if step == 0 else f"{path}.then[{step - 1}]"
+        already = any(path_ == f"{where}.acknowledge_within" for path_, _ in c.errors)  # given, but invalid
+        if step < rule.last_step and rule.wait(step) is None and not already:
+            c.add(f"{where}.acknowledge_within",
+                  "is required: how long step %d's contacts have before the next step is notified" % step)
+        here: set[tuple[str, str]] = set()
+        for j, key in enumerate(rule.contacts(step)):
+            if key not in contacts:
+                continue
+            again = sorted(reached[x] for x in _reached_as(contacts[key]) if x in reached)
+            if again:
+                c.add(f"{where}.notify[{j}]", f"loops: {key!r} reaches whom step {again[0]} of this chain "
+                                              "already notified (a chain only moves on to new contacts)")
+            here |= _reached_as(contacts[key])
+        for x in here:
+            reached.setdefault(x, step)
 
 
 def _alerts(c: _Collector, raw: dict, severities: dict) -> dict[str, str]:

@@ -60,6 +60,14 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class ChainStep:
+    """One further step of an escalation chain (`then = [{notify = [...], acknowledge_within = "15m"}]`)."""
+
+    notify: tuple[str, ...]
+    acknowledge_within: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class Escalation:
     name: str
     severities: tuple[str, ...]
@@ -67,6 +75,22 @@ class Escalation:
     notify: tuple[str, ...]
     after: timedelta = timedelta(0)
     threshold: float | None = None
+    acknowledge_within: timedelta | None = None  # how long step 0's contacts have before the next step
+    then: tuple[ChainStep, ...] = ()
+
+    @property
+    def last_step(self) -> int:
+        return len(self.then)
+
+    def contacts(self, step: int) -> tuple[str, ...]:
+        """Who step `step` notifies: 0 is the rule's own `notify`, 1… the `then` steps."""
+        return self.notify if step == 0 else self.then[step - 1].notify
+
+    def wait(self, step: int) -> timedelta | None:
+        """How long step `step`'s contacts have to acknowledge (a `then` step without its own: the rule's)."""
+        if step == 0:
+            return self.acknowledge_within
+        return self.then[step - 1].acknowledge_within or self.acknowledge_within
 
 
 @dataclass(frozen=True)

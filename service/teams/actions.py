@@ -28,6 +28,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..ack_tokens import PAGE, InvalidAckToken, handler_for, read_token
 from ..errors import RuleError
 from ..incidents import lifecycle, permissions
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentUpdate
@@ -349,3 +350,32 @@ def _teams_address(invoke: Invoke) -> str:
 def refresh(invoke: Invoke) -> Answer:
     """Teams asks for the viewer's own version of a card (role holders get the buttons)."""
     return Answer(current_card(invoke), "refreshed", invoke.incident.id)
+
+
+def acknowledge_receipt(invoke: Invoke) -> Answer:
+    """`ack` on a card whose data carries a token of another kind than a page (an escalation, …): the
+    kind's handler (`ack_tokens.handler_for`) decides; the tapped card is drawn again as it now stands."""
+    s = invoke.session
+    try:
+        found = read_token(invoke.data.get("token") if isinstance(invoke.data.get("token"), str) else "")
+    except InvalidAckToken:
+        found = None
+    handler = handler_for(found.kind) if found is not None and found.kind != PAGE else None
+    if found is None or handler is None or found.kind != invoke.kind:
+        return Answer(cards.message_card("This card is out of date",
+                                         "Herald cannot read this card any more (it is too old or was damaged). "
+                                         "Use the link in the email, or the incident's page in Herald.",
+                                         color="Warning"), "stale")
+    invoke.incident = s.get(Incident, found.incident_id)
+    if invoke.incident is None:
+        return Answer(cards.message_card("This incident no longer exists",
+                                         "Herald has no record of the incident this card was about."), "stale")
+    invoke.raw_token = invoke.data["token"]
+    invoke.card = _tapped_card(s, invoke.activity, invoke.incident.id)
+    refused = _unknown_person(invoke)
+    if refused:
+        return refused
+    outcome, why = handler.card_acknowledge(s, found, invoke.person)
+    if why:
+        return refuse(invoke, why)
+    return _done(invoke, outcome)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..ack_tokens import PAGE, InvalidAckToken, handler_for, read_token
 from ..incidents import permissions
 from ..incidents.models import OPEN_STATUSES, Incident
 from ..notify.context import STATUS_LABELS, role_data, standard_context, update_data
@@ -117,12 +118,41 @@ def person_card(s: Session | None, incident: Incident, person: Person | None, *,
         "question": data.get("question"),
         "due_at": datetime.fromisoformat(due_at) if isinstance(due_at, str) else due_at,
         "viewer": viewer_rights(s, incident, person, role) or _no_rights(incident),
+        "receipt": receipt_state(s, data.get("receipt")),
         "token": token,
         "ack_url": ack_url,
         "statuses": _statuses(),
         "notice": notice,
     })
     return render("person", context)
+
+
+def receipt_data(ack_token: str | None) -> dict | None:
+    """Card data for a message whose own token is of another kind than a page (an escalation, …):
+    the card then carries that kind's Acknowledge button (verb `ack`, data `{kind, token}`)."""
+    if not ack_token:
+        return None
+    try:
+        found = read_token(ack_token, max_age=None)
+    except InvalidAckToken:
+        return None
+    return {"kind": found.kind, "token": ack_token} if found.kind != PAGE else None
+
+
+def receipt_state(s: Session | None, receipt) -> dict | None:
+    """The receipt's state as its domain tells it now (`AckKind.state`): drawn as a button or as who acknowledged."""
+    if not isinstance(receipt, dict) or not isinstance(receipt.get("token"), str):
+        return None
+    handler = handler_for(str(receipt.get("kind")))
+    try:
+        found = read_token(receipt["token"], max_age=None)
+    except InvalidAckToken:
+        return None
+    if handler is None:
+        return None
+    state = (handler.state(s, found) if s is not None else None) or {"pending": True}
+    return {"kind": found.kind, "token": receipt["token"], "label": str(state.get("label") or "Acknowledge"),
+            "pending": bool(state.get("pending")), "note": str(state.get("note") or "")}
 
 
 def stakeholder_card(s: Session | None, incident: Incident, update, *, token: str, viewer: Person | None = None,

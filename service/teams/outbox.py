@@ -110,6 +110,7 @@ class BotPayloads:
             "previous": context.get("previous") or "",
             "question": context.get("question"),   # a stakeholder's question, for the Communications Lead
             "escalation": context.get("escalation"),
+            "receipt": cards.receipt_data(context.get("ack_token")),
             "due_at": context["due_at"].isoformat() if context.get("due_at") else None,
         })
         card = cards.person_card(s, incident, person, kind=kind, role=role, token=data["token"],

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..escalation.steps import StepView, shown_as_steps, step_views
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole, IncidentUpdate, TimelineEntry
 from ..netguard import redact_url
 from ..notify import receipts
@@ -60,8 +61,9 @@ class BoardIncident:
     incident: Incident
     severity_name: str
     responders: tuple[Responder, ...]
-    escalations: tuple[TimelineEntry, ...]
-    updates: tuple[SeenUpdate, ...] = ()
+    escalations: tuple[TimelineEntry, ...]       # the engine's entries that no step below says already
+    steps: tuple[StepView, ...] = ()             # each escalation step sent, with its acknowledgement
+    updates: tuple[SeenUpdate, ...] = ()              # each stakeholder update, seen by N of M
 
     @property
     def waiting(self) -> tuple[Responder, ...]:
@@ -124,6 +126,7 @@ def open_incidents(s: Session, policy: Policy, now: datetime) -> list[BoardIncid
             .order_by(TimelineEntry.at, TimelineEntry.id)
         ):
             escalations[entry.incident_id].append(entry)
+    steps = step_views(s, list(escalations))
     pages: dict[tuple[str, int, int], list[Notification]] = {}
     if incidents:
         for sent in s.scalars(select(Notification).where(
@@ -147,7 +150,9 @@ def open_incidents(s: Session, policy: Policy, now: datetime) -> list[BoardIncid
             incident=incident,
             severity_name=severity.name if severity else "",
             responders=tuple(_responder(slot, policy, paged, pages, now) for slot in slots),
-            escalations=tuple(escalations[incident.id]),
+            escalations=tuple(e for e in escalations[incident.id]
+                              if not shown_as_steps(e.kind, e.data, steps[incident.id])),
+            steps=tuple(steps[incident.id]),
             updates=tuple(SeenUpdate(u, seen.get(u.id, receipts.NO_RECEIPTS)) for u in updates[incident.id]),
         ))
     return out

@@ -1,7 +1,7 @@
 """update receipts: who has seen each stakeholder update
 
-Revision ID: 0012_update_receipts
-Revises: 0010_war_room
+Revision ID: 0013_update_receipts
+Revises: 0012_escalation_acks
 Create Date: 2026-12-01 21:50:16
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import service.db
 
 
-revision = '0012_update_receipts'
-down_revision = '0010_war_room'
+revision = '0013_update_receipts'
+down_revision = '0012_escalation_acks'
 branch_labels = None
 depends_on = None
 
