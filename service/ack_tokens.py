@@ -189,4 +189,3 @@ def read_ack_token(token: str, max_age: int | None = MAX_AGE_SECONDS) -> tuple[i
         raise InvalidAckToken("invalid acknowledgement token: unexpected payload")
     incident_id, person_id, notification_id = value
     return incident_id, person_id, notification_id
-
