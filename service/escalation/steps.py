@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..incidents.models import Incident
@@ -55,8 +55,9 @@ def acknowledged_rules(s: Session, ids: list[int]) -> set[tuple[int, str]]:
     """(incident, rule name) of every rule with an acknowledged step on the incidents."""
     if not ids:
         return set()
-    return set(s.execute(select(EscalationStep.incident_id, EscalationStep.rule).where(
-        EscalationStep.incident_id.in_(ids), EscalationStep.acknowledged_at.is_not(None))).all())
+    return {(incident_id, rule) for incident_id, rule in s.execute(
+        select(EscalationStep.incident_id, EscalationStep.rule).where(
+            EscalationStep.incident_id.in_(ids), EscalationStep.acknowledged_at.is_not(None)))}
 
 
 def recipient_of(s: Session, notification_id: int) -> EscalationRecipient | None:
@@ -77,17 +78,25 @@ def acknowledge(s: Session, recipient: EscalationRecipient, *, via: str, now: da
     """`recipient` acknowledges its step; False when they had before (acknowledging twice counts once).
 
     The first acknowledgement of a step is the step's; later ones by other recipients are kept per
-    recipient and noted too (each says someone saw it).
+    recipient and noted too (each says someone saw it). Both are conditional UPDATEs, so two
+    acknowledgements at the same moment (a link and a reply, two workers) still count once.
     """
-    if recipient.acknowledged_at is not None:
-        return False
     step = recipient.step
-    incident = s.get(Incident, step.incident_id)
     handle, name = who(s, recipient, address)
-    recipient.acknowledged_at, recipient.acknowledged_via = now, via
-    first = step.acknowledged_at is None
-    if first:
-        step.acknowledged_at, step.acknowledged_by, step.acknowledged_via = now, handle[:320], via
+    mine = s.execute(update(EscalationRecipient).where(EscalationRecipient.id == recipient.id,
+                                                      EscalationRecipient.acknowledged_at.is_(None))
+                     .values(acknowledged_at=now, acknowledged_via=via)
+                     .execution_options(synchronize_session=False)).rowcount
+    if not mine:
+        s.refresh(recipient)
+        return False
+    first = bool(s.execute(update(EscalationStep).where(EscalationStep.id == step.id,
+                                                         EscalationStep.acknowledged_at.is_(None))
+                           .values(acknowledged_at=now, acknowledged_by=handle[:320], acknowledged_via=via)
+                           .execution_options(synchronize_session=False)).rowcount)
+    s.refresh(recipient)
+    s.refresh(step)
+    incident = s.get(Incident, step.incident_id)
     text = f"Escalation {step.rule!r} ({describe(step)}) acknowledged by {name} {via_words(via)}"
     if not first:
         text += " (acknowledged before by " + (step.acknowledged_by or "someone") + ")"

@@ -97,3 +97,28 @@ def test_a_damaged_escalation_token_is_a_stale_card(client, bot, team, teams, es
     assert answer.status_code == 200
     assert "out of date" in texts(answer.get_json()["value"])
     assert steps(client, escalated)[0]["acknowledged_at"] is None
+
+
+def test_a_second_recipient_acknowledging_is_kept_but_the_first_is_the_steps(app, client, bot, team, teams,
+                                                                            escalated, timeline, frozen_clock):
+    from sqlalchemy import select
+
+    from service import db
+    from service.notify.models import Notification
+
+    frozen_clock.set(START + timedelta(minutes=16))
+    assert teams.tap(team["frank"], frank_card(bot, team), "ack").status_code == 200
+    with app.app_context():
+        token = db.session.scalar(select(Notification.ack_token).where(
+            Notification.incident_id == escalated["id"], Notification.recipient == "eng-manager@example.com"))
+    frozen_clock.set(START + timedelta(minutes=17))
+    assert client.post(f"/ack/{token}").status_code == 200
+    [step] = steps(client, escalated)
+    assert (step["acknowledged_by"], step["via"], step["acknowledged_at"]) == ("frank", "teams", "2026-03-02T10:16:00Z")
+    acked = {r["address"]: r["acknowledged_at"] for r in step["recipients"]}
+    assert acked == {"eng-manager@example.com": "2026-03-02T10:17:00Z", "frank@example.com": None,
+                     "frank": "2026-03-02T10:16:00Z"}
+    assert [e.text for e in timeline(escalated["id"], "escalation_acknowledged")] == [
+        f"Escalation '{RULE}' (step 1) acknowledged by Frank Fisher via teams",
+        f"Escalation '{RULE}' (step 1) acknowledged by Engineering Manager <eng-manager@example.com> via link "
+        "(acknowledged before by frank)"]
