@@ -22,8 +22,10 @@ run: $(STAMP)
 	$(BIN)/herald db upgrade
 	$(BIN)/herald serve --host 127.0.0.1 --port 8080
 
+# One worker per core; a file's tests stay in one worker (module fixtures start once).
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for b in bench/[!_]*.py; do $(BIN)/python $$b || exit 1; done

@@ -23,6 +23,7 @@ import jwt
 import msal
 import requests
 
+from .mechanics.clients import PerConfig
 from .mechanics.retry import backoff, parse_retry_after
 
 log = logging.getLogger("herald.microsoft")
@@ -174,24 +175,10 @@ class Microsoft:
             return items, page.get("@odata.deltaLink")
 
 
-_clients: dict[tuple, Microsoft] = {}
-_clients_lock = threading.Lock()
-
-
-def microsoft(cfg) -> Microsoft:
-    """The process's client for the configured tenant and app (one msal application, one token cache)."""
-    key = (cfg.graph_tenant_id, cfg.graph_client_id, cfg.graph_client_secret, cfg.graph_authority, cfg.graph_url)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = Microsoft.from_config(cfg)
-        return client
-
-
-def forget_clients() -> None:
-    """Drop every cached client (configuration changed, or a test wants a fresh msal cache)."""
-    with _clients_lock:
-        _clients.clear()
+microsoft = PerConfig(Microsoft.from_config, "graph_tenant_id", "graph_client_id", "graph_client_secret",
+                      "graph_authority", "graph_url")
+"""The process's Graph client for the configured tenant and app (one msal application, one token cache)."""
+forget_clients = microsoft.forget
 
 
 # ---- signing people in (OpenID Connect, authorization code flow with PKCE) --------------------------
@@ -315,13 +302,6 @@ class MicrosoftSignIn:
             return self._keys[kid]
 
 
-_sign_ins: dict[tuple, MicrosoftSignIn] = {}
-
-
-def microsoft_sign_in(cfg) -> MicrosoftSignIn:
-    """The process's sign-in helper (it caches the tenant's metadata and signing keys)."""
-    key = (cfg.oidc_tenant_id, cfg.oidc_client_id, cfg.oidc_client_secret, cfg.oidc_authority)
-    with _clients_lock:
-        if key not in _sign_ins:
-            _sign_ins[key] = MicrosoftSignIn.from_config(cfg)
-        return _sign_ins[key]
+microsoft_sign_in = PerConfig(MicrosoftSignIn.from_config, "oidc_tenant_id", "oidc_client_id",
+                              "oidc_client_secret", "oidc_authority")
+"""The process's sign-in helper (it caches the tenant's metadata and signing keys)."""

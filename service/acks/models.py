@@ -17,7 +17,8 @@ OUTCOMES = (
     "automatic",             # an auto-reply (out of office, vacation, list, report): ignored
     "unmatched",             # no page, token or incident tag found
     "swap_accepted",         # a "yes" to a swap request from the candidate: the shift is theirs
-    "swap_refused",          # a "yes" to a swap request that was taken, cancelled or expired
+    "swap_declined",         # a "no" from the one person a swap request asks: the requester is told
+    "swap_refused",          # a "yes" (or "no") to a swap request that was taken, cancelled or expired
     "question",              # a reply to a stakeholder update that is not "ack": the Communications Lead is told
 )
 

@@ -1,8 +1,8 @@
 """The swap accept link: GET shows the request (mail scanners follow links, so it changes nothing); POST
-accepts. The signed token in the URL is the credential: it names the request and the candidate."""
+accepts (or, from the one person a request asks, declines). The signed token in the URL is the credential: it names the request and the candidate."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 
 from .. import clock
 from ..db import session
@@ -34,17 +34,22 @@ def show(token: str):
 
 
 @blp.post("/swap/<token>")
-def take(token: str):
+def answer(token: str):
+    """Take the shift; with `answer=decline` (the asked person's second button), decline the request."""
     swap, person = _request(token)
     if not isinstance(swap, SwapRequest):
         return swap
+    declining = request.form.get("answer") == "decline"
     try:
-        swaps.accept(session, swap, person, clock.now(), via="link")
+        if declining:
+            swaps.decline(session, swap, person, clock.now(), via="link")
+        else:
+            swaps.accept(session, swap, person, clock.now(), via="link")
     except swaps.SwapRefused as exc:
         session.rollback()
         return render_template("swap/confirm.html", problem=exc.message, **_facts(swap, person)), exc.status
     session.commit()
-    return render_template("swap/done.html", **_facts(swap, person))
+    return render_template("swap/declined.html" if declining else "swap/done.html", **_facts(swap, person))
 
 
 def _request(token: str):

@@ -20,7 +20,7 @@ from .models import SwapRequest
 
 @dataclass(frozen=True)
 class SwapAnswer:
-    outcome: str  # swap_accepted | swap_refused | not_a_command | rejected_sender | automatic
+    outcome: str  # swap_accepted | swap_declined | swap_refused | not_a_command | rejected_sender | automatic
     detail: str
     person_id: int | None = None
 
@@ -53,6 +53,12 @@ def answer(s: Session, swap: SwapRequest, person: Person, *, sender: str, automa
         return SwapAnswer("automatic", automatic)
     if sender not in person.addresses():
         return SwapAnswer("rejected_sender", f"{sender or 'an unknown sender'} is not an address of {person.handle}")
+    if first_word in swaps.DECLINE_WORDS and swap.to_id is not None:
+        try:
+            swaps.decline(s, swap, person, now, via="email")
+        except swaps.SwapRefused as exc:
+            return SwapAnswer("swap_refused", exc.message, person.id)
+        return SwapAnswer("swap_declined", f"swap {swap.id}: {person.handle} declines", person.id)
     if first_word not in swaps.ACCEPT_WORDS:
         return SwapAnswer("not_a_command", f"first word {first_word!r}; reply 'yes' to take the shift", person.id)
     try:

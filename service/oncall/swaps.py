@@ -1,7 +1,9 @@
 """Swap and cover requests: a person asks someone (or anyone on the rotation) to take a stretch of their shift.
 
 Candidates get a `swap_request` with a signed accept link (GET shows, POST accepts) and can answer
-"yes" by email. The first acceptance wins (one conditional UPDATE), creates an override for the
+"yes" by email. The person a request is addressed to (`to`) may decline it — "no" by email, the link
+page's Decline button or the API — and the requester hears at once, so they can ask someone else;
+a request to anyone on the rotation cannot be declined by one of them. The first acceptance wins (one conditional UPDATE), creates an override for the
 acceptor and tells both; a later acceptor hears it is taken. A request expires when its stretch
 starts — unless it was made for a stretch already under way ("take it now" during an incident),
 which stays open until its end; an accepted "take it now" puts the acceptor on call from the moment
@@ -28,6 +30,7 @@ TOKEN_MAX_AGE = 60 * 24 * 3600
 ON_ROTATION_WITHIN = timedelta(days=90)  # "on the rotation": a shift or override this near to now
 CLOCK_SKEW = timedelta(minutes=1)  # a start this little in the past means "now"
 ACCEPT_WORDS = ("yes", "y", "accept", "ok", "okay", "sure")
+DECLINE_WORDS = ("no", "n", "decline", "sorry", "nope")
 
 
 class SwapRefused(Exception):
@@ -160,6 +163,31 @@ def accept(s: Session, swap: SwapRequest, person: Person, now: datetime, *, via:
         tell_person(s, someone, "swap_request", f"swap:{swap.id}:accepted", {"event": "accepted", "swap": data,
                                                                               "accept_url": None, "reply_yes": False})
     wake_after_commit(s)
+    return swap
+
+
+def may_decline(swap: SwapRequest, person: Person, now: datetime) -> None:
+    """Raise SwapRefused unless `person` is the one this open request asks."""
+    if swap.to_id is None:
+        raise SwapRefused(409, "the request asks anyone on the rotation: there is nothing to decline, "
+                               "someone else may still take it")
+    if swap.to_id != person.id:
+        raise SwapRefused(403, f"the request asks {swap.to.name}, not {person.name}", "person")
+    if swap.status != "open" or expired(swap, now):
+        raise SwapRefused(409, f"the request is {swap.status if swap.status != 'open' else 'expired'}")
+
+
+def decline(s: Session, swap: SwapRequest, person: Person, now: datetime, *, via: str) -> SwapRequest:
+    """The asked person says no: the request is declined and the requester told (one conditional UPDATE)."""
+    may_decline(swap, person, now)
+    won = s.execute(update(SwapRequest).where(SwapRequest.id == swap.id, SwapRequest.status == "open")
+                    .values(status="declined", decided_at=now, via=via)).rowcount
+    s.refresh(swap)
+    if not won:
+        may_decline(swap, person, now)  # says what it became meanwhile
+        raise SwapRefused(409, "the request was answered meanwhile")
+    tell_person(s, swap.requester, "swap_request", f"swap:{swap.id}:declined", {
+        "event": "declined", "swap": swap_data(swap), "accept_url": None, "reply_yes": False})
     return swap
 
 

@@ -81,10 +81,23 @@ def get_swap(name, swap_id):
 @blp.response(200, SwapOut)
 def accept_swap(data, name, swap_id):
     """`person` takes the stretch: an override for them; a second acceptance is a 409."""
+    return _answer(swaps.accept, name, swap_id, data["person"])
+
+
+@blp.route("/rotations/<name>/swaps/<int:swap_id>/decline", methods=["POST"])
+@require_scope("write")
+@blp.arguments(AcceptIn)
+@blp.response(200, SwapOut)
+def decline_swap(data, name, swap_id):
+    """The person the request asks (`to`) says no; the requester is told. A request to anyone cannot be declined (409)."""
+    return _answer(swaps.decline, name, swap_id, data["person"])
+
+
+def _answer(act, name: str, swap_id: int, handle: str) -> SwapRequest:
     swap = swap_or_404(name, swap_id)
-    person = person_named(data["person"], "person")
+    person = person_named(handle, "person")
     try:
-        swaps.accept(session, swap, person, clock.now(), via="api")
+        act(session, swap, person, clock.now(), via="api")
     except swaps.SwapRefused as exc:
         raise refused(exc) from exc
     session.commit()

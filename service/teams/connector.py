@@ -19,6 +19,7 @@ from urllib.parse import quote
 import requests
 
 from ..microsoft import Microsoft, TokenError
+from ..mechanics.clients import PerConfig
 from ..mechanics.retry import parse_retry_after
 
 log = logging.getLogger("herald.teams.connector")
@@ -176,24 +177,7 @@ class BotConnector:
             session.close()
 
 
-_connectors: dict[tuple, BotConnector] = {}
-_connectors_lock = threading.Lock()
-
-
-def connector(cfg) -> BotConnector:
-    """The process's Bot Connector client for the configured bot (one msal application, one token cache)."""
-    key = (cfg.teams_app_id, cfg.teams_app_password, cfg.teams_tenant_id, cfg.teams_authority, cfg.teams_service_url)
-    with _connectors_lock:
-        client = _connectors.get(key)
-        if client is None:
-            client = _connectors[key] = BotConnector.from_config(cfg)
-        return client
-
-
-def forget_connectors() -> None:
-    """Drop every cached client (configuration changed, or a test wants a fresh token cache)."""
-    with _connectors_lock:
-        clients = list(_connectors.values())
-        _connectors.clear()
-    for client in clients:
-        client.close()
+connector = PerConfig(BotConnector.from_config, "teams_app_id", "teams_app_password", "teams_tenant_id",
+                      "teams_authority", "teams_service_url")
+"""The process's Bot Connector client for the configured bot (one msal application, one token cache)."""
+forget_connectors = connector.forget

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from service import clock
-from service.microsoft import _sign_ins
+from service.microsoft import microsoft_sign_in
 from tests.conftest import ADMIN, START
 
 CALLBACK = "/auth/microsoft/callback"
@@ -28,10 +28,10 @@ def entra(certificate, monkeypatch):
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate.cert_file))  # a private CA, as a deployment trusts one
     double = EntraDouble(certificate, now=lambda: clock.now().timestamp()).start()
-    _sign_ins.clear()
+    microsoft_sign_in.forget()
     yield double
     double.stop()
-    _sign_ins.clear()
+    microsoft_sign_in.forget()
 
 
 @pytest.fixture(autouse=True)

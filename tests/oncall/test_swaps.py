@@ -168,3 +168,68 @@ def test_take_it_now_during_an_incident_moves_the_role(client, rota, tick):
     tick()
     roles = client.get(f"/api/incidents/{incident['id']}", headers=ADMIN).get_json()["roles"]
     assert roles["incident_commander"]["person"] == "bob"
+
+
+def test_the_person_asked_declines_by_link_and_the_requester_hears_it(client, rota, outbox):
+    to_alice = ask(client, to="alice").get_json()
+    [request] = outbox("swap_request")
+    assert "Can't take it?" in request["payload"]["text"]
+    link = link_of(request)
+    shown = client.get(link).get_data(as_text=True)
+    assert "Take this shift" in shown and "I can't take it" in shown
+
+    declined = client.post(link, data={"answer": "decline"})
+    assert declined.status_code == 200 and "Declined" in declined.get_data(as_text=True)
+    state = client.get(f"{URL}/{to_alice['id']}", headers=ADMIN).get_json()
+    assert (state["status"], state["via"], state["accepted_by"]) == ("declined", "link", None)
+    [told] = [r for r in outbox("swap_request") if r["payload"]["subject"].startswith("❌")]
+    assert told["recipient"] == "bob@example.com" and "Alice Archer declined" in told["payload"]["text"]
+    assert who(client, "2026-03-10T12:00:00Z") == "bob"  # still bob's shift
+
+    assert client.post(link).status_code == 409  # a declined request cannot be taken after all
+    assert client.post(link, data={"answer": "decline"}).status_code == 409  # nor declined twice
+    assert len([r for r in outbox("swap_request") if r["payload"]["subject"].startswith("❌")]) == 1
+
+
+def test_only_the_person_asked_may_decline_and_only_an_open_request(client, rota, outbox):
+    anyone = ask(client).get_json()
+    refused = client.post(f"{URL}/{anyone['id']}/decline", headers=ADMIN, json={"person": "alice"})
+    assert refused.status_code == 409 and "someone else may still take it" in refused.get_json()["message"]
+    [alice_row] = [r for r in outbox("swap_request") if r["recipient"] == "alice@example.com"]
+    assert "Can't take it?" not in alice_row["payload"]["text"]
+    assert "I can't take it" not in client.get(link_of(alice_row)).get_data(as_text=True)
+
+    to_alice = ask(client, to="alice", start="2026-03-12T09:00:00Z", end="2026-03-13T09:00:00Z").get_json()
+    other = client.post(f"{URL}/{to_alice['id']}/decline", headers=ADMIN, json={"person": "carol"})
+    assert other.status_code == 403
+    assert client.post(f"{URL}/{to_alice['id']}/decline", headers=ADMIN, json={"person": "zed"}).status_code == 422
+    assert client.get(f"{URL}/{to_alice['id']}", headers=ADMIN).get_json()["status"] == "open"
+
+    done = client.post(f"{URL}/{to_alice['id']}/decline", headers=ADMIN, json={"person": "alice"})
+    assert done.status_code == 200 and (done.get_json()["status"], done.get_json()["via"]) == ("declined", "api")
+    assert client.post(f"{URL}/{to_alice['id']}/accept", headers=ADMIN, json={"person": "alice"}).status_code == 409
+    assert [s["id"] for s in client.get(f"{URL}?status=declined", headers=ADMIN).get_json()] == [to_alice["id"]]
+
+
+def test_no_by_email_declines_from_the_person_asked(app, client, config, smtp_sink, rota, outbox):
+    config.smtp_url = f"smtp://127.0.0.1:{smtp_sink.port}"
+    config.reply_address = REPLY_ADDRESS
+    swap = ask(client, to="alice").get_json()
+    with app.app_context():
+        [row] = db.session.scalars(select(Notification).where(Notification.kind == "swap_request"))
+    assert 'Reply "no"' in row.payload["text"]
+
+    spoofed = client.post("/api/inbound/email", headers=RFC822, data=_email(row, "mallory@example.com", "no",
+                                                                            thread=True))
+    assert spoofed.get_json()["outcome"] == "rejected_sender"
+    no = client.post("/api/inbound/email", headers=RFC822, data=_email(row, "alice@example.com",
+                                                                       "No, sorry - I am away that day", thread=True))
+    assert no.get_json()["outcome"] == "swap_declined", no.get_json()
+    state = client.get(f"{URL}/{swap['id']}", headers=ADMIN).get_json()
+    assert (state["status"], state["via"]) == ("declined", "email")
+    assert [r["recipient"] for r in outbox("swap_request") if r["payload"]["subject"].startswith("❌")] == [
+        "bob@example.com"]
+    late_yes = client.post("/api/inbound/email", headers=RFC822, data=_email(row, "alice@example.com", "yes",
+                                                                             thread=False))
+    assert late_yes.get_json()["outcome"] == "swap_refused"
+    assert who(client, "2026-03-10T12:00:00Z") == "bob"
