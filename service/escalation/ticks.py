@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import db
-from ..incidents.models import OPEN_STATUSES, Incident
+from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record
 from ..notify.models import Notification
 from ..notify.outbox import recipients_for_contact, recipients_for_person
@@ -32,11 +32,11 @@ log = logging.getLogger("herald.escalation")
 
 
 def run_escalation(now: datetime) -> None:
-    with db.transaction() as s:
+    with db.read_transaction() as s:  # a snapshot: the look at every open incident holds up no writer
         flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
         incidents = s.scalars(select(Incident).where(or_(
             Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged))
-        ).order_by(Incident.id)).all()
+        ).order_by(Incident.id).options(_ROLES_WITHOUT_PEOPLE)).all()
         ids = [incident.id for incident in incidents]
         fired, pages, chains = _fired(s, ids), _page_times(s, ids), _chains(s, ids)
         due = [incident.id for incident in incidents
@@ -50,6 +50,10 @@ def run_escalation(now: datetime) -> None:
                     act(s, incident, now)
         except Exception:  # one incident's trouble must not hold up the others
             log.exception("escalation failed for incident %s", incident_id)
+
+
+# The look at every open incident reads the role slots (who holds, who acknowledged), not the people.
+_ROLES_WITHOUT_PEOPLE = selectinload(Incident.roles).lazyload(IncidentRole.person)
 
 
 def act(s: Session, incident: Incident, now: datetime) -> None:

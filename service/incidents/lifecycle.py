@@ -3,34 +3,35 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Date, Integer, bindparam, insert, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock
-from ..db import insert_for
 from ..errors import RuleError
 from ..inputs import as_id
 from ..people.models import Person
 from ..policy.business_hours import next_business_day_start
-from ..rotations.oncall import on_call
+from ..rotations.oncall import owners_at
 from ..runtime import holidays, policy
 from . import events
 from .models import Incident, IncidentCounter, IncidentRole, IncidentUpdate
 from .statemachine import check_transition, is_mitigating_transition
-from .timeline import record
+from .timeline import entry, record, record_many
 
 
 def next_number(s: Session, day: date) -> str:
     """INC-YYYYMMDD-N, N counting from 1 per UTC day; atomic under concurrent creates."""
-    insert = insert_for(s)
-    stmt = (
-        insert(IncidentCounter)
-        .values(day=day, last=1)
-        .on_conflict_do_update(index_elements=["day"], set_={"last": IncidentCounter.last + 1})
-        .returning(IncidentCounter.last)
-    )
-    n = s.execute(stmt).scalar_one()
+    n = s.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
     return f"INC-{day:%Y%m%d}-{n}"
+
+
+# The same text on SQLite and PostgreSQL; a text statement is compiled once (the dialects' ON CONFLICT
+# constructs have no cache key, so they were compiled again for every incident).
+_NEXT_NUMBER = text(
+    "INSERT INTO incident_counters (day, last) VALUES (:day, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = incident_counters.last + 1 RETURNING last"
+).bindparams(bindparam("day", type_=Date())).columns(last=Integer())
 
 
 def respond_by(severity_key: str, started_at: datetime) -> datetime | None:
@@ -55,6 +56,8 @@ def open_incident(
     previous_incident_id: int | None = None,
 ) -> Incident:
     now = clock.now()
+    sev = policy().severities[severity]
+    owners = role_owners(s, now)  # every role's owner in one look, before anything is written
     incident = Incident(
         number=next_number(s, now.date()),
         title=title,
@@ -69,36 +72,67 @@ def open_incident(
         previous_incident_id=previous_incident_id,
         started_at=now,
         respond_by=respond_by(severity, now),
+        acknowledged_at=None, mitigated_at=None, resolved_at=None, closed_at=None, postmortem_due_at=None,
+        last_update_at=now,  # the initial update's, posted below
+        next_update_due_at=None,  # planned by whoever hears of the update (notify's cadence)
         updated_at=now,
+        roles=[],
     )
+    incident.opened_in_transaction = True
     s.add(incident)
     s.flush()
-    sev = policy().severities[severity]
-    record(s, incident, "opened", f"Incident opened: {title} ({severity} - {sev.name})", actor=actor,
-           severity=severity, source=source)
+    entries = [entry("opened", f"Incident opened: {title} ({severity} - {sev.name})", actor=actor, at=now,
+                     severity=severity, source=source)]
     if previous_incident_id:
         previous = s.get(Incident, previous_incident_id)
         if previous is not None:
-            record(s, incident, "linked", f"Fired again after {previous.number} was resolved", actor=actor,
-                   previous=previous.number)
-    assign_roles(s, incident, now, actor=actor)
+            entries.append(entry("linked", f"Fired again after {previous.number} was resolved", actor=actor, at=now,
+                                 previous=previous.number))
+    entries += _fill_roles(s, incident, now, actor=actor, owners=owners)
+    record_many(s, incident, entries)
     _add_update(s, incident, "initial", actor=actor)
     events.incident_opened.send(incident, session=s)
     return incident
 
 
-def assign_roles(s: Session, incident: Incident, at: datetime, *, actor: str) -> None:
+def role_owners(s: Session, at: datetime) -> dict[str, Person | None]:
+    """{role key: who owns its rotation at `at`} for every policy role, in one look at the rotations."""
+    roles = policy().roles
+    owners = owners_at(s, {role.rotation for role in roles.values() if role.rotation}, at)
+    return {key: getattr(owners.get(role.rotation), "person", None) for key, role in roles.items()}
+
+
+def assign_roles(s: Session, incident: Incident, at: datetime, *, actor: str,
+                 owners: dict[str, Person | None] | None = None) -> None:
     """Give every policy role to whoever owns its rotation at `at` (a role with nobody on call stays empty)."""
+    record_many(s, incident, _fill_roles(s, incident, at, actor=actor, owners=owners))
+
+
+def _fill_roles(s: Session, incident: Incident, at: datetime, *, actor: str,
+                owners: dict[str, Person | None] | None) -> list[dict]:
+    """Write the empty role slots in one statement, load them back with their people in one more; return
+    the timeline entries that say who was assigned (the caller writes them with its own)."""
+    owners = role_owners(s, at) if owners is None else owners
+    held = {r.role for r in incident.roles}
+    rows, entries = [], []
     for key, role in policy().roles.items():
-        if incident.role(key) is not None:
+        if key in held:
             continue
-        owner = on_call(s, role.rotation, at) if role.rotation else None
-        person = owner.person if owner else None
-        incident.roles.append(IncidentRole(role=key, person=person, assigned_at=at if person else None))
+        person = owners.get(key)
+        rows.append({"incident_id": incident.id, "role": key, "person_id": person.id if person else None,
+                     "assigned_at": at if person else None, "acknowledged_at": None, "acknowledged_via": None})
         if person:
-            record(s, incident, "role_assigned", f"{role.title} assigned: {person.name} (on call)", actor=actor,
-                   role=key, person=person.handle)
-    s.flush()
+            entries.append(entry("role_assigned", f"{role.title} assigned: {person.name} (on call)", actor=actor,
+                                 at=at, role=key, person=person.handle))
+    if rows:
+        s.execute(_INSERT_ROLES, rows)
+        roles = s.scalars(select(IncidentRole).where(IncidentRole.incident_id == incident.id)
+                          .order_by(IncidentRole.id)).all()
+        set_committed_value(incident, "roles", list(roles))
+    return entries
+
+
+_INSERT_ROLES = insert(IncidentRole.__table__)
 
 
 def hand_over_role(s: Session, incident: Incident, role_key: str, person: Person, *, actor: str,

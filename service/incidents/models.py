@@ -55,6 +55,9 @@ class Incident(Base):
         back_populates="incident", cascade="all, delete-orphan", order_by="IncidentRole.id", lazy="selectin"
     )
 
+    # Set on the object `lifecycle.open_incident` creates: it has no messages yet, so `notify` need not look.
+    opened_in_transaction = False
+
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES

@@ -22,7 +22,7 @@ from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record
 from ..people.models import Person
 from ..rotations.models import RoleOwnerSeen
-from ..rotations.oncall import OnCall, on_call
+from ..rotations.oncall import OnCall, owners_at
 from ..runtime import holidays, policy
 from .cadence import page_not_before
 from .context import role_data
@@ -32,24 +32,45 @@ log = logging.getLogger("herald.rotations")  # rotation news, whoever acts on it
 
 
 def hand_over_on_rotation(now: datetime) -> None:
+    """One read finds the incidents where a rotation names someone other than the owner last seen (or that were
+    never seen); only those get a write transaction, where the owners are looked up again. A quiet tick costs
+    four queries and takes no write lock, however many incidents are open."""
     severities = list(policy().handoff_severities)
-    with db.transaction() as s:
+    rotations = {key: role.rotation for key, role in policy().roles.items() if role.rotation}
+    with db.read_transaction() as s:
         incident_ids = s.scalars(
             select(Incident.id).where(Incident.status.in_(OPEN_STATUSES), Incident.severity.in_(severities))
         ).all()
+        if not incident_ids:
+            return
+        current = _owner_ids(owners_at(s, rotations.values(), now), rotations)
+        seen = {(incident_id, role): person_id for incident_id, role, person_id in s.execute(
+            select(RoleOwnerSeen.incident_id, RoleOwnerSeen.role, RoleOwnerSeen.person_id)
+            .where(RoleOwnerSeen.incident_id.in_(incident_ids)))}
+    missing = object()
     for incident_id in incident_ids:
+        if all(seen.get((incident_id, key), missing) == person_id for key, person_id in current.items()):
+            continue  # every role's owner is the one last seen: nothing to do
         try:
             with db.transaction() as s:
-                _follow_rotations(s, s.get(Incident, incident_id), now)
+                incident = s.get(Incident, incident_id)
+                if incident is not None:
+                    _follow_rotations(s, incident, now, owners_at(s, rotations.values(), now))
         except RuleError as exc:  # e.g. resolved between the query and now
             log.info("no rotation handoff on incident %s: %s", incident_id, exc)
 
 
-def _follow_rotations(s, incident: Incident, now: datetime) -> None:
+def _owner_ids(owners: dict[str, OnCall], rotations: dict[str, str]) -> dict[str, int | None]:
+    """{role key: the person id its rotation names now, or None}."""
+    return {key: owner.person.id if (owner := owners.get(rotation)) and owner.person else None
+            for key, rotation in rotations.items()}
+
+
+def _follow_rotations(s, incident: Incident, now: datetime, owners: dict[str, OnCall]) -> None:
     for key, role in policy().roles.items():
         if not role.rotation:
             continue
-        owner = on_call(s, role.rotation, now)
+        owner = owners.get(role.rotation)
         person = owner.person if owner else None
         seen = s.get(RoleOwnerSeen, (incident.id, key))
         slot = incident.role(key)

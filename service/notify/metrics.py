@@ -3,7 +3,8 @@
 Every figure is read from the database at scrape time, so it is the same whichever web or worker
 process answers, and survives restarts: outbox rows by channel, kind and status, retries, dead
 letters, delivery latency (from when a message was due to when the provider took it), open
-incidents by severity and status, and time to acknowledge.
+incidents by severity and status, time to acknowledge, and how each ticker keeps up (skipped runs, tick
+and job durations, kept with its heartbeat).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .. import clock, db
 from ..rotations.gaps import rotation_gaps, uncovered_seconds
 from ..runtime import policy
 from ..incidents.models import OPEN_STATUSES, Incident
+from ..worker import WorkerHeartbeat
 from .models import Notification
 
 blp = Blueprint("metrics", __name__)
@@ -37,6 +39,29 @@ class HeraldCollector:
         yield from self._latency()
         yield from self._incidents()
         yield from self._coverage()
+        yield from self._tickers()
+
+    def _tickers(self):
+        """How each running ticker keeps up, from its heartbeat (a cleanly stopped one has none)."""
+        skipped = CounterMetricFamily("herald_ticker_skipped_runs",
+                                      "Interval runs that found the ticker's previous tick still running "
+                                      "(folded into one more round)", labels=["ticker"])
+        last = GaugeMetricFamily("herald_ticker_tick_seconds", "How long the ticker's last tick took",
+                                 labels=["ticker"])
+        longest = GaugeMetricFamily("herald_ticker_longest_tick_seconds",
+                                    "The ticker's longest tick since it started", labels=["ticker"])
+        jobs = GaugeMetricFamily("herald_ticker_job_seconds", "How long each tick job took the last time it ran",
+                                 labels=["ticker", "job"])
+        for row in self.session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.name)):
+            skipped.add_metric([row.name], row.skipped_runs or 0)
+            last.add_metric([row.name], (row.last_tick_ms or 0) / 1000)
+            longest.add_metric([row.name], (row.longest_tick_ms or 0) / 1000)
+            for job, ms in sorted((row.job_ms or {}).items()):
+                jobs.add_metric([row.name, job], ms / 1000)
+        yield skipped
+        yield last
+        yield longest
+        yield jobs
 
     def _outbox(self):
         s = self.session

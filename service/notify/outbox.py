@@ -15,12 +15,10 @@ from email.utils import make_msgid
 from types import SimpleNamespace
 from typing import Callable, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, bindparam, select, text
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from .. import clock, db
+from .. import clock
 from ..ack_tokens import make_ack_token, make_token
 from ..incidents.models import Incident
 from ..incidents.timeline import record
@@ -171,9 +169,10 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     keys = {r: idempotency_key(incident, kind, slot, r) for r in recipients}
     if not keys:
         return []
-    # Repeated calls (a tick asking again) are answered here, without rendering anything.
-    known = set(session.scalars(select(Notification.idempotency_key)
-                                .where(Notification.idempotency_key.in_(list(keys.values())))))
+    # Repeated calls (a tick asking again) are answered here, without rendering anything. An incident opened
+    # in this transaction has no messages yet: nothing to ask (a twin would still be refused by the key).
+    known = set() if getattr(incident, "opened_in_transaction", False) else set(session.scalars(
+        select(Notification.idempotency_key).where(Notification.idempotency_key.in_(list(keys.values())))))
     fresh = [r for r in recipients if keys[r] not in known]
     if not fresh:
         return []
@@ -183,7 +182,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
     base = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=fresh[0])
     base.update(context or {})
     fresh = [r for r in fresh if r.channel not in _builders or _builders[r.channel].accepts(kind, incident, base)]
-    ids = []
+    created = []
     for recipient in fresh:
         values = {
             "incident_id": incident.id if incident is not None else None,
@@ -196,7 +195,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
         page = kind in ACK_KINDS and recipient.person_id is not None
         if incident is not None and (page or token_kind):
             # The token signs the row's id, so the row exists before its text does.
-            row_id = _insert_if_new(session, {**values, "payload": {}})
+            row_id, values = _insert_if_new(session, {**values, "payload": {}})
             if row_id is None:
                 continue
             if token_kind:
@@ -205,31 +204,68 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
                 token = make_ack_token(SimpleNamespace(id=row_id, incident_id=incident.id,
                                                        person_id=recipient.person_id))
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
-            session.execute(update(Notification).where(Notification.id == row_id).values(
-                ack_token=token, payload=payload, message_id=message_id, last_error=problem))
+            written = {"ack_token": token, "payload": payload, "message_id": message_id, "last_error": problem}
+            session.execute(_WRITE_PAYLOAD, {"b_id": row_id, **written})
         else:
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None, reply_token)
-            row_id = _insert_if_new(session, {**values, "payload": payload, "message_id": message_id,
-                                              "last_error": problem})
+            written = {"payload": payload, "message_id": message_id, "last_error": problem}
+            row_id, values = _insert_if_new(session, {**values, **written})
             if row_id is None:
                 continue
-        ids.append(row_id)
-    if not ids:
+        created.append(_as_loaded(session, row_id, {**values, **written}))
+    if not created:
         return []
     send_after_commit(session)
-    return list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
+    return created
 
 
-# Built once: SQLAlchemy caches the compiled statement (an ORM INSERT … RETURNING entity would recompile).
-_INSERT_IF_NEW = {
-    postgres: insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notification.id)
-    for postgres, insert in ((True, pg_insert), (False, sqlite_insert))
-}
+# What `notify` writes itself; every other column takes its default as an ordinary INSERT would give it.
+_WRITTEN = ("incident_id", "kind", "slot", "channel", "recipient", "recipient_name", "person_id", "payload",
+            "idempotency_key", "priority", "status", "attempts", "due_at", "next_attempt_at", "created_at",
+            "message_id", "last_error", "ack_token")
 
 
-def _insert_if_new(session: Session, values: dict) -> int | None:
-    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: None when a concurrent twin won."""
-    return session.execute(_INSERT_IF_NEW[db.is_postgres(session)], values).scalar()
+def _plan():
+    """(the INSERT … ON CONFLICT DO NOTHING RETURNING id, {column: its Python default}, {column: None}).
+
+    The statement is text, the same on SQLite and PostgreSQL, each column bound with its type: a text statement
+    is compiled once, while the dialects' INSERT constructs have no cache key, so SQLAlchemy compiled them again
+    for every message. Without a target, DO NOTHING covers the table's unique constraints: the idempotency key
+    (the id is never given). Columns with a Python default get it, as from an ordinary INSERT; those with a
+    server default are left to the database (and read back only if asked for); the rest are NULL."""
+    table = Notification.__table__
+    defaults = {c.key: c.default for c in table.columns
+                if c.key not in _WRITTEN and c.key != "id" and c.default is not None}
+    columns = [table.c[key] for key in (*_WRITTEN, *defaults)]
+    sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+           f"VALUES ({', '.join(':' + c.key for c in columns)}) ON CONFLICT DO NOTHING RETURNING id")
+    statement = text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns)).columns(id=Integer())
+    nulls = {c.key: None for c in table.columns
+             if c.key != "id" and c.key not in _WRITTEN and c.default is None and c.server_default is None}
+    return statement, defaults, nulls
+
+
+_INSERT_IF_NEW, _DEFAULTS, _NULLS = _plan()
+_t = Notification.__table__
+_WRITE_PAYLOAD = _t.update().where(_t.c.id == bindparam("b_id")).values(
+    ack_token=bindparam("ack_token"), payload=bindparam("payload"), message_id=bindparam("message_id"),
+    last_error=bindparam("last_error"))
+
+
+def _insert_if_new(session: Session, values: dict) -> tuple[int | None, dict]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: (the new id, or None when a twin exists; the values written)."""
+    values = {**dict.fromkeys(_WRITTEN), **values}
+    for key, default in _DEFAULTS.items():
+        values[key] = default.arg(None) if default.is_callable else default.arg
+    return session.execute(_INSERT_IF_NEW, values).scalar(), values
+
+
+def _as_loaded(session: Session, row_id: int, values: dict) -> Notification:
+    """The row just written, as if read back: every column it knows is set, so nothing is selected again."""
+    row = Notification(**values, **_NULLS, id=row_id)
+    make_transient_to_detached(row)  # a column left to a server default is read when first asked for
+    session.add(row)
+    return row
 
 
 def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str | None,

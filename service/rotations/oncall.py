@@ -65,6 +65,28 @@ def on_call(session: Session, rotation: str | Rotation, at: datetime) -> OnCall 
     return OnCall(shift.person, shift.label, shift.start, shift.end, uid=shift.uid)
 
 
+def owners_at(session: Session, names, at: datetime) -> dict[str, OnCall]:
+    """{rotation name: its owner at `at`} for many rotations in two queries (overrides, then shifts), by the
+    same rules as `on_call`; a rotation with nobody scheduled (or unknown) is left out."""
+    names = {n for n in names if n}
+    if not names:
+        return {}
+    out: dict[str, OnCall] = {}
+    for name, override in session.execute(
+            select(Rotation.name, Override).join(Override, Override.rotation_id == Rotation.id)
+            .where(Rotation.name.in_(names), Override.start <= at, Override.end > at)
+            .order_by(Override.created_at.desc(), Override.id.desc())):
+        out.setdefault(name, _from_override(override))
+    rest = names - out.keys()
+    if rest:
+        for name, shift in session.execute(
+                select(Rotation.name, Shift).join(Shift, Shift.rotation_id == Rotation.id)
+                .where(Rotation.name.in_(rest), Shift.start <= at, Shift.end > at)
+                .order_by(Shift.start.desc(), Shift.id.desc())):
+            out.setdefault(name, OnCall(shift.person, shift.label, shift.start, shift.end, uid=shift.uid))
+    return out
+
+
 def who_is_on_call(session: Session, at: datetime) -> dict:
     """`GET /api/oncall`: every rotation's owner at `at`, and every policy role's through its rotation."""
     rotations = session.scalars(select(Rotation).order_by(Rotation.name)).all()
