@@ -5,7 +5,7 @@ from .auth import ApiToken  # noqa: F401
 from .db import Base  # noqa: F401
 from .escalation.models import EscalationFiring, EscalationRecipient, EscalationStep  # noqa: F401
 from .incidents.models import Incident, IncidentCounter, IncidentRole, IncidentUpdate, TimelineEntry  # noqa: F401
-from .notify.models import Notification  # noqa: F401
+from .notify.models import Notification, UpdateReceipt  # noqa: F401
 from .oncall.models import OnCallJob, SwapRequest  # noqa: F401
 from .people.models import Person  # noqa: F401
 from .reviews.models import ActionItem, Postmortem, ReviewMeeting, ReviewReminder  # noqa: F401

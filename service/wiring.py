@@ -18,6 +18,7 @@ from sqlalchemy import event
 from . import ack_tokens, auth_views, health, processes, web_static, worker
 from .acks import graph_inbox, smtp
 from .acks import pages as ack_pages
+from .acks import stakeholders as stakeholder_acks
 from .acks import views as inbound
 from .alerts import inbox as alert_inbox
 from .alerts import views as alerts
@@ -30,7 +31,7 @@ from .escalation import ticks as escalation
 from .escalation import views as escalations
 from .incidents import events
 from .incidents import views as incidents
-from .notify import dispatcher, handoffs, metrics, triggers
+from .notify import dispatcher, handoffs, metrics, receipts, triggers
 from .notify import views as notifications
 from .notify.channels import register_channel
 from .notify.outbox import register_payload_builder, register_reach
@@ -55,6 +56,7 @@ from .teams import outbox as teams_cards
 from .teams import graph_rooms, warroom
 from .teams import views as teams
 from .web import sessions as web_sessions
+from .web import updates as stakeholder_updates
 from .web import views as web
 
 # ---- what happens when an incident changes (incidents/events.py) ------------------------------
@@ -115,6 +117,7 @@ CARD_VERBS = [  # (verb, handler, kind of card data): see service/teams/actions.
     ("resolve", card_verbs.resolve, "incident"),
     ("handover", card_verbs.hand_over, "incident"),
     ("refresh", card_verbs.refresh, "incident"),
+    ("got_it", card_verbs.got_it, "incident"),               # a stakeholder has read an update (a receipt)
     ("ack", card_verbs.acknowledge_receipt, escalation_steps.TOKEN_KIND),  # an escalation's Acknowledge button
 ]
 
@@ -123,6 +126,7 @@ CARD_VERBS = [  # (verb, handler, kind of card data): see service/teams/actions.
 # the Teams `ack` verb (CARD_VERBS above, with card_verbs.acknowledge_receipt) hand it to the handler.
 ACK_KINDS = [
     (escalation_steps.TOKEN_KIND, escalation_acks.HANDLER),
+    (receipts.TOKEN_KIND, stakeholder_acks.HANDLER),  # a stakeholder update's Got it
 ]
 
 # ---- the domains' `herald` commands (service/cli.py adds them) and `templates check` samples ---------
@@ -133,7 +137,8 @@ SAMPLE_CONTEXTS = {"invite": review.sample_review,
 
 # ---- HTTP ----------------------------------------------------------------------------------------
 API_BLUEPRINTS = [health.blp, auth_views.blp, people.blp, incidents.blp, notifications.blp, reviews.blp,
-                  inbound.blp, escalations.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp]
+                  inbound.blp, escalations.blp, rotations.blp, oncall_views.blp, reports.blp, alerts.blp, alerts.pagerduty, teams.blp,
+                  stakeholder_updates.blp]                    # GET …/updates with who has seen each
 PAGES = [web_static.blp, web_static.docs_assets, web.status, web.board, metrics.blp, ack_pages.blp, swap_pages.blp,
          rotations.calendars, console_signin.blp, console.blp, console_admin.blp]  # the responder console
 APP_SETUP = [alerts.init_app,                                 # app-bound state: ingest rate limits

@@ -18,7 +18,8 @@ from ..notify.outbox import Recipient, mail_configured, notify
 from ..oncall import replies as swap_replies
 from ..people.models import Person
 from ..runtime import config
-from ..ack_tokens import handler_for
+from ..ack_tokens import ReplyOutcome, handler_for
+from . import stakeholders
 from .matching import KindMatch, PageMatch, find_message
 from .models import InboundMessage
 from .replies import NotAMessage, Reply, parse_message, plus_tokens, read_reply
@@ -107,11 +108,14 @@ def _handle(s: Session, reply: Reply, row: InboundMessage) -> None:
         row.outcome, row.detail, row.person_id = done.outcome, done.detail, done.person_id
         return
     match = find_message(s, reply, settings.reply_address)
-    if isinstance(match, KindMatch):  # an escalation, …: its own domain decides
-        done = handler_for(match.token.kind).reply(s, reply, match.token, match.how)
-        row.outcome, row.detail = done.outcome, done.detail[:2000]
-        row.incident_id, row.person_id, row.notification_id = done.incident_id, done.person_id, done.notification_id
+    if isinstance(match, KindMatch):  # an escalation, a stakeholder update, …: its own domain decides
+        _by_kind(row, handler_for(match.token.kind).reply(s, reply, match.token, match.how))
         return
+    if match is None or (match.how == "subject" and match.person is None):
+        token = stakeholders.by_subject(s, reply)  # a stakeholder's reply that lost its thread and token
+        if token is not None:
+            _by_kind(row, stakeholders.HANDLER.reply(s, reply, token, "subject"))
+            return
     if match is None:
         row.outcome = "automatic" if reply.automatic else "unmatched"
         row.detail = reply.automatic or "no page, token or incident tag matched"
@@ -140,6 +144,12 @@ def _handle(s: Session, reply: Reply, row: InboundMessage) -> None:
     record(s, incident, "reply", f"Reply from {person.name} by email (not an acknowledgement): {_snippet(reply.text)}",
            actor=f"email:{reply.sender}", person=person.handle)
     _answer_by_email(s, reply, incident, person, row, problem="not_a_command")
+
+
+def _by_kind(row: InboundMessage, done: ReplyOutcome) -> None:
+    """What a kind's handler did with the reply, on the inbound record."""
+    row.outcome, row.detail = done.outcome, done.detail[:2000]
+    row.incident_id, row.person_id, row.notification_id = done.incident_id, done.person_id, done.notification_id
 
 
 def _acknowledge(s: Session, reply: Reply, match: PageMatch, row: InboundMessage) -> None:

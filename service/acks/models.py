@@ -19,6 +19,7 @@ OUTCOMES = (
     "swap_accepted",         # a "yes" to a swap request from the candidate: the shift is theirs
     "swap_declined",         # a "no" from the one person a swap request asks: the requester is told
     "swap_refused",          # a "yes" (or "no") to a swap request that was taken, cancelled or expired
+    "question",              # a reply to a stakeholder update that is not "ack": the Communications Lead is told
 )
 
 

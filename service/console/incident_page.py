@@ -16,7 +16,8 @@ from ..notify.templates import TemplateProblem, renderer
 from ..notify.triggers import stakeholder_recipients
 from ..people.models import Person
 from ..runtime import config, policy
-from ..web.board import ESCALATION_KINDS, page_delivery
+from ..notify import receipts
+from ..web.board import ESCALATION_KINDS, SeenUpdate, page_delivery
 from ..web.login import Viewer
 from . import rules
 
@@ -99,15 +100,26 @@ def recipient_label(row: Notification) -> str:
     return row.recipient if row.channel in ("email", "log", "teams_bot") else f"{row.channel} webhook"
 
 
-def updates(s: Session, incident) -> list[IncidentUpdate]:
-    return list(s.scalars(select(IncidentUpdate).where(IncidentUpdate.incident_id == incident.id)
-                          .order_by(IncidentUpdate.posted_at.desc(), IncidentUpdate.id.desc())))
+def updates(s: Session, incident) -> list[SeenUpdate]:
+    """Newest first, each with who has said Got it ("seen by N of M")."""
+    rows = s.scalars(select(IncidentUpdate).where(IncidentUpdate.incident_id == incident.id)
+                     .order_by(IncidentUpdate.posted_at.desc(), IncidentUpdate.id.desc()))
+    seen = receipts.receipts_of(s, incident.id)
+    return [SeenUpdate(u, seen.get(u.id, receipts.NO_RECEIPTS)) for u in rows]
+
+
+def questions(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """Stakeholders' replies to updates that were not "ack", oldest first: for the Communications Lead."""
+    return sorted((e for e in entries if e.kind == "stakeholder_question"), key=lambda e: (e.at, e.id))
 
 
 def links(incident) -> list[tuple[str, str]]:
     """The incident's own links (war room, bridge, runbook, dashboards …), http(s) only."""
     return [(name.replace("_", " ").capitalize(), url) for name, url in (incident.links or {}).items()
             if isinstance(url, str) and url.startswith(("https://", "http://"))]
+
+
+PREVIEW_TOKEN = "…"  # in the preview, where each recipient's own token goes
 
 
 @dataclass(frozen=True)
@@ -129,7 +141,10 @@ def preview_update(s: Session, incident, now: datetime, *, kind: str = "progress
     audience = stakeholder_recipients(s, incident, now)
     recipient = next((r for r in audience if r.channel != "teams"), None) or Recipient("log", "stakeholders",
                                                                                       "Stakeholders")
-    context = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=recipient)
+    # Each email carries its recipient's own "Got it" link; the preview shows where it goes.
+    context = standard_context(incident, policy=policy(), base_url=cfg.base_url, now=now, recipient=recipient,
+                               ack_url=f"{cfg.base_url}/ack/{PREVIEW_TOKEN}",
+                               ack_by_reply=bool(cfg.reply_address))
     context["update"] = update_data(update)
     try:
         payload = render_payload(renderer(cfg.templates_dir), kind, "email", context, incident)

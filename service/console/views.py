@@ -122,6 +122,7 @@ def _incident_page(found: Incident, *, preview=None, update_values=None, errors=
         "console/incident.html", incident=found, now=now, policy=policy(), severity=severity,
         roles=incident_page.role_rows(session, found, viewer, now), timeline=entries,
         escalations=incident_page.escalations(entries, steps), escalation_steps=steps, notifications=messages, notifications_total=total,
+        questions=incident_page.questions(entries),
         updates=incident_page.updates(session, found), links=incident_page.links(found), people=_people(),
         recipient_label=incident_page.recipient_label, open_statuses=OPEN_STATUSES,
         can_update=rules.may_update(viewer, found), can_resolve=rules.may_resolve(viewer, found),

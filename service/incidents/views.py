@@ -10,7 +10,7 @@ from ..people.views import person_or_404
 from ..runtime import policy
 from ..schemas import PageArgs
 from . import lifecycle
-from .models import OPEN_STATUSES, Incident, IncidentUpdate, TimelineEntry
+from .models import OPEN_STATUSES, Incident, TimelineEntry
 from .read import incident_view, incident_views
 from .schemas import (
     AcknowledgeIn,
@@ -107,15 +107,7 @@ def post_update(data, ident):
     return _rule(lifecycle.post_update, incident, actor=actor_name(), **data)
 
 
-@blp.route("/<ident>/updates", methods=["GET"])
-@require_scope("read")
-@blp.arguments(PageArgs, location="query")
-@blp.response(200, UpdateOut(many=True))
-def list_updates(page, ident):
-    incident = incident_or_404(ident)
-    query = (select(IncidentUpdate).where(IncidentUpdate.incident_id == incident.id)
-             .order_by(IncidentUpdate.posted_at, IncidentUpdate.id))
-    return page_of(query, page)
+# GET …/updates (each update with whom it reached and who has seen it) is service/web/updates.py.
 
 
 @blp.route("/<ident>/resolve", methods=["POST"])

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
 
 KINDS = ("page", "notice", "initial", "progress", "resolution", "reminder", "escalation", "handoff", "invite",
          "help", "shift_reminder", "schedule_change", "coverage_gap", "swap_request",
-         "card_update")  # card_update: a Teams card Herald posted, redrawn in place
+         "card_update",  # card_update: a Teams card Herald posted, redrawn in place
+         "question")     # question: a stakeholder's reply to an update, for the Communications Lead
 CHANNELS = ("teams", "teams_bot", "email", "log")
 # pending: waiting for its first attempt; failed: will retry; sent; dead: gave up (POST …/retry revives it);
 # cancelled: no longer wanted when it came due (a page for a role acknowledged or an incident resolved meanwhile).
@@ -58,3 +59,28 @@ class Notification(Base):
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.kind} {self.channel} {self.recipient} {self.status}>"
+
+
+class UpdateReceipt(Base):
+    """Someone said "Got it" to a stakeholder update: by its link, a reply "ack", or the Teams button.
+
+    A receipt, not a page: nothing waits for it, repeats or escalates. One row per update and
+    `address` (an email address, or `teams:<Entra object id>` for a Teams user Herald does not know),
+    so acknowledging twice counts once. `notification_id` is the message acknowledged: which of the
+    update's recipients (an address, the Teams channel) has seen it.
+    """
+
+    __tablename__ = "update_receipts"
+    __table_args__ = (
+        UniqueConstraint("update_id", "address"),
+        Index("ix_update_receipts_incident", "incident_id", "update_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    update_id: Mapped[int] = mapped_column(ForeignKey("incident_updates.id", ondelete="CASCADE"))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    via: Mapped[str] = mapped_column(String(16))  # link | email | teams
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -35,7 +35,7 @@ log = logging.getLogger("herald.notify")
 # Messages that ask a person to act on an incident carry a signed acknowledgement token.
 ACK_KINDS = ("page", "handoff", "help")
 # Lower goes first when many messages are due at once: a page must not wait behind status emails.
-KIND_PRIORITY = {"page": 10, "escalation": 20, "notice": 30, "handoff": 30, "reminder": 30,
+KIND_PRIORITY = {"page": 10, "escalation": 20, "notice": 30, "handoff": 30, "reminder": 30, "question": 30,
                  "initial": 40, "progress": 40, "resolution": 40, "invite": 60}
 
 

@@ -69,6 +69,9 @@ def _builtin_samples(now) -> dict[str, SampleContext]:
                                       "due_in": timedelta(minutes=5)},
         "help": lambda inc, pol: {"reply": {"problem": "not_a_command", "reason": "", "first_word": "who",
                                             "text": "Who else is on this?", "subject": "Re: page"}},
+        "question": lambda inc, pol: {"role": role_data(pol, pol.communicator_role), "question": {
+            "sender": "cfo@example.com", "name": "Pat Finance", "text": "Are card payments affected too?",
+            "about": "the 🟡 UPDATE of 10:15 UTC", "update_kind": "progress"}},
         "escalation": lambda inc, pol: {"escalation": {"name": "P1 not acknowledged", "condition": "not_acknowledged",
                                                        "reason": "Nobody has acknowledged this P1 after 15 minutes.",
                                                        "to": "Engineering Manager", "step": 0,

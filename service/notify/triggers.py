@@ -24,7 +24,7 @@ from ..incidents import lifecycle
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentUpdate
 from ..incidents.timeline import record
 from ..runtime import config, holidays, policy
-from . import cadence
+from . import cadence, receipts
 from .context import role_data, update_data
 from .models import Notification
 from .outbox import Recipient, extra_stakeholders, notify, recipients_for_contact, recipients_for_person
@@ -95,9 +95,9 @@ def on_opened(incident: Incident, session: Session, **_) -> None:
 
 def on_update_posted(incident: Incident, session: Session, update, **_) -> None:
     replan(incident)
-    notify(session, incident=incident, kind=update.kind, slot=f"update-{update.id}",
+    notify(session, incident=incident, kind=update.kind, slot=receipts.update_slot(update.id),
            recipients=stakeholder_recipients(session, incident, update.posted_at),
-           context={"update": update_data(update)})
+           context={"update": update_data(update)}, token_kind=receipts.TOKEN_KIND)  # each with its Got it
 
 
 def on_changed(incident: Incident, session: Session, changes: dict, **_) -> None:
@@ -118,9 +118,9 @@ def send_initial_to_new_stakeholders(session: Session, incident: Incident) -> li
                              .order_by(IncidentUpdate.id).limit(1))
     if initial is None:
         return []
-    return notify(session, incident=incident, kind="initial", slot=f"update-{initial.id}",
+    return notify(session, incident=incident, kind="initial", slot=receipts.update_slot(initial.id),
                   recipients=stakeholder_recipients(session, incident, clock.now()),
-                  context={"update": update_data(initial)})
+                  context={"update": update_data(initial)}, token_kind=receipts.TOKEN_KIND)
 
 
 def on_role_assigned(incident: Incident, session: Session, role: str, person, previous, reason: str, **_) -> None:

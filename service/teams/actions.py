@@ -33,6 +33,7 @@ from ..errors import RuleError
 from ..incidents import lifecycle, permissions
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentUpdate
 from ..incidents.timeline import record
+from ..notify import receipts
 from ..notify.context import links
 from ..people.models import Person
 from ..runtime import config, policy
@@ -155,8 +156,10 @@ def current_card(invoke: Invoke, notice: str = "") -> dict:
         return cards.message_card(f"{incident.number}: {incident.title}", notice,
                                   link=links(incident, config().base_url)["incident"])
     stakeholder_token = (card.data or {}).get("token") if card is not None else None
+    seen = receipts.receipt_of(s, update, _teams_address(invoke))
     return cards.stakeholder_card(s, incident, update, token=stakeholder_token or invoke.raw_token, viewer=person,
-                                  refresh_user_ids=outbox.refresh_user_ids(incident), notice=notice)
+                                  refresh_user_ids=outbox.refresh_user_ids(incident), notice=notice,
+                                  seen_at=seen.at if seen is not None else None)
 
 
 def refuse(invoke: Invoke, reason: str, *, outcome: str = "refused") -> Answer:
@@ -300,6 +303,48 @@ def hand_over(invoke: Invoke) -> Answer:
                                                             actor=_actor(invoke)),
                    outcome="handed_over", note=f"{policy().role_title(role)} handed over to {target.name}",
                    prefix="Not handed over: ")
+
+
+def got_it(invoke: Invoke) -> Answer:
+    """Anyone who sees a stakeholder card says they have read the update: a receipt, nothing else changes.
+
+    Who: the person Herald knows by `from.aadObjectId` (their email is the receipt's address, so an email
+    "ack" and a tap count once), else the Teams user by object id and name.
+    """
+    update = _tapped_update(invoke)
+    if update is None:
+        return refuse(invoke, "This card is not about a status update of this incident.", outcome="invalid")
+    address = _teams_address(invoke)
+    if not address:
+        return refuse(invoke, "Herald cannot tell who you are in Teams.", outcome="invalid")
+    frm = invoke.activity.get("from") if isinstance(invoke.activity.get("from"), dict) else {}
+    name = invoke.person.name if invoke.person is not None else str(frm.get("name") or "")[:200]
+    message = invoke.card.notification_id if invoke.card is not None else None
+    if message is None:
+        conversation = (invoke.activity.get("conversation") or {}).get("id")
+        found = receipts.message_to(invoke.session, update, outbox.CHANNEL, conversation)
+        message = found.id if found is not None else None
+    new = receipts.record_receipt(invoke.session, update, address=address, name=name, via="teams",
+                                  notification_id=message)
+    return Answer(current_card(invoke), "acknowledged" if new else "already_acknowledged", invoke.incident.id)
+
+
+def _tapped_update(invoke: Invoke) -> IncidentUpdate | None:
+    """The update of the tapped card (as posted), else the one its data names, if it is this incident's."""
+    update_id = invoke.card.update_id if invoke.card is not None and invoke.card.update_id else invoke.data.get("update")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        return None
+    update = invoke.session.get(IncidentUpdate, update_id)
+    return update if update is not None and update.incident_id == invoke.incident.id else None
+
+
+def _teams_address(invoke: Invoke) -> str:
+    """Whom a Teams receipt names: the known person's email, else `teams:<Entra object id>` ("" if neither)."""
+    if invoke.person is not None and invoke.person.email:
+        return invoke.person.email.lower()
+    frm = invoke.activity.get("from") if isinstance(invoke.activity.get("from"), dict) else {}
+    aad = str(frm.get("aadObjectId") or "").strip().lower()[:100]
+    return f"teams:{aad}" if aad else ""
 
 
 def refresh(invoke: Invoke) -> Answer:

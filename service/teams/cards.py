@@ -115,6 +115,7 @@ def person_card(s: Session | None, incident: Incident, person: Person | None, *,
         "repeat": int(data.get("repeat") or 0),
         "previous": data.get("previous") or "",
         "escalation": data.get("escalation"),
+        "question": data.get("question"),
         "due_at": datetime.fromisoformat(due_at) if isinstance(due_at, str) else due_at,
         "viewer": viewer_rights(s, incident, person, role) or _no_rights(incident),
         "receipt": receipt_state(s, data.get("receipt")),
@@ -155,8 +156,10 @@ def receipt_state(s: Session | None, receipt) -> dict | None:
 
 
 def stakeholder_card(s: Session | None, incident: Incident, update, *, token: str, viewer: Person | None = None,
-                     refresh_user_ids: list[str] | None = None, notice: str = "") -> dict:
-    """The channel's status card of `update`; with `viewer`, that person's view (buttons for role holders)."""
+                     refresh_user_ids: list[str] | None = None, notice: str = "",
+                     seen_at: datetime | None = None) -> dict:
+    """The channel's status card of `update`; with `viewer`, that person's view (buttons for role holders).
+    `seen_at`: when the viewer said Got it (their card shows it instead of the button)."""
     context = _base(incident, "Incident channel")
     # Teams refreshes the card by itself for the listed users (the role holders it knows); anyone else
     # may still refresh it by hand and gets the view the rules give them.
@@ -169,6 +172,7 @@ def stakeholder_card(s: Session | None, incident: Incident, update, *, token: st
         "statuses": _statuses(),
         "refresh": refresh,
         "notice": notice,
+        "seen": {"at": seen_at} if seen_at else None,
     })
     return render("stakeholder", context)
 
@@ -316,8 +320,10 @@ def check_bot_templates(now: datetime) -> list[tuple[str, str | None]]:
     person = commander.person
     token = "SAMPLE-TOKEN"
     cases: list[tuple[str, Callable[[], dict]]] = []
-    for kind in ("page", "notice", "handoff", "escalation", "reminder"):
+    for kind in ("page", "notice", "handoff", "escalation", "reminder", "question"):
         data = {"repeat": 1, "previous": "Person 9", "due_at": now.isoformat(),
+                "question": {"sender": "cfo@example.com", "name": "Pat Finance", "text": "Are card payments affected?",
+                             "about": "the 🟡 UPDATE of 10:15 UTC", "update_kind": "progress"},
                 "escalation": {"name": "P1 not acknowledged", "reason": "Nobody has acknowledged this P1."}}
         cases.append((f"person.json.j2 ({kind})", lambda kind=kind, data=data: person_card(
             None, incident, person, kind=kind, role=commander.role, token=token,
@@ -332,6 +338,8 @@ def check_bot_templates(now: datetime) -> list[tuple[str, str | None]]:
             None, incident, update, token=token, refresh_user_ids=ids)))
         cases.append((f"stakeholder.json.j2 ({kind}, role holder)", lambda update=update, ids=ids: stakeholder_card(
             None, incident, update, token=token, viewer=person, refresh_user_ids=ids, notice="A sample notice")))
+        cases.append((f"stakeholder.json.j2 ({kind}, seen)", lambda update=update, ids=ids: stakeholder_card(
+            None, incident, update, token=token, refresh_user_ids=ids, seen_at=now)))
     cases.append(("message.json.j2", lambda: message_card("A title", "A line", "Another line", link="https://x.test")))
     oncall = _base(None)
     oncall.update({"owners": [{"title": r.title, "now": "Person 1", "until": now, "next": "Person 2"}

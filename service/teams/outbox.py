@@ -34,7 +34,7 @@ from .tokens import make_card_token
 log = logging.getLogger("herald.teams.outbox")
 
 CHANNEL = "teams_bot"
-PERSON_KINDS = ("page", "notice", "handoff", "escalation", "reminder")
+PERSON_KINDS = ("page", "notice", "handoff", "escalation", "reminder", "question")
 STAKEHOLDER_KINDS = ("initial", "progress", "resolution")
 UPDATE_KIND = "card_update"
 
@@ -108,6 +108,7 @@ class BotPayloads:
             "ack_url": context.get("ack_url"),
             "repeat": context.get("repeat") or 0,
             "previous": context.get("previous") or "",
+            "question": context.get("question"),   # a stakeholder's question, for the Communications Lead
             "escalation": context.get("escalation"),
             "receipt": cards.receipt_data(context.get("ack_token")),
             "due_at": context["due_at"].isoformat() if context.get("due_at") else None,

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..escalation.steps import StepView, shown_as_steps, step_views
-from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole, TimelineEntry
+from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole, IncidentUpdate, TimelineEntry
 from ..netguard import redact_url
+from ..notify import receipts
 from ..notify.models import Notification
 from ..policy import Policy, duration_in_words
 from ..rotations.gaps import Gap, rotation_gaps
@@ -44,12 +45,25 @@ class Responder:
 
 
 @dataclass(frozen=True)
+class SeenUpdate:
+    """A stakeholder update and who has said Got it: "seen by N of M"."""
+
+    update: IncidentUpdate
+    receipts: receipts.Receipts
+
+    @property
+    def label(self) -> str:
+        return receipts.KIND_LABELS.get(self.update.kind, self.update.kind)
+
+
+@dataclass(frozen=True)
 class BoardIncident:
     incident: Incident
     severity_name: str
     responders: tuple[Responder, ...]
     escalations: tuple[TimelineEntry, ...]       # the engine's entries that no step below says already
     steps: tuple[StepView, ...] = ()             # each escalation step sent, with its acknowledgement
+    updates: tuple[SeenUpdate, ...] = ()              # each stakeholder update, seen by N of M
 
     @property
     def waiting(self) -> tuple[Responder, ...]:
@@ -119,6 +133,12 @@ def open_incidents(s: Session, policy: Policy, now: datetime) -> list[BoardIncid
                 Notification.incident_id.in_(escalations), Notification.kind.in_(("page", "notice")),
                 Notification.person_id.is_not(None))):
             pages.setdefault((sent.kind, sent.incident_id, sent.person_id), []).append(sent)
+    updates: dict[int, list[IncidentUpdate]] = {i.id: [] for i in incidents}
+    if incidents:
+        for update in s.scalars(select(IncidentUpdate).where(IncidentUpdate.incident_id.in_(updates))
+                                .order_by(IncidentUpdate.posted_at, IncidentUpdate.id)):
+            updates[update.incident_id].append(update)
+    seen = receipts.receipts_for(s, updates)
     out = []
     for incident in incidents:
         severity = policy.severities.get(incident.severity)
@@ -133,6 +153,7 @@ def open_incidents(s: Session, policy: Policy, now: datetime) -> list[BoardIncid
             escalations=tuple(e for e in escalations[incident.id]
                               if not shown_as_steps(e.kind, e.data, steps[incident.id])),
             steps=tuple(steps[incident.id]),
+            updates=tuple(SeenUpdate(u, seen.get(u.id, receipts.NO_RECEIPTS)) for u in updates[incident.id]),
         ))
     return out
 

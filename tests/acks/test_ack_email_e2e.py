@@ -109,3 +109,54 @@ def test_a_message_that_can_never_be_read_is_refused_for_good(listener):
             server.sendmail("alice@example.com", ["herald@replies.example.com"], many_fields)
     assert refused.value.smtp_code == 554
     assert b"header fields" in refused.value.smtp_error
+
+
+def _reply(to: str, original, body: str, message_id: str, sender: str = "Sam Stakeholder <stakeholders@example.com>"):
+    reply = EmailMessage()
+    reply["From"] = sender
+    reply["To"] = to
+    reply["Subject"] = "Re: " + original["Subject"]
+    reply["Message-ID"] = message_id
+    reply["In-Reply-To"] = original["Message-ID"]
+    reply["References"] = original["Message-ID"]
+    quoted = "\n".join("> " + line for line in original.get_body(("plain",)).get_content().splitlines())
+    reply.set_content(f"{body}\n\n> On 2 Mar 2026, Herald wrote:\n{quoted}\n")
+    return reply
+
+
+def test_stakeholder_update_out_got_it_and_a_question_back_over_smtp(app, client, incident, mail, listener,
+                                                                    frozen_clock):
+    """The 🔴 INCIDENT email leaves by SMTP with its Got it link and Reply-To; "ack" comes back by SMTP and is
+    a receipt; a question comes back and reaches the Communications Lead's stand-in (the IC) by SMTP."""
+    run_tick(frozen_clock.now())
+    update = next(m for (_sender, rcpts), m in zip(mail.envelopes, mail.messages)
+                  if "stakeholders@example.com" in rcpts and "INCIDENT" in m["Subject"])
+    reply_to = update["Reply-To"]
+    assert reply_to.startswith("herald+") and reply_to.endswith("@replies.example.com")
+    token = reply_to[len("herald+"):].split("@")[0]
+    assert f"http://herald.test/ack/{token}" in update.get_body(("plain",)).get_content()
+
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=10) as server:
+        assert server.send_message(_reply(reply_to, update, "Ack, thanks", "<sam-1@example.com>"),
+                                   from_addr="stakeholders@example.com", to_addrs=[reply_to]) == {}
+        assert server.send_message(_reply(reply_to, update, "Ack", "<mallory-1@example.com>",
+                                          sender="mallory@example.com"),
+                                   from_addr="mallory@example.com", to_addrs=[reply_to]) == {}
+        assert server.send_message(_reply(reply_to, update, "Will the EU shop be affected?", "<sam-2@example.com>"),
+                                   from_addr="stakeholders@example.com", to_addrs=[reply_to]) == {}
+
+    [initial] = client.get(f"/api/incidents/{incident['id']}/updates", headers=ADMIN).get_json()
+    assert [(a["address"], a["via"]) for a in initial["acknowledged_by"]] == [("stakeholders@example.com", "email")]
+    assert initial["seen"] == {"count": 1, "of": 1}
+    roles = client.get(f"/api/incidents/{incident['id']}", headers=ADMIN).get_json()["roles"]
+    assert all(r["acknowledged_at"] is None for r in roles.values())  # a receipt acknowledges no page
+    texts = [e["text"] for e in client.get(f"/api/incidents/{incident['id']}/timeline", headers=ADMIN).get_json()]
+    assert any(t.startswith("Rejected acknowledgement from mallory@example.com") for t in texts)
+    assert any(t.startswith("Question from Sam Stakeholder <stakeholders@example.com> on the 🔴 INCIDENT")
+               for t in texts)
+
+    before = len(mail.messages)
+    run_tick(frozen_clock.now())  # no Communications Lead on call here: the Incident Commander (Alice) hears it
+    told = [m for m in mail.messages[before:] if "Stakeholder question" in m["Subject"]]
+    assert [m["To"].addresses[0].addr_spec for m in told] == ["alice@example.com"]
+    assert "Will the EU shop be affected?" in told[0].get_body(("plain",)).get_content()

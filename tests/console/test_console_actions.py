@@ -108,7 +108,9 @@ def test_the_update_preview_is_the_message_that_goes_out_and_stores_nothing(app,
     assert [u["kind"] for u in updates] == ["initial", "progress"] and updates[1]["learned"] == "A disk is full"
     with app.app_context():
         progress = db.session.query(Notification).filter_by(kind="progress").first()
-    assert progress.payload["text"].strip() in html.replace("&#39;", "'").replace("&amp;", "&")
+    # The same text, with each recipient's own Got it token where the preview shows "…".
+    expected = progress.payload["text"].replace(progress.ack_token, "…").strip()
+    assert expected in html.replace("&#39;", "'").replace("&amp;", "&")
 
 
 def test_bad_input_is_a_422_with_the_field_marked_and_nothing_changed(client, as_person, p1):
@@ -199,3 +201,26 @@ def test_the_review_post_mortem_actions_and_meeting(client, as_person, p1, froze
                       data={"start": "2026-03-01T14:00", "minutes": "45", "csrf_token": carol_csrf})
     assert past.status_code == 422
     assert ada_client.get(f"/console/incidents/{number}/postmortem").status_code == 200
+
+
+def test_the_incident_page_shows_who_has_seen_each_update_and_the_questions(app, client, as_person, p1, config):
+    """seen by N of M per update, who said Got it, and the stakeholders' questions for the Communications Lead."""
+    from sqlalchemy import select
+
+    from service.notify import receipts
+    from service.incidents.models import Incident, IncidentUpdate
+
+    with app.app_context():
+        token = db.session.scalar(select(Notification.ack_token).where(Notification.kind == "initial"))
+    assert client.post(f"/ack/{token}").status_code == 200  # the stakeholder list's Got it (a log message here)
+    with app.app_context(), db.transaction() as s:
+        incident = s.get(Incident, p1["id"])
+        update = s.scalar(select(IncidentUpdate).where(IncidentUpdate.incident_id == incident.id))
+        receipts.ask(s, incident, update, sender="cfo@example.com", name="Chris <b>Finance</b>",
+                     text="Are refunds <script>affected</script>?", via="email", key="console-test")
+    carol, _ = as_person("carol@example.com")
+    html = carol.get(f"/console/incidents/{p1['number']}").get_data(as_text=True)
+    assert 'seen by 1 of 1</span>' in html
+    assert "Who said Got it (1)" in html and "Stakeholders &lt;stakeholders@example.com&gt;" in html and "via link" in html
+    assert "Stakeholder questions" in html
+    assert "Are refunds &lt;script&gt;affected&lt;/script&gt;?" in html and "<script>affected" not in html

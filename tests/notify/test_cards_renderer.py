@@ -145,7 +145,7 @@ def test_the_contrast_formula_matches_wcag():
 def test_every_card_kind_is_covered():
     kinds = {name.rsplit("-", 1)[0] for name in CARD_IDS}
     assert kinds == {"escalation", "handoff", "help", "initial", "invite", "notice", "page", "progress", "reminder",
-                     "resolution", "shift_reminder", "schedule_change", "coverage_gap", "swap_request"}
+                     "resolution", "shift_reminder", "schedule_change", "coverage_gap", "swap_request", "question"}
     assert len([n for n in CARD_IDS if n.startswith("reminder")]) == 3  # cadence, post-mortem and action item
 
 

@@ -1,10 +1,11 @@
 """The outbox end to end on both databases: enqueue, claim, send, retry, give up, revive."""
+import json
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
 from service import db
-from service.ack_tokens import read_ack_token
+from service.ack_tokens import read_ack_token, read_token
 from service.incidents.models import Incident, TimelineEntry
 from service.notify import dispatcher
 from service.notify.outbox import Recipient, notify, recipients_for_contact, recipients_for_person
@@ -57,7 +58,12 @@ def test_opening_a_p1_pages_its_roles_notices_the_others_and_tells_stakeholders(
                 page.payload["attachments"][0]["content"]["actions"]
         else:
             assert link in page.payload["text"]
-    assert not any(n.ack_token for n in rows if n.kind != "page")
+    # Stakeholder messages carry a token of kind "update" (their Got it); nothing else carries one. A
+    # Workflows card cannot answer back, so it shows none.
+    assert {n.kind for n in rows if n.ack_token} == {"page", "initial"}
+    for n in outbox(kind="initial"):
+        assert read_token(n.ack_token).kind == "update"
+        assert (n.ack_token in json.dumps(n.payload)) == (n.channel in ("email", "log"))
 
     paged = [e for e in client.get(f"/api/incidents/{incident['id']}/timeline", headers=ADMIN).get_json()
              if e["kind"] == "paged"]
@@ -139,8 +145,10 @@ def test_email_pages_carry_message_id_and_a_tokenised_reply_to(client, config, r
     assert page.payload["reply_to"] == f"herald+{page.ack_token}@replies.example.com"
     assert page.payload["subject"].startswith("[INC-20260302-1] 🚨 PAGE P1: Orders are failing")
     assert 'reply "ack" to this email' in page.payload["text"]
-    update = outbox(kind="initial")[0]
-    assert update.message_id and "reply_to" not in update.payload
+    update = outbox(kind="initial")[0]  # a stakeholder update: its reply "ack" and link say Got it
+    assert update.message_id and update.payload["reply_to"] == f"herald+{update.ack_token}@replies.example.com"
+    assert f"http://herald.test/ack/{update.ack_token}" in update.payload["text"]
+    assert 'Got it? Let the response team know you have seen this update: reply "ack"' in update.payload["text"]
 
 
 def test_a_failing_webhook_is_retried_with_backoff_then_given_up_and_shown(client, config, teams, outbox,

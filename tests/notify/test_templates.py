@@ -192,7 +192,7 @@ def test_herald_templates_check_passes_on_the_defaults(monkeypatch):
     assert result.exit_code == 0, result.output
     # 42 message templates (14 kinds, every variant), the 3 public texts, the post-mortem draft and
     # 14 drawings of the Teams bot's 5 cards
-    assert "all 60 templates render" in result.output
+    assert "all 67 templates render" in result.output
     assert "ok    postmortem.md.j2" in result.output
 
 

@@ -318,3 +318,24 @@ def test_board_says_notified_only_when_a_notice_was_sent(app, client, frozen_clo
     assert "Notified" not in scribe and "Notice could not be delivered" in scribe and "550 5.1.1" in scribe
     engineer = row_of(card, "On-call Engineer")
     assert "Notified" not in engineer and "Not notified at P1" in engineer
+
+
+def test_board_shows_each_update_seen_by_n_of_m(app, client, frozen_clock):
+    """With no mail configured the stakeholder update goes to the log, still with its Got it link."""
+    from service.notify.models import Notification
+
+    p1 = client.post("/api/incidents", json={"title": "Orders are failing", "severity": "P1"},
+                     headers=ADMIN).get_json()
+    sign_in(client, "test-admin-token")
+    card = re.sub(r"\s+", " ", live(client))
+    assert "Stakeholder updates" in card and '🔴 INCIDENT · <span class="seen">seen by 0 of 1</span>' in card
+
+    with app.app_context():
+        token = db.session.scalar(select(Notification.ack_token).where(Notification.kind == "initial"))
+    frozen_clock.advance(minutes=2)
+    assert client.post(f"/ack/{token}").status_code == 200
+    card = re.sub(r"\s+", " ", live(client))
+    assert "seen by 1 of 1" in card and "(Stakeholders)" in card
+    client.post(f"/api/incidents/{p1['id']}/updates", json={"status": "identified"}, headers=ADMIN)
+    card = re.sub(r"\s+", " ", live(client))
+    assert '🟡 UPDATE · <span class="seen">seen by 0 of 1</span>' in card
