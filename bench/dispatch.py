@@ -41,28 +41,11 @@ from service.notify.models import Notification  # noqa: E402
 from service.people.models import Person  # noqa: E402
 from service.rotations.models import Rotation, Shift  # noqa: E402
 
+from _sinks import run_sinks  # noqa: E402  (bench/ is the script's folder)
+
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ROLES = {"incident-commander": "alice", "technical-lead": "bob", "communications-lead": "carol", "scribe": "dave",
          "on-call-engineer": "erin"}
-
-
-# ---- the sinks, in their own process --------------------------------------------------------
-
-def run_sinks(pipe) -> None:
-    from tests.doubles.smtp import SmtpSink
-    from tests.doubles.teams import TeamsWebhook
-
-    teams, smtp = TeamsWebhook().start(), SmtpSink().start()
-    pipe.send((teams.url, smtp.port))
-    while True:
-        command = pipe.recv()
-        if command == "count":
-            pipe.send((len(teams.messages), len(smtp.raw)))
-        elif command == "stop":
-            teams.stop()
-            smtp.stop()
-            pipe.send("stopped")
-            return
 
 
 # ---- set-up ---------------------------------------------------------------------------------
@@ -219,7 +202,8 @@ def main() -> None:
 
     url, drop = database()
     upgrade(url)
-    cfg = Config(database_url=url, policy_path=str(PROJECT_ROOT / "schedules" / "policy.toml"),
+    cfg = Config(database_url=url, allow_private_urls=True,  # the sinks are on loopback
+                 policy_path=str(PROJECT_ROOT / "schedules" / "policy.toml"),
                  secret_key="bench", base_url="https://herald.example.com", teams_webhook_url=teams_url,
                  smtp_url=f"smtp://127.0.0.1:{smtp_port}", mail_from="herald@example.com",
                  reply_address="herald@replies.example.com", dispatch_threads=args.threads, tick_seconds=1.0)

@@ -42,6 +42,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _sinks import run_sinks  # noqa: E402  (bench/ is the script's folder)
+
 HERALD = str(Path(sys.executable).parent / "herald")
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 TEAMS_SINK = "https://teams.example.com/workflows/storm/triggers/manual/paths/invoke?sig=bench"
@@ -69,25 +72,6 @@ def storm_policy(folder: Path, teams_url: str = TEAMS_SINK) -> Path:
     path = folder / "storm-policy.toml"
     path.write_text(text)
     return path
-
-
-# ---- the sinks, in their own process --------------------------------------------------------
-
-def run_sinks(pipe) -> None:
-    from tests.doubles.smtp import SmtpSink
-    from tests.doubles.teams import TeamsWebhook
-
-    teams, smtp = TeamsWebhook().start(), SmtpSink().start()
-    pipe.send((teams.url, smtp.port))
-    while True:
-        command = pipe.recv()
-        if command == "count":
-            pipe.send((len(teams.messages), len(smtp.raw)))
-        elif command == "stop":
-            teams.stop()
-            smtp.stop()
-            pipe.send("stopped")
-            return
 
 
 class Sinks:
