@@ -19,6 +19,7 @@ incident). Printed for each database:
   ticks   the tickers' skipped runs, longest tick and slowest job during the run (GET /metrics)
 
 Run: .venv/bin/python bench/storm.py [--incidents 300] [--clients 8] [--open 1000] [--databases sqlite,postgresql]
+     [--py-spy DIR]   (profile: collapsed stacks per process, then bench/spy_summary.py DIR/<database>/*.txt)
 """
 from __future__ import annotations
 
@@ -291,6 +292,23 @@ def floor(env: dict, after_id: int, threads: int) -> dict:
     return {"messages": len(jobs), "seconds": seconds}
 
 
+def spy_on(running: list[subprocess.Popen], folder: Path) -> list[subprocess.Popen]:
+    """py-spy sampling each process (and its subprocesses: gunicorn's workers) for the storm's duration:
+    collapsed stacks in `folder`, one file per process (summarise them with bench/spy_summary.py)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("--py-spy needs py-spy (pip install py-spy)")
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for process in running:
+        name = Path(process.args[0]).name
+        out.append(subprocess.Popen([spy, "record", "--subprocesses", "--rate", "250", "--format", "raw",
+                                     "-o", str(folder / f"{name}-{process.pid}.txt"), "-p", str(process.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(1)  # py-spy attaches
+    return out
+
+
 def tick_figures(port: int) -> dict:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -345,10 +363,14 @@ def run(database: str, sinks: Sinks, args) -> None:
             layout = "herald serve"
         wait_ready(port)
         time.sleep(2)  # let the ticker and the dispatcher settle (and the worker LISTEN)
+        spies = spy_on(processes.running, Path(args.py_spy) / database) if args.py_spy else []
         before = sinks.count()
         result = storm([port], token, args.incidents, args.clients)
         expected = 2 * args.incidents
         done = sinks.wait_for(before + expected)
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         seconds = done - result["began"]
         ticks = tick_figures(port)
         base = floor(env, last_id, args.threads)
@@ -379,6 +401,7 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=1000, help="incidents already open before the storm")
     parser.add_argument("--threads", type=int, default=8, help="sending threads (dispatcher and floor alike)")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--py-spy", metavar="DIR", help="sample every Herald process with py-spy during the storm")
     args = parser.parse_args()
     sinks = Sinks()
     print(f"{os.cpu_count()} CPUs; sinks on loopback in their own process", flush=True)

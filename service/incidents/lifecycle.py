@@ -7,7 +7,7 @@ from sqlalchemy import Date, Integer, bindparam, insert, select, text
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import clock
+from .. import clock, db
 from ..errors import RuleError
 from ..inputs import as_id
 from ..people.models import Person
@@ -21,8 +21,24 @@ from .timeline import entry, record, record_many
 
 
 def next_number(s: Session, day: date) -> str:
-    """INC-YYYYMMDD-N, N counting from 1 per UTC day; atomic under concurrent creates."""
-    n = s.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
+    """INC-YYYYMMDD-N, N counting from 1 per UTC day; atomic under concurrent creates.
+
+    On PostgreSQL the day's counter moves in a transaction of its own, committed at once. Inside the
+    incident's transaction its row lock was held until that transaction committed, so every concurrent
+    open (other web processes, the alert paths) queued behind the one before it: in a storm, opens ran
+    one at a time. The price: an open that rolls back leaves a gap in the day's numbers (they stay unique
+    and increasing). That commit need not wait for the disk: the incident's own commit comes after it in
+    the log, so an incident that survives a crash has its number's commit durable too. On SQLite the one
+    write lock serialises writers anyway, and a second commit would cost a second fsync: the counter
+    stays in the incident's transaction there.
+    """
+    if db.is_postgres(s):
+        with db.engine().connect() as conn:
+            conn.execute(_ASYNC_COMMIT)
+            n = conn.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
+            conn.commit()
+    else:
+        n = s.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
     return f"INC-{day:%Y%m%d}-{n}"
 
 
@@ -32,6 +48,7 @@ _NEXT_NUMBER = text(
     "INSERT INTO incident_counters (day, last) VALUES (:day, 1) "
     "ON CONFLICT (day) DO UPDATE SET last = incident_counters.last + 1 RETURNING last"
 ).bindparams(bindparam("day", type_=Date())).columns(last=Integer())
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
 def respond_by(severity_key: str, started_at: datetime) -> datetime | None:
