@@ -127,29 +127,31 @@ def assign_roles(s: Session, incident: Incident, at: datetime, *, actor: str,
 
 def _fill_roles(s: Session, incident: Incident, at: datetime, *, actor: str,
                 owners: dict[str, Person | None] | None) -> list[dict]:
-    """Write the empty role slots in one statement, load them back with their people in one more; return
-    the timeline entries that say who was assigned (the caller writes them with its own)."""
+    """Write the empty role slots in one statement (their ids come back from it, and they join the
+    incident's roles as loaded, people included); return the timeline entries that say who was assigned
+    (the caller writes them with its own)."""
     owners = role_owners(s, at) if owners is None else owners
     held = {r.role for r in incident.roles}
-    rows, entries = [], []
+    rows, people, entries = [], [], []
     for key, role in policy().roles.items():
         if key in held:
             continue
         person = owners.get(key)
         rows.append({"incident_id": incident.id, "role": key, "person_id": person.id if person else None,
                      "assigned_at": at if person else None, "acknowledged_at": None, "acknowledged_via": None})
+        people.append(person)
         if person:
             entries.append(entry("role_assigned", f"{role.title} assigned: {person.name} (on call)", actor=actor,
                                  at=at, role=key, person=person.handle))
     if rows:
-        s.execute(_INSERT_ROLES, rows)
-        roles = s.scalars(select(IncidentRole).where(IncidentRole.incident_id == incident.id)
-                          .order_by(IncidentRole.id)).all()
-        set_committed_value(incident, "roles", list(roles))
+        ids = dict(s.execute(_INSERT_ROLES, rows).tuples().all())  # {role: id}, in whatever order they come
+        added = [db.as_loaded(s, IncidentRole, {**row, "id": ids[row["role"]]}, person=person, incident=incident)
+                 for row, person in zip(rows, people)]
+        set_committed_value(incident, "roles", sorted([*incident.roles, *added], key=lambda r: r.id))
     return entries
 
 
-_INSERT_ROLES = insert(IncidentRole.__table__)
+_INSERT_ROLES = insert(IncidentRole.__table__).returning(IncidentRole.__table__.c.role, IncidentRole.__table__.c.id)
 
 
 def hand_over_role(s: Session, incident: Incident, role_key: str, person: Person, *, actor: str,
