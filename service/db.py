@@ -250,3 +250,13 @@ def as_loaded(s: Session, model, values: dict, **related):
 def page_of(query, page: dict) -> list:
     """One page of a select: `page` is the loaded PageArgs ({"limit", "offset"}) of a list endpoint."""
     return session.scalars(query.limit(page["limit"]).offset(page["offset"])).all()
+
+
+BATCH = 100  # rows fetched at a time by the streamed list answers
+
+
+def page_in_batches(query, page: dict):
+    """One page of an ORM select, as `page_of`, but the statement runs now and its rows are fetched
+    BATCH at a time as the result is iterated (`yield_per`: a server-side cursor on PostgreSQL), for a
+    list answer that streams (`streaming.json_array`). The session does not keep the rows."""
+    return session.scalars(query.limit(page["limit"]).offset(page["offset"]).execution_options(yield_per=BATCH))

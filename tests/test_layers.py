@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("clock", "config", "errors", "commands", "web_static", "netguard", "inputs"),  # the kernel: no Herald imports
     ("db", "policy"),
     ("runtime", "worker"),
-    ("schemas", "auth", "mechanics", "ack_tokens"),
+    ("schemas", "auth", "mechanics", "ack_tokens", "streaming"),
     ("processes", "microsoft"),
     ("people",),                                   # domains, from the ground up
     ("rotations",),

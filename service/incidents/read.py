@@ -9,10 +9,12 @@ and a page of a thousand incidents as objects held 16 MB at its peak (bench/memo
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Iterator
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from .. import db
 from ..inputs import as_id
 from ..people.models import Person
 from .models import Incident, IncidentRole
@@ -66,7 +68,23 @@ def incident_view(s: Session, ident: str) -> SimpleNamespace | None:
 def incident_views(s: Session, query: Select) -> list[SimpleNamespace]:
     """The incidents `query` selects (a select of the incidents table, filtered, ordered and paged), each
     with its roles, for `IncidentOut(many=True)`: two statements, the page and the roles of the page."""
-    incidents = [_incident(row) for row in s.execute(query)]
+    return _with_roles(s, [_incident(row) for row in s.execute(query)])
+
+
+def incident_views_in_batches(s: Session, query: Select) -> Iterator[SimpleNamespace]:
+    """As `incident_views`, for an answer that streams: the page's statement runs now, its rows are read
+    `db.BATCH` at a time (`yield_per`: a server-side cursor on PostgreSQL) and each batch's roles with one
+    statement as the batch is reached, so only one batch is held at a time."""
+    result = s.execute(query.execution_options(yield_per=db.BATCH))
+
+    def views() -> Iterator[SimpleNamespace]:
+        for rows in result.partitions():
+            yield from _with_roles(s, [_incident(row) for row in rows])
+
+    return views()
+
+
+def _with_roles(s: Session, incidents: list[SimpleNamespace]) -> list[SimpleNamespace]:
     by_id = {incident.id: incident for incident in incidents}
     for incident in incidents:
         incident.roles = []

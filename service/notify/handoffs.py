@@ -7,14 +7,26 @@ rotation itself hands over; a role that returns to the calendar's owner when a c
 The first time an incident is seen (just opened, or just raised into those severities), an empty role is filled and a
 role still held from before the current shift began is moved. The new owner is told through the
 outbox with the `handoff` template (it carries an acknowledgement link, like a page).
+
+The look is plain rows: which roles move is worked out by the pure `moves` over the role slots, the owners and
+the owners last seen; the seen rows are written in bulk and are the claim (a first look inserts ON CONFLICT DO
+NOTHING, a change updates only the row still naming the owner the tick read), so only the worker whose write
+took effect hands over. Only a role that moves loads its incident as an ORM object.
+
+A tick spends about HANDOFF_SECONDS handing roles over (each renders and enqueues a message); incidents beyond
+that are left exactly as they were, so the next tick's read finds them again and they move then: nothing is
+missed, and a rotation handoff across many open incidents is spread over several ticks instead of holding up
+one (the escalation and dispatch jobs run in between). First looks that move nothing are written in bulk and
+do not count.
 """
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import RuleError
@@ -34,77 +46,197 @@ log = logging.getLogger("herald.rotations")  # rotation news, whoever acts on it
 
 def hand_over_on_rotation(now: datetime) -> None:
     """One read finds the incidents where a rotation names someone other than the owner last seen (or that were
-    never seen); only those get written, in one write transaction per CHUNK of them, where the owners are looked
-    up again. A quiet tick costs four queries and takes no write lock, however many incidents are open."""
+    never seen); only those get written, where the owners are looked up again. First, in one write
+    transaction per CHUNK of them, every incident whose look moves no role (most first looks) has its seen
+    rows written in bulk; then the incidents with a role to move, in id order (older incidents' notices
+    first), GROUP at a time, each group one transaction, until HANDOFF_SECONDS of this tick have gone: the
+    rest are untouched and move on the next tick. A quiet tick costs four queries and takes no write lock,
+    however many incidents are open."""
+    began = time.perf_counter()
     severities = list(policy().handoff_severities)
     rotations = {key: role.rotation for key, role in policy().roles.items() if role.rotation}
     with db.read_transaction() as s:
         incident_ids = s.scalars(
             select(Incident.id).where(Incident.status.in_(OPEN_STATUSES), Incident.severity.in_(severities))
+            .order_by(Incident.id)
         ).all()
         if not incident_ids:
             return
-        current = _owner_ids(owners_at(s, rotations.values(), now), rotations)
-        seen = {(incident_id, role): person_id for incident_id, role, person_id in s.execute(
-            select(RoleOwnerSeen.incident_id, RoleOwnerSeen.role, RoleOwnerSeen.person_id)
-            .where(RoleOwnerSeen.incident_id.in_(incident_ids)))}
-    missing = object()
-    changed = [incident_id for incident_id in incident_ids
-               if any(seen.get((incident_id, key), missing) != person_id for key, person_id in current.items())]
-    for start in range(0, len(changed), CHUNK):  # in id order, as before: older incidents' notices first
-        _follow_in_one_transaction(changed[start:start + CHUNK], rotations, now)
+        on_call = owners_at(s, rotations.values(), now)
+        owners = {key: _owner(on_call.get(rotation)) for key, rotation in rotations.items()}
+        seen = _seen(s, incident_ids)
+        changed = [incident_id for incident_id in incident_ids
+                   if any(seen.get((incident_id, key), _UNSEEN) != owner.person_id for key, owner in owners.items())]
+        if not changed:
+            return
+        slots = _slots(s, changed)  # which of them move a role (the writes below decide again)
+    moving = [incident_id for incident_id in changed
+              if any(move.hand_over for move in moves(incident_id, owners, seen, slots))]
+    only_seen = sorted(set(changed) - set(moving))
+    for start in range(0, len(only_seen), CHUNK):  # a role found to move after all waits for the next tick
+        _follow_in_one_transaction(only_seen[start:start + CHUNK], rotations, now, hand_over=False)
+    for start in range(0, len(moving), GROUP):  # in id order: older incidents' notices first
+        if start and time.perf_counter() - began > HANDOFF_SECONDS:
+            log.info("rotation handoffs: %d incidents moved this tick, %d follow on the next", start,
+                     len(moving) - start)
+            return
+        _follow_in_one_transaction(moving[start:start + GROUP], rotations, now, hand_over=True)
 
 
-CHUNK = 200  # incidents per write transaction: 1,000 first looks are five commits, not 1,000
+CHUNK = 200  # incidents per write transaction of seen rows only: 1,000 first looks are five commits, not 1,000
+# Handing a role over renders and enqueues a message (~5 ms on the 2-core machine): a tick moves roles for
+# about HANDOFF_SECONDS (always one GROUP), so a rotation handoff across 1,000 open incidents is spread over
+# ticks, with the other jobs running in between, instead of one tick of seconds; a GROUP is one transaction,
+# so SQLite's write lock is held for one group at a time.
+GROUP = 10
+HANDOFF_SECONDS = 0.25
 
 
-def _follow_in_one_transaction(incident_ids: list[int], rotations: dict[str, str], now: datetime) -> None:
-    """Follow the rotations on several incidents in one transaction. The owners and the owners last seen are
-    looked up once, inside it; `RoleOwnerSeen` (its primary key) still makes each handoff happen once. A hand
-    over runs in a savepoint: one that is refused (the incident resolved meanwhile) undoes only itself."""
+@dataclass(frozen=True)
+class Owner:
+    """Whom a rotation names now: the person's id (None: nobody) and when their stretch began."""
+    person_id: int | None
+    start: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An incident's role slot as read: its holder's id and when they got it."""
+    person_id: int | None
+    assigned_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Move:
+    """What one look does to one incident role: write the owner seen (insert on a first look, else update
+    the row naming `seen`) and, with `hand_over`, give the role to `owner`."""
+    incident_id: int
+    role: str
+    first_look: bool
+    seen: int | None
+    owner: int | None
+    hand_over: bool
+
+
+_UNSEEN = object()
+
+
+def moves(incident_id: int, owners: dict[str, Owner], seen: dict, slots: dict) -> list[Move]:
+    """The moves of one incident (pure). `owners`: {role key: Owner} for the roles with a rotation, in the
+    policy's order; `seen`: {(incident, role): person id last seen}; `slots`: {(incident, role): Slot}.
+
+    First look: the role is filled when empty, and taken from a holder who got it before the current
+    owner's stretch began. Later: only a change of owner moves the role; a gap (nobody) keeps the holder."""
+    out = []
+    for key, owner in owners.items():
+        last = seen.get((incident_id, key), _UNSEEN)
+        slot = slots.get((incident_id, key))
+        if last is _UNSEEN:
+            out.append(Move(incident_id, key, True, None, owner.person_id,
+                            owner.person_id is not None and _stale(slot, owner)))
+        elif last != owner.person_id:
+            out.append(Move(incident_id, key, False, last, owner.person_id,
+                            owner.person_id is not None and (slot is None or slot.person_id != owner.person_id)))
+    return out
+
+
+def _stale(slot: Slot | None, owner: Owner) -> bool:
+    """On first sight: the role is empty, or its holder got it before the current owner's shift began."""
+    if slot is None or slot.person_id is None:
+        return True
+    if slot.person_id == owner.person_id:
+        return False
+    return slot.assigned_at is not None and owner.start is not None and slot.assigned_at < owner.start
+
+
+def _seen(s, incident_ids) -> dict[tuple[int, str], int | None]:
+    """{(incident, role): the person id last seen} of the given incidents."""
+    return {(incident_id, role): person_id for incident_id, role, person_id in s.execute(
+        select(RoleOwnerSeen.incident_id, RoleOwnerSeen.role, RoleOwnerSeen.person_id)
+        .where(RoleOwnerSeen.incident_id.in_(incident_ids)))}
+
+
+def _slots(s, incident_ids) -> dict[tuple[int, str | None], Slot]:
+    """{(incident, role): Slot} of the open ones among the given incidents; (incident, None) for each of them."""
+    slots: dict[tuple[int, str | None], Slot] = {}
+    for incident_id, role, person_id, assigned_at in s.execute(
+            select(Incident.id, IncidentRole.role, IncidentRole.person_id, IncidentRole.assigned_at)
+            .outerjoin(IncidentRole, IncidentRole.incident_id == Incident.id)
+            .where(Incident.id.in_(incident_ids), Incident.status.in_(OPEN_STATUSES))):
+        slots[(incident_id, role)] = Slot(person_id, assigned_at)
+        slots.setdefault((incident_id, None), Slot(None, None))
+    return slots
+
+
+def _follow_in_one_transaction(incident_ids: list[int], rotations: dict[str, str], now: datetime, *,
+                               hand_over: bool = True) -> list[int]:
+    """Follow the rotations on several incidents in one transaction; return the incidents left alone (those with
+    a role to move, when `hand_over` is False). The owners, the slots and the owners last seen are read again
+    inside it, as rows. Each seen row written is a claim: a role moves only where this transaction's write
+    took effect. A hand over runs in a savepoint: one refused (the incident resolved meanwhile) undoes only
+    itself."""
+    left: list[int] = []
     with db.transaction() as s:
-        owners = owners_at(s, rotations.values(), now)
-        incidents = {incident.id: incident for incident in s.scalars(
-            select(Incident).where(Incident.id.in_(incident_ids), Incident.status.in_(OPEN_STATUSES))
-            .options(selectinload(Incident.roles)))}
-        seen = {(row.incident_id, row.role): row for row in s.scalars(
-            select(RoleOwnerSeen).where(RoleOwnerSeen.incident_id.in_(incident_ids)))}
+        on_call = owners_at(s, rotations.values(), now)
+        owners = {key: _owner(on_call.get(rotation)) for key, rotation in rotations.items()}
+        slots = _slots(s, incident_ids)
+        open_ids = {incident_id for incident_id, _ in slots}
+        seen = _seen(s, incident_ids)
+        planned: list[Move] = []
         for incident_id in incident_ids:
-            if (incident := incidents.get(incident_id)) is None:
+            if incident_id not in open_ids:
                 continue
+            found = moves(incident_id, owners, seen, slots)
+            if not hand_over and any(move.hand_over for move in found):
+                left.append(incident_id)  # untouched here: moved in a group of its own kind
+                continue
+            planned.extend(found)
+        claimed = _claim(s, planned, now)
+        moving = [move for move in planned if move.hand_over and (move.incident_id, move.role) in claimed]
+        if not moving:
+            return left
+        people = {owner.person.id: owner.person for owner in on_call.values() if owner.person is not None}
+        incidents = {incident.id: incident for incident in s.scalars(  # their roles come with them (selectin)
+            select(Incident).where(Incident.id.in_({move.incident_id for move in moving})))}
+        for move in moving:
             try:
-                _follow_rotations(s, incident, now, owners, seen)
+                _hand_over(s, incidents[move.incident_id], move.role, people[move.owner], now)
             except RuleError as exc:  # e.g. resolved between the query and now
-                log.info("no rotation handoff on incident %s: %s", incident_id, exc)
+                log.info("no rotation handoff on incident %s: %s", move.incident_id, exc)
+    return left
 
 
-def _owner_ids(owners: dict[str, OnCall], rotations: dict[str, str]) -> dict[str, int | None]:
-    """{role key: the person id its rotation names now, or None}."""
-    return {key: owner.person.id if (owner := owners.get(rotation)) and owner.person else None
-            for key, rotation in rotations.items()}
+def _owner(on_call: OnCall | None) -> Owner:
+    if on_call is None or on_call.person is None:
+        return Owner(None)
+    return Owner(on_call.person.id, on_call.start)
 
 
-def _follow_rotations(s, incident: Incident, now: datetime, owners: dict[str, OnCall],
-                      seen_rows: dict[tuple[int, str], RoleOwnerSeen]) -> None:
-    for key, role in policy().roles.items():
-        if not role.rotation:
-            continue
-        owner = owners.get(role.rotation)
-        person = owner.person if owner else None
-        seen = seen_rows.get((incident.id, key))
-        slot = incident.role(key)
-        if seen is None:
-            s.add(RoleOwnerSeen(incident_id=incident.id, role=key, person_id=person.id if person else None,
-                                seen_at=now))
-            if person is not None and _stale(slot, owner):
-                _hand_over(s, incident, key, person, now)
-            continue
-        if seen.person_id == (person.id if person else None):
-            continue
-        seen.person_id, seen.seen_at = (person.id if person else None), now
-        if person is None or (slot is not None and slot.person_id == person.id):
-            continue  # a gap in the rotation keeps the current holder; or they already hold it
-        _hand_over(s, incident, key, person, now)
+def _claim(s, planned: list[Move], now: datetime) -> set[tuple[int, str]]:
+    """Write the owners seen; return the (incident, role) pairs whose write took effect here.
+
+    First looks: one INSERT … ON CONFLICT DO NOTHING RETURNING for all of them (a twin from another worker is
+    left alone and not returned). Changes: one UPDATE … RETURNING per (role, owner seen, new owner), only of
+    rows still naming the owner seen (a second worker's update waits for the first and then matches none)."""
+    table = RoleOwnerSeen.__table__
+    claimed: set[tuple[int, str]] = set()
+    first = [{"incident_id": m.incident_id, "role": m.role, "person_id": m.owner, "seen_at": now}
+             for m in planned if m.first_look]
+    if first:  # one statement compiled once; SQLAlchemy sends it as multi-row VALUES batches ("insertmanyvalues")
+        insert = db.insert_for(s)(table).on_conflict_do_nothing(index_elements=["incident_id", "role"])
+        claimed.update((row.incident_id, row.role)
+                       for row in s.execute(insert.returning(table.c.incident_id, table.c.role), first))
+    groups: dict[tuple[str, int | None, int | None], list[int]] = {}
+    for m in planned:
+        if not m.first_look:
+            groups.setdefault((m.role, m.seen, m.owner), []).append(m.incident_id)
+    for (role, seen, owner), ids in groups.items():
+        was = table.c.person_id.is_(None) if seen is None else table.c.person_id == seen
+        for start in range(0, len(ids), 500):
+            claimed.update((incident_id, role) for incident_id in s.scalars(
+                table.update().where(table.c.role == role, table.c.incident_id.in_(ids[start:start + 500]), was)
+                .values(person_id=owner, seen_at=now).returning(table.c.incident_id)))
+    return claimed
 
 
 def _hand_over(s, incident: Incident, key: str, person: Person, now: datetime) -> None:
@@ -124,12 +256,3 @@ def _hand_over_now(s, incident: Incident, key: str, person: Person, now: datetim
         record(s, incident, "handoff_sent", f"Told {person.name} they are now {policy().role_title(key)}",
                role=key, person=person.handle, channels=sorted({n.channel for n in sent}),
                notifications=[n.id for n in sent])
-
-
-def _stale(slot: IncidentRole | None, owner: OnCall) -> bool:
-    """On first sight: the role is empty, or its holder got it before the current owner's shift began."""
-    if slot is None or slot.person is None:
-        return True
-    if slot.person_id == owner.person.id:
-        return False
-    return slot.assigned_at is not None and slot.assigned_at < owner.start
