@@ -19,6 +19,7 @@ incident). Printed for each database:
   ticks   the tickers' skipped runs, longest tick and slowest job during the run (GET /metrics)
 
 Run: .venv/bin/python bench/storm.py [--incidents 300] [--clients 8] [--open 1000] [--databases sqlite,postgresql]
+     [--py-spy DIR]   (profile: collapsed stacks per process, then bench/spy_summary.py DIR/<database>/*.txt)
 """
 from __future__ import annotations
 
@@ -124,6 +125,12 @@ def scratch_postgres() -> tuple[str, callable] | None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     return make_url(server).set(database=name).render_as_string(hide_password=False), drop
+
+
+def make_url_name(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database
 
 
 def free_port() -> int:
@@ -291,6 +298,67 @@ def floor(env: dict, after_id: int, threads: int) -> dict:
     return {"messages": len(jobs), "seconds": seconds}
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far, 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process on the machine (Linux /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            out.append((int(entry.name), parent, command))
+    return out
+
+
+def cpu_by_part(running: list[subprocess.Popen], database_name: str | None, sinks_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each part of the storm: Herald's processes (with their children: gunicorn's
+    workers), the database server's backends for the scratch database, the sinks and this process (the
+    clients). Read before and after the storm; the difference is what the storm cost each part."""
+    table = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, parent, _ in table:
+        children.setdefault(parent, []).append(pid)
+
+    def tree(pid: int) -> float:
+        return _cpu(pid) + sum(tree(child) for child in children.get(pid, []))
+
+    parts = {"herald " + Path(p.args[0]).name: tree(p.pid) for p in running}
+    if database_name:
+        parts["postgres backends"] = sum(_cpu(pid) for pid, _, command in table
+                                         if command.startswith("postgres: ") and f" {database_name} " in command)
+    parts["sinks"] = tree(sinks_pid)
+    parts["clients (this process)"] = _cpu(os.getpid())
+    return parts
+
+
+def spy_on(running: list[subprocess.Popen], folder: Path) -> list[subprocess.Popen]:
+    """py-spy sampling each process (and its subprocesses: gunicorn's workers) for the storm's duration:
+    collapsed stacks in `folder`, one file per process (summarise them with bench/spy_summary.py)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("--py-spy needs py-spy (pip install py-spy)")
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for process in running:
+        name = Path(process.args[0]).name
+        out.append(subprocess.Popen([spy, "record", "--subprocesses", "--rate", "100", "--format", "raw",
+                                     "-o", str(folder / f"{name}-{process.pid}.txt"), "-p", str(process.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(1)  # py-spy attaches
+    return out
+
+
 def tick_figures(port: int) -> dict:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -345,10 +413,17 @@ def run(database: str, sinks: Sinks, args) -> None:
             layout = "herald serve"
         wait_ready(port)
         time.sleep(2)  # let the ticker and the dispatcher settle (and the worker LISTEN)
+        spies = spy_on(processes.running, Path(args.py_spy) / database) if args.py_spy else []
         before = sinks.count()
+        database_name = make_url_name(url) if database == "postgresql" else None
+        cpu_before = cpu_by_part(processes.running, database_name, sinks.process.pid)
         result = storm([port], token, args.incidents, args.clients)
         expected = 2 * args.incidents
         done = sinks.wait_for(before + expected)
+        cpu_after = cpu_by_part(processes.running, database_name, sinks.process.pid)
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         seconds = done - result["began"]
         ticks = tick_figures(port)
         base = floor(env, last_id, args.threads)
@@ -363,6 +438,9 @@ def run(database: str, sinks: Sinks, args) -> None:
               f"{base['seconds']:.2f} s")
         print(f"  ratio  {ratio:.2f}x the floor (goal <= {goal}x: {'met' if ratio <= goal else 'NOT met'})")
         slowest = sorted(ticks["jobs"].items(), key=lambda kv: -kv[1])[:3]
+        used = {part: cpu_after[part] - cpu_before.get(part, 0.0) for part in cpu_after}
+        print(f"  cpu    {sum(used.values()):.1f} s on {os.cpu_count()} cores in {seconds:.1f} s: "
+              + ", ".join(f"{part} {value:.1f} s" for part, value in used.items()))
         print(f"  ticks  skipped runs {ticks['skipped']:.0f}; longest tick {ticks['longest'] * 1000:.0f} ms; slowest "
               f"jobs (last run) " + ", ".join(f"{job} {s * 1000:.0f} ms" for job, s in slowest), flush=True)
     finally:
@@ -379,6 +457,7 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=1000, help="incidents already open before the storm")
     parser.add_argument("--threads", type=int, default=8, help="sending threads (dispatcher and floor alike)")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--py-spy", metavar="DIR", help="sample every Herald process with py-spy during the storm")
     args = parser.parse_args()
     sinks = Sinks()
     print(f"{os.cpu_count()} CPUs; sinks on loopback in their own process", flush=True)

@@ -13,7 +13,8 @@ from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, scoped_session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger("herald.db")
@@ -231,6 +232,19 @@ def read_transaction() -> AbstractContextManager[Session]:
 def mark_request_session(method: str) -> None:
     """A request's session reads for GET/HEAD/OPTIONS and writes otherwise (see _sqlite_begin_lazily)."""
     session().info["write"] = method not in ("GET", "HEAD", "OPTIONS")
+
+
+def as_loaded(s: Session, model, values: dict, **related):
+    """A row just written by a Core INSERT, as if the ORM had read it back: every column in `values` is set,
+    `related` relationships are set as loaded, and nothing is selected again (a column left out, such as a
+    server default, is read when first asked for). The write path inserts in bulk, then keeps working with
+    the objects."""
+    row = model(**values)
+    make_transient_to_detached(row)
+    s.add(row)
+    for name, value in related.items():
+        set_committed_value(row, name, value)
+    return row
 
 
 def page_of(query, page: dict) -> list:

@@ -7,7 +7,7 @@ from sqlalchemy import Date, Integer, bindparam, insert, select, text
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import clock
+from .. import clock, db
 from ..errors import RuleError
 from ..inputs import as_id
 from ..people.models import Person
@@ -21,8 +21,24 @@ from .timeline import entry, record, record_many
 
 
 def next_number(s: Session, day: date) -> str:
-    """INC-YYYYMMDD-N, N counting from 1 per UTC day; atomic under concurrent creates."""
-    n = s.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
+    """INC-YYYYMMDD-N, N counting from 1 per UTC day; atomic under concurrent creates.
+
+    On PostgreSQL the day's counter moves in a transaction of its own, committed at once. Inside the
+    incident's transaction its row lock was held until that transaction committed, so every concurrent
+    open (other web processes, the alert paths) queued behind the one before it: in a storm, opens ran
+    one at a time. The price: an open that rolls back leaves a gap in the day's numbers (they stay unique
+    and increasing). That commit need not wait for the disk: the incident's own commit comes after it in
+    the log, so an incident that survives a crash has its number's commit durable too. On SQLite the one
+    write lock serialises writers anyway, and a second commit would cost a second fsync: the counter
+    stays in the incident's transaction there.
+    """
+    if db.is_postgres(s):
+        with db.engine().connect() as conn:
+            conn.execute(_ASYNC_COMMIT)
+            n = conn.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
+            conn.commit()
+    else:
+        n = s.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
     return f"INC-{day:%Y%m%d}-{n}"
 
 
@@ -32,6 +48,7 @@ _NEXT_NUMBER = text(
     "INSERT INTO incident_counters (day, last) VALUES (:day, 1) "
     "ON CONFLICT (day) DO UPDATE SET last = incident_counters.last + 1 RETURNING last"
 ).bindparams(bindparam("day", type_=Date())).columns(last=Integer())
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
 def respond_by(severity_key: str, started_at: datetime) -> datetime | None:
@@ -110,29 +127,31 @@ def assign_roles(s: Session, incident: Incident, at: datetime, *, actor: str,
 
 def _fill_roles(s: Session, incident: Incident, at: datetime, *, actor: str,
                 owners: dict[str, Person | None] | None) -> list[dict]:
-    """Write the empty role slots in one statement, load them back with their people in one more; return
-    the timeline entries that say who was assigned (the caller writes them with its own)."""
+    """Write the empty role slots in one statement (their ids come back from it, and they join the
+    incident's roles as loaded, people included); return the timeline entries that say who was assigned
+    (the caller writes them with its own)."""
     owners = role_owners(s, at) if owners is None else owners
     held = {r.role for r in incident.roles}
-    rows, entries = [], []
+    rows, people, entries = [], [], []
     for key, role in policy().roles.items():
         if key in held:
             continue
         person = owners.get(key)
         rows.append({"incident_id": incident.id, "role": key, "person_id": person.id if person else None,
                      "assigned_at": at if person else None, "acknowledged_at": None, "acknowledged_via": None})
+        people.append(person)
         if person:
             entries.append(entry("role_assigned", f"{role.title} assigned: {person.name} (on call)", actor=actor,
                                  at=at, role=key, person=person.handle))
     if rows:
-        s.execute(_INSERT_ROLES, rows)
-        roles = s.scalars(select(IncidentRole).where(IncidentRole.incident_id == incident.id)
-                          .order_by(IncidentRole.id)).all()
-        set_committed_value(incident, "roles", list(roles))
+        ids = dict(s.execute(_INSERT_ROLES, rows).tuples().all())  # {role: id}, in whatever order they come
+        added = [db.as_loaded(s, IncidentRole, {**row, "id": ids[row["role"]]}, person=person, incident=incident)
+                 for row, person in zip(rows, people)]
+        set_committed_value(incident, "roles", sorted([*incident.roles, *added], key=lambda r: r.id))
     return entries
 
 
-_INSERT_ROLES = insert(IncidentRole.__table__)
+_INSERT_ROLES = insert(IncidentRole.__table__).returning(IncidentRole.__table__.c.role, IncidentRole.__table__.c.id)
 
 
 def hand_over_role(s: Session, incident: Incident, role_key: str, person: Person, *, actor: str,

@@ -16,9 +16,9 @@ from types import SimpleNamespace
 from typing import Callable, Protocol
 
 from sqlalchemy import Integer, bindparam, select, text
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
-from .. import clock
+from .. import clock, db
 from ..ack_tokens import make_ack_token, make_token
 from ..incidents.models import Incident
 from ..incidents.timeline import record
@@ -262,10 +262,7 @@ def _insert_if_new(session: Session, values: dict) -> tuple[int | None, dict]:
 
 def _as_loaded(session: Session, row_id: int, values: dict) -> Notification:
     """The row just written, as if read back: every column it knows is set, so nothing is selected again."""
-    row = Notification(**values, **_NULLS, id=row_id)
-    make_transient_to_detached(row)  # a column left to a server default is read when first asked for
-    session.add(row)
-    return row
+    return db.as_loaded(session, Notification, {**values, **_NULLS, "id": row_id})
 
 
 def _render(kind: str, incident, recipient: Recipient, base: dict, calendar: str | None,

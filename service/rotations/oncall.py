@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, case, or_, select
 from sqlalchemy.orm import Session
 
 from ..clock import as_utc
@@ -67,24 +67,19 @@ def on_call(session: Session, rotation: str | Rotation, at: datetime) -> OnCall 
 
 
 def owners_at(session: Session, names, at: datetime) -> dict[str, OnCall]:
-    """{rotation name: its owner at `at`} for many rotations in two queries (overrides, then shifts), by the
-    same rules as `on_call`; a rotation with nobody scheduled (or unknown) is left out."""
-    names = {n for n in names if n}
+    """{rotation name: its owner at `at`} for many rotations, by the same rules as `on_call`, in one statement
+    (`every_owner_at`'s, narrowed to `names`, with each owner loaded as the ORM Person the write path needs);
+    a rotation with nobody scheduled (or unknown) is left out."""
+    names = sorted({n for n in names if n})
     if not names:
         return {}
     out: dict[str, OnCall] = {}
-    for name, override in session.execute(
-            select(Rotation.name, Override).join(Override, Override.rotation_id == Rotation.id)
-            .where(Rotation.name.in_(names), Override.start <= at, Override.end > at)
-            .order_by(Override.created_at.desc(), Override.id.desc())):
-        out.setdefault(name, _from_override(override))
-    rest = names - out.keys()
-    if rest:
-        for name, shift in session.execute(
-                select(Rotation.name, Shift).join(Shift, Shift.rotation_id == Rotation.id)
-                .where(Rotation.name.in_(rest), Shift.start <= at, Shift.end > at)
-                .order_by(Shift.start.desc(), Shift.id.desc())):
-            out.setdefault(name, OnCall(shift.person, shift.label, shift.start, shift.end, uid=shift.uid))
+    for (name, cover_id, cover_start, cover_end, shift_start, shift_end, shift_label, shift_uid,
+         person) in session.execute(_OWNERS_WITH_PEOPLE, {"at": at, "names": names}):
+        if cover_id is not None:
+            out[name] = OnCall(person, person.name, cover_start, cover_end, override=True, uid=f"override-{cover_id}")
+        elif shift_start is not None:
+            out[name] = OnCall(person, shift_label, shift_start, shift_end, uid=shift_uid)
     return out
 
 
@@ -95,13 +90,13 @@ class _Named:
     name: str
 
 
-def _owners_statement():
+def _owners_statement(*, people: bool):
     """Every rotation (by name) with its owner at :at, in one statement: `on_call`'s two lookups (the newest
-    override covering the moment, else the latest shift covering it) as correlated subqueries, joined to
-    their people. Plain columns, no ORM objects; built once, only the moment is bound."""
+    override covering the moment, else the latest shift covering it) as correlated subqueries. Built once,
+    only the moment is bound. people=False: plain columns, each person's handle and name (the API's read);
+    people=True: the rotations named in :names, each owner as the ORM Person (the write path's)."""
     at = bindparam("at", type_=UTCDateTime())
     rotation, cover, shift = Rotation.__table__, Override.__table__, Shift.__table__
-    cover_person, shift_person = Person.__table__.alias("cover_person"), Person.__table__.alias("shift_person")
     covering = cover.alias("covering")
     newest_cover = (select(covering.c.id)
                     .where(covering.c.rotation_id == rotation.c.id, covering.c.start <= at, covering.c.end > at)
@@ -110,21 +105,27 @@ def _owners_statement():
     within = shift.alias("within")
     covering_shift = (select(within.c.id)
                       .where(within.c.rotation_id == rotation.c.id, within.c.start <= at, within.c.end > at)
-                      .order_by(within.c.start.desc()).limit(1)
+                      .order_by(within.c.start.desc(), within.c.id.desc()).limit(1)
                       .correlate(rotation).scalar_subquery())
+    slots = rotation.outerjoin(cover, cover.c.id == newest_cover).outerjoin(shift, shift.c.id == covering_shift)
+    if people:
+        owner = case((cover.c.id.is_not(None), cover.c.person_id), else_=shift.c.person_id)
+        return (select(rotation.c.name, cover.c.id, cover.c.start, cover.c.end,
+                       shift.c.start, shift.c.end, shift.c.label, shift.c.uid, Person)
+                .select_from(slots.outerjoin(Person, Person.id == owner))
+                .where(rotation.c.name.in_(bindparam("names", expanding=True))))
+    cover_person, shift_person = Person.__table__.alias("cover_person"), Person.__table__.alias("shift_person")
     return (
         select(rotation.c.name, cover.c.id, cover.c.start, cover.c.end, cover_person.c.handle, cover_person.c.name,
                shift.c.start, shift.c.end, shift.c.label, shift.c.uid, shift_person.c.handle, shift_person.c.name)
-        .select_from(rotation
-                     .outerjoin(cover, cover.c.id == newest_cover)
-                     .outerjoin(cover_person, cover_person.c.id == cover.c.person_id)
-                     .outerjoin(shift, shift.c.id == covering_shift)
+        .select_from(slots.outerjoin(cover_person, cover_person.c.id == cover.c.person_id)
                      .outerjoin(shift_person, shift_person.c.id == shift.c.person_id))
         .order_by(rotation.c.name)
     )
 
 
-_OWNERS = _owners_statement()
+_OWNERS = _owners_statement(people=False)
+_OWNERS_WITH_PEOPLE = _owners_statement(people=True)
 
 
 def every_owner_at(session: Session, at: datetime) -> dict[str, OnCall | None]:
