@@ -1,5 +1,5 @@
-"""The long list answers stream (`service/streaming.py`): `GET /api/notifications`,
-`GET /api/incidents/<id>/notifications` and `GET /api/incidents`.
+"""The long answers stream (`service/streaming.py`): `GET /api/notifications`,
+`GET /api/incidents/<id>/notifications`, `GET /api/incidents` and `GET /status.json`.
 
 Byte for byte what flask-smorest's `jsonify(Schema(many=True).dump(rows))` wrote before they streamed
 (also with the ack tokens and webhook URLs a reader may not see), bad input answered before the first
@@ -16,13 +16,15 @@ from flask import g, jsonify
 from sqlalchemy import select
 from werkzeug.test import EnvironBuilder
 
-from service import db, streaming
+from service import clock, db, streaming
 from service.auth import authenticate
 from service.incidents.models import Incident
 from service.incidents.read import incident_views
 from service.incidents.schemas import IncidentOut
 from service.notify.models import Notification
 from service.notify.schemas import NotificationOut
+from service.runtime import policy
+from service.web.public import as_json, status_snapshot
 from tests.conftest import ADMIN, START
 
 ADMIN_SECRET = ADMIN["Authorization"].split()[1]
@@ -136,3 +138,21 @@ def test_the_session_stays_open_while_the_body_streams_and_closes_after(app, cli
     # Meanwhile and after, the thread's own session is a fresh one: the next request reads normally.
     assert client.get("/api/incidents?limit=1", headers=ADMIN).status_code == 200
     assert pool.checkedout() == 0
+
+
+def test_the_status_document_streams_byte_for_byte(app, client, history, frozen_clock, monkeypatch):
+    monkeypatch.setattr(streaming, "CHUNK_CHARACTERS", 500)
+    for i, path in enumerate(("resolve", "resolve", None)):
+        if path:
+            assert client.post(f"/api/incidents/{i + 1}/resolve", headers=ADMIN,
+                               json={"root_cause": "A “bad” deploy", "resolution": "Rolled back"}).status_code == 200
+        frozen_clock.advance(minutes=5)
+        streamed = client.get("/status.json")
+        assert streamed.status_code == 200 and streamed.headers["Access-Control-Allow-Origin"] == "*"
+        with app.test_request_context():
+            whole = jsonify(as_json(status_snapshot(db.session, clock.now(), policy()))).get_data()
+            db.session.remove()
+        assert streamed.get_data() == whole
+        body = json.loads(whole)
+        assert body["incidents"] and (body["resolved"] or not i)
+    assert db.engine().pool.checkedout() == 0
