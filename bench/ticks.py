@@ -8,6 +8,10 @@ In one run, on one database, frozen clock, the shipped policy (bench/storm.py's:
   quiet         each job with `--open` P2 incidents open and nothing due (a minute after they opened)
   due           the escalation job once repeats are due on `--due` of them (their holders paged more than
                 `acknowledge_within` ago, the others acknowledged): the work itself, one transaction each
+  storm         then every incident's holders unacknowledged: the escalation job's ticks until every repeat is
+                sent (~2 pages per incident; it works for a bounded time per tick), each tick's time, and all of
+                them; and the tick a minute later, every series' repeat just sent, nothing due: the steady
+                state of a storm nobody has acknowledged yet
   handoff       the Incident Commander rotation hands over while all of them are open: every incident's role
                 moves and its new holder is told; the handoff job's ticks until none is left (it hands over a
                 bounded number of roles per tick), each tick's time, and all of them together
@@ -44,6 +48,7 @@ from service.config import Config  # noqa: E402
 from service.escalation.ticks import run_escalation  # noqa: E402
 from service.incidents import lifecycle  # noqa: E402
 from service.incidents.models import Incident, IncidentRole  # noqa: E402
+from service.notify.models import Notification  # noqa: E402
 from service.people.models import Person  # noqa: E402
 from service.rotations.models import Rotation, Shift  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
@@ -91,8 +96,32 @@ def once(fn, profile: bool, title: str) -> tuple[float, int]:
     return seconds, count[0]
 
 
-def handoff(at, count: int, floor: float, profile: bool) -> None:
+def storm(frozen, at, floor: float, repeat: int) -> None:
+    """Nobody acknowledged: every incident's paged holders get a repeat at `at`; then a minute of quiet."""
+    with db.transaction() as s:
+        s.execute(update(IncidentRole).values(acknowledged_at=None))
+        pages = s.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "page"))
+    ticks, total = [], 0.0
+    while len(ticks) < 500:
+        seconds, statements = once(lambda: run_escalation(at), False, "")
+        with db.read_transaction() as s:
+            now_pages = s.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "page"))
+        if now_pages == pages:
+            break
+        ticks.append((seconds, now_pages - pages, statements))
+        total, pages = total + seconds, now_pages
+    for n, (seconds, sent, statements) in enumerate(ticks, 1):
+        if n <= 2 or n == len(ticks):
+            line(f"storm repeats, tick {n} ({sent} messages)", seconds, floor, statements)
+    line(f"storm repeats, {sum(t[1] for t in ticks)} page messages in {len(ticks)} ticks", total, floor)
+    quiet = at + timedelta(minutes=1)
+    frozen.set(quiet)
+    line("escalation, storm quiet", best_of(lambda: run_escalation(quiet), repeat), floor)
+
+
+def handoff(frozen, at, count: int, floor: float, profile: bool) -> None:
     """Erin covers the Incident Commander rotation from `at`: the role moves on every open incident."""
+    frozen.set(at)
     with db.transaction() as s:
         rotation = s.scalar(select(Rotation).where(Rotation.name == "incident-commander"))
         erin = s.scalar(select(Person).where(Person.handle == "erin"))
@@ -140,6 +169,7 @@ def main() -> None:
                 seconds, count = once(lambda: hand_over_on_rotation(NOW), args.profile, "the first looks")
                 line("rotations.handoffs, first looks", seconds, empty["rotations.handoffs"], count)
                 quiet = NOW + timedelta(minutes=1)
+                frozen.set(quiet)  # what the jobs write carries the tick's time, as in a running worker
                 for name, job in JOBS:
                     line(f"{name}, quiet", best_of(lambda job=job: job(quiet), args.repeat), empty[name])
                 with db.transaction() as s:  # all but --due acknowledged: their repeats are not due
@@ -148,11 +178,13 @@ def main() -> None:
                         s.execute(update(IncidentRole).where(IncidentRole.incident_id.in_(ids[start:start + 500]))
                                   .values(acknowledged_at=NOW))
                 later = NOW + timedelta(minutes=16)  # past P2's acknowledge_within (15m)
+                frozen.set(later)
                 seconds, count = once(lambda: run_escalation(later), args.profile, f"{args.due} repeats due")
                 line(f"escalation, {args.due} repeats due", seconds, empty["escalation"], count)
                 line("escalation, quiet again", best_of(lambda: run_escalation(later), args.repeat),
                      empty["escalation"])
-                handoff(later + timedelta(minutes=1), args.open, empty["rotations.handoffs"], args.profile)
+                storm(frozen, later, empty["escalation"], args.repeat)
+                handoff(frozen, later + timedelta(minutes=1), args.open, empty["rotations.handoffs"], args.profile)
         finally:
             drop()
 

@@ -9,12 +9,14 @@ A quiet tick costs one query that reads no incident row, and takes no write lock
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import and_, false, or_, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Integer, and_, bindparam, case, false, func, or_, select, text, true
+from sqlalchemy.orm import Session, aliased
 
 from .. import db
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
@@ -27,24 +29,22 @@ from ..policy.model import CHANNELS
 from ..runtime import policy
 from . import steps
 from .models import EscalationFiring
-from .rules import Chain, Due, assemble_deadline, due_work, missing_at, reason, unanswered_key
+from .rules import REPEAT_LIMIT, Chain, Due, assemble_deadline, due_work, missing_at, reason, unanswered_key
 
 log = logging.getLogger("herald.escalation")
 
 
 def run_escalation(now: datetime) -> None:
+    """Do what is due, most severe incident first, then oldest; stop starting incidents once ESCALATION_SECONDS
+    of the tick have gone (one is always done): the rest are still due on the next tick's read, which sends
+    what is due then (a late repeat sends the latest number, as after any late tick)."""
+    began = time.perf_counter()
     with db.read_transaction() as s:  # a snapshot: the look at every open incident holds up no writer
-        flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
-        incidents = s.scalars(select(Incident).where(or_(
-            Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged)),
-            maybe_due(now)
-        ).order_by(Incident.id).options(_ROLES_WITHOUT_PEOPLE)).all()
-        ids = [incident.id for incident in incidents]
-        (fired, chains), pages = _firings(s, ids), _page_times(s, ids)
-        due = [incident.id for incident in incidents
-               if due_work(policy(), incident, now, fired[incident.id], _first_paged(pages, incident.id),
-                           _earlier_repeats(pages, incident.id), chains[incident.id])]
-    for incident_id in due:
+        due = due_incidents(s, now)
+    for done, incident_id in enumerate(due):
+        if done and time.perf_counter() - began > ESCALATION_SECONDS:
+            log.info("escalation: %d incidents done this tick, %d follow on the next", done, len(due) - done)
+            return
         try:
             with db.transaction() as s:
                 incident = s.get(Incident, incident_id)
@@ -52,6 +52,67 @@ def run_escalation(now: datetime) -> None:
                     act(s, incident, now)
         except Exception:  # one incident's trouble must not hold up the others
             log.exception("escalation failed for incident %s", incident_id)
+
+
+# A storm's incidents fall due together (1,000 P2 repeats at once are ~2,000 pages, seconds of rendering): a
+# tick works through them for about this long, so the other jobs run in between instead of after all of them.
+ESCALATION_SECONDS = 0.3
+
+
+def due_incidents(s: Session, now: datetime, candidates=None) -> list[int]:
+    """The ids of the incidents with something due at `now`, most severe first, then oldest.
+
+    Only those that `maybe_due` lets through are read (`candidates`, another WHERE clause, replaces it), as
+    plain rows: the pure `due_work` decides over the columns it needs, not ORM objects."""
+    flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
+    looks = {row.id: _Look(*row, roles=[]) for row in s.execute(select(*_LOOK_COLUMNS).where(
+        or_(Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged)),
+        maybe_due(now) if candidates is None else candidates))}
+    if not looks:
+        return []
+    ids = sorted(looks)
+    for start in range(0, len(ids), 1000):
+        for incident_id, *slot in s.execute(select(*_SLOT_COLUMNS).where(
+                IncidentRole.incident_id.in_(ids[start:start + 1000])).order_by(IncidentRole.id)):
+            looks[incident_id].roles.append(_Slot(*slot))
+    (fired, chains), pages = _firings(s, ids), _page_times(s, ids)
+    rank = {key: severity.rank for key, severity in policy().severities.items()}
+    due = [look for look in looks.values()
+           if due_work(policy(), look, now, fired[look.id], _first_paged(pages, look.id),
+                       _earlier_repeats(pages, look.id), chains[look.id])]
+    return [look.id for look in sorted(due, key=lambda look: (rank.get(look.severity, 99), look.id))]
+
+
+@dataclass
+class _Look:
+    """What `due_work` reads of an incident (a row, not an ORM object)."""
+    id: int
+    severity: str
+    status: str
+    started_at: datetime
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    data_breach_suspected: bool
+    financial_impact: float | None
+    roles: list
+
+    def role(self, key: str):
+        return next((slot for slot in self.roles if slot.role == key), None)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """What `due_work` reads of a role slot."""
+    role: str
+    person_id: int | None
+    assigned_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+_LOOK_COLUMNS = (Incident.id, Incident.severity, Incident.status, Incident.started_at, Incident.acknowledged_at,
+                 Incident.mitigated_at, Incident.data_breach_suspected, Incident.financial_impact)
+_SLOT_COLUMNS = (IncidentRole.incident_id, IncidentRole.role, IncidentRole.person_id, IncidentRole.assigned_at,
+                 IncidentRole.acknowledged_at)
 
 
 def maybe_due(now: datetime):
@@ -81,23 +142,40 @@ def maybe_due(now: datetime):
             clauses.append(and_(of_severity, Incident.started_at <= now - severity.assemble_within,
                                 ~_fired_key(Incident.id, "assemble")))
         if severity.acknowledge_within and severity.acknowledge_within > timedelta(0) and severity.page:
-            paged_long_ago = select(Notification.id).where(
-                Notification.incident_id == IncidentRole.incident_id, Notification.person_id == IncidentRole.person_id,
-                Notification.kind.in_(("page", "handoff")),
-                Notification.created_at <= now - severity.acknowledge_within).exists()
             clauses.append(and_(of_severity, select(IncidentRole.id).where(
                 IncidentRole.incident_id == Incident.id, IncidentRole.role.in_(severity.page),
-                IncidentRole.person_id.is_not(None), IncidentRole.acknowledged_at.is_(None), paged_long_ago).exists()))
+                IncidentRole.person_id.is_not(None), IncidentRole.acknowledged_at.is_(None),
+                _repeat_may_be_due(severity.acknowledge_within, now)).exists()))
     return or_(false(), *clauses)
+
+
+def _repeat_may_be_due(every: timedelta, now: datetime):
+    """For a role slot (correlated): a page series of its holder may have a repeat due at `now`.
+
+    A series starts with a page that is not a repeat, at S; its repeat number n falls due at S + n·every (at most
+    REPEAT_LIMIT), and a late tick sends only the latest number. So when a repeat is due, the repeats already
+    sent in the series number fewer than the boundaries passed: fewer than min(REPEAT_LIMIT, ⌊(now − S)/every⌋).
+    That is the test, with the boundaries as a CASE on S against cutoffs worked out here (no date arithmetic in
+    SQL) and the repeats counted by distinct slot after S. Any page that is not a repeat may stand for S (the
+    series start is one of them; an older one only lets more through), so this is a superset of `due_work`'s
+    repeats; and a series whose latest repeat went out stays out of the scan until its next one falls due, not
+    in it for good once its first page is `every` old."""
+    start = aliased(Notification)
+    repeat = aliased(Notification)
+    paged = ("page", "handoff")
+    passed = case(*[(start.created_at <= now - n * every, n) for n in range(REPEAT_LIMIT, 0, -1)], else_=0)
+    sent = (select(func.count(func.distinct(repeat.slot))).where(
+        repeat.incident_id == start.incident_id, repeat.person_id == start.person_id, repeat.kind.in_(paged),
+        repeat.slot.like("repeat-%"), repeat.created_at > start.created_at).scalar_subquery())
+    return select(start.id).where(
+        start.incident_id == IncidentRole.incident_id, start.person_id == IncidentRole.person_id,
+        start.kind.in_(paged), ~start.slot.like("repeat-%"), start.created_at <= now - every,
+        sent < passed).exists()
 
 
 def _fired_key(incident_id, key: str):
     return select(EscalationFiring.id).where(EscalationFiring.incident_id == incident_id,
                                              EscalationFiring.key == key).exists()
-
-
-# The look at every open incident reads the role slots (who holds, who acknowledged), not the people.
-_ROLES_WITHOUT_PEOPLE = selectinload(Incident.roles).lazyload(IncidentRole.person)
 
 
 def act(s: Session, incident: Incident, now: datetime) -> None:
@@ -113,10 +191,19 @@ def act(s: Session, incident: Incident, now: datetime) -> None:
 
 def fire_once(s: Session, incident: Incident, key: str, now: datetime) -> bool:
     """Claim `key` for the incident; True only for the one caller that inserted it."""
-    insert = db.insert_for(s)
-    stmt = (insert(EscalationFiring).values(incident_id=incident.id, key=key, fired_at=now)
-            .on_conflict_do_nothing(index_elements=["incident_id", "key"]).returning(EscalationFiring.id))
-    return s.execute(stmt).scalar() is not None
+    return s.execute(_FIRE_ONCE, {"incident_id": incident.id, "key": key, "fired_at": now}).scalar() is not None
+
+
+def _fire_once_statement():
+    """INSERT … ON CONFLICT (incident_id, key) DO NOTHING RETURNING id as text, the same on SQLite and PostgreSQL:
+    compiled once (the dialects' INSERT constructs have no cache key, so SQLAlchemy compiled one per firing)."""
+    table = EscalationFiring.__table__  # "key" quoted: a keyword to some databases
+    return text(f'INSERT INTO {table.name} (incident_id, "key", fired_at) VALUES (:incident_id, :key, :fired_at) '
+                f'ON CONFLICT (incident_id, "key") DO NOTHING RETURNING id').bindparams(
+        bindparam("fired_at", type_=table.c.fired_at.type)).columns(id=Integer())
+
+
+_FIRE_ONCE = _fire_once_statement()
 
 
 def _firings(s: Session, ids: list[int]) -> tuple[defaultdict[int, set[str]], defaultdict[int, dict[str, Chain]]]:

@@ -30,6 +30,8 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_incident", "incident_id", "id"),
+        # The escalation tick's look at a paged holder's series (escalation/ticks.py, maybe_due), index only.
+        Index("ix_notifications_pages", "incident_id", "person_id", "kind", "created_at", "slot"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
