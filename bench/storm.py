@@ -352,7 +352,7 @@ def spy_on(running: list[subprocess.Popen], folder: Path) -> list[subprocess.Pop
     out = []
     for process in running:
         name = Path(process.args[0]).name
-        out.append(subprocess.Popen([spy, "record", "--subprocesses", "--rate", "100", "--format", "raw",
+        out.append(subprocess.Popen([spy, "record", "--subprocesses", "--gil", "--rate", "100", "--format", "raw",
                                      "-o", str(folder / f"{name}-{process.pid}.txt"), "-p", str(process.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(1)  # py-spy attaches

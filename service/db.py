@@ -234,6 +234,67 @@ def mark_request_session(method: str) -> None:
     session().info["write"] = method not in ("GET", "HEAD", "OPTIONS")
 
 
+# ---- writes queued on the session --------------------------------------------------------------
+
+_QUEUED = "herald.queued_writes"  # session.info: {statement: [parameters, …]}, in the order first queued
+
+
+def write_later(s: Session | scoped_session, statement, parameters: dict) -> None:
+    """Queue an INSERT or UPDATE of rows that nothing reads in the transaction that writes them (timeline
+    entries, the outbox's rendered messages). Each statement's queue is written in one executemany, in order,
+    before the session next reads or deletes anything (a read sees every queued write; only INSERTs and UPDATEs,
+    which cannot see them, go ahead), before the ORM flushes a change to a table with queued writes, and before
+    the session commits; a rollback drops the queue. A P1 open writes a dozen such rows from as many places:
+    each was a statement of its own."""
+    if isinstance(s, scoped_session):
+        s = s()
+    s.info.setdefault(_QUEUED, {}).setdefault(statement, []).append(parameters)
+
+
+def write_queued(s: Session) -> None:
+    """Write the session's queued writes now."""
+    queued = s.info.pop(_QUEUED, None)
+    for statement, rows in (queued or {}).items():
+        s.execute(statement, rows)
+
+
+def _writes_only(statement, options) -> bool:
+    """An INSERT or UPDATE (a construct, or text saying so), or a statement marked READS_NOTHING: it cannot
+    see the queued writes, so they may wait."""
+    if reads_nothing(options):
+        return True
+    if getattr(statement, "is_insert", False) or getattr(statement, "is_update", False):
+        return True
+    sql = getattr(getattr(statement, "element", statement), "text", None)  # text(…).columns(…) wraps its text
+    return isinstance(sql, str) and sql.lstrip()[:6].upper() in ("INSERT", "UPDATE")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_a_statement(state) -> None:
+    if _QUEUED in state.session.info and not _writes_only(state.statement, state.execution_options):
+        write_queued(state.session)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session, _context, _instances) -> None:
+    queued = session.info.get(_QUEUED)
+    if not queued:
+        return
+    tables = {statement.table for statement in queued if getattr(statement, "table", None) is not None}
+    if session.deleted or any(getattr(obj, "__table__", None) in tables for obj in session.dirty):
+        write_queued(session)  # a delete may remove what a queued row points at; a change must land after ours
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session) -> None:
+    write_queued(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session, _previous) -> None:
+    session.info.pop(_QUEUED, None)
+
+
 # Execution options of a statement that reads no table (e.g. PostgreSQL's pg_notify): writes queued on the session
 # (the timeline's) need not go first.
 READS_NOTHING = {"herald_reads_nothing": True}

@@ -205,7 +205,7 @@ def notify(session: Session, *, incident, kind: str, slot: str, recipients, cont
                                                        person_id=recipient.person_id))
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, token)
             written = {"ack_token": token, "payload": payload, "message_id": message_id, "last_error": problem}
-            session.execute(_WRITE_PAYLOAD, {"b_id": row_id, **written})
+            db.write_later(session, _WRITE_PAYLOAD, {"b_id": row_id, **written})  # with the others, before commit
         else:
             payload, message_id, problem = _render(kind, incident, recipient, base, calendar, None, reply_token)
             written = {"payload": payload, "message_id": message_id, "last_error": problem}

@@ -1,4 +1,5 @@
-"""The timeline is written in bulk: entries wait on the session until something could read them."""
+"""Writes queued on the session (timeline entries, the outbox's rendered messages) are written in bulk, before
+anything could read them."""
 from sqlalchemy import delete, event, func, select
 
 from service import db
@@ -74,3 +75,39 @@ def test_deleting_the_incident_writes_the_queue_first(app):
             s.execute(delete(TimelineEntry).where(TimelineEntry.incident_id == incident.id))
         left = db.session.scalar(select(func.count()).select_from(TimelineEntry))
     assert left == 0
+
+
+def test_a_page_read_in_its_own_transaction_has_its_text_and_token(app, make_person, put_on_call):
+    """The page's rendered text and ack token are a queued UPDATE: a read in the same transaction sees them."""
+    from datetime import timedelta
+
+    from service import clock
+    from service.notify.models import Notification
+    make_person("alice")
+    for rotation in ("incident-commander", "technical-lead"):
+        put_on_call(rotation, "alice", clock.now() - timedelta(hours=1))
+    with app.app_context(), db.transaction() as s:
+        lifecycle.open_incident(s, title="Checkout down", severity="P1", actor="test")
+        pages = s.execute(select(Notification.payload, Notification.ack_token).where(Notification.kind == "page")).all()
+    assert pages and all(payload.get("subject") and token for payload, token in pages)
+
+
+def test_an_orm_change_to_a_queued_row_lands_after_the_queued_write(app, make_person, put_on_call):
+    from datetime import timedelta
+
+    from service import clock
+    from service.notify.models import Notification
+    from service.notify.triggers import page_role
+    make_person("alice")
+    for rotation in ("incident-commander", "technical-lead"):
+        put_on_call(rotation, "alice", clock.now() - timedelta(hours=1))
+    with app.app_context():
+        with db.transaction() as s:
+            incident = lifecycle.open_incident(s, title="Checkout down", severity="P1", actor="test")
+        with db.transaction() as s:
+            page = page_role(s, s.get(Incident, incident.id), "incident_commander", slot="again")[0]
+            page.last_error = "set after the page was written"  # an ORM change…
+            s.scalar(select(func.count()).select_from(Notification))  # …flushed by the read before this one
+        stored = db.session.execute(select(Notification.last_error, Notification.ack_token)
+                                    .where(Notification.id == page.id)).one()
+    assert stored == ("set after the page was written", page.ack_token) and page.ack_token
