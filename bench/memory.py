@@ -412,6 +412,7 @@ def exercise(serve: Serve, paths: list[str], seconds: float, clients: int = 4) -
     while any(t.is_alive() for t in threads):
         peak_rss = max(peak_rss, serve.memory()["VmRSS"])
         time.sleep(0.2)
+    counts["mixed_hwm"] = serve.memory()["VmHWM"]  # the peak of the mixed load, before the bursts
     # The worst moment on purpose: every client on the same large request at once, for each of the largest.
     largest = [path for path, _hwm, _length in sorted(steps, key=lambda step: -step[2])[:3]]
 
@@ -470,6 +471,8 @@ def main() -> None:
     print(f"         herald serve, empty database, exercised:   peak {empty_hwm / mb:6.1f} MB "
           f"({counts_empty['requests']} requests)")
     print(f"         herald serve, full database, started + 5 s: peak {started_hwm / mb:6.1f} MB")
+    print(f"         herald serve, full database, exercised {seconds:.0f} s by 4 clients (mixed load):"
+          f" peak {counts['mixed_hwm'] / mb:6.1f} MB")
     print(f"         herald serve, full database, exercised {seconds:.0f} s by 4 clients, then the 4 at once on "
           f"each of the {counts['bursts']} largest responses twice ({counts['requests']} requests, "
           f"{counts['errors']} errors):")

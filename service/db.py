@@ -234,6 +234,15 @@ def mark_request_session(method: str) -> None:
     session().info["write"] = method not in ("GET", "HEAD", "OPTIONS")
 
 
+# Execution options of a statement that reads no table (e.g. PostgreSQL's pg_notify): writes queued on the session
+# (the timeline's) need not go first.
+READS_NOTHING = {"herald_reads_nothing": True}
+
+
+def reads_nothing(execution_options) -> bool:
+    return bool(execution_options.get("herald_reads_nothing"))
+
+
 def as_loaded(s: Session, model, values: dict, **related):
     """A row just written by a Core INSERT, as if the ORM had read it back: every column in `values` is set,
     `related` relationships are set as loaded, and nothing is selected again (a column left out, such as a

@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session, scoped_session
 from .. import db, worker
 
 
+_NOTIFY = text("SELECT pg_notify(:channel, '')").execution_options(**db.READS_NOTHING)
+
+
 def wake_after_commit(s: Session | scoped_session, wake: Callable[[], None] | None = None, *,
                       channel: str | None = None) -> None:
     """Call `wake` (default: this process's ticker) once this session's transaction commits.
@@ -24,7 +27,7 @@ def wake_after_commit(s: Session | scoped_session, wake: Callable[[], None] | No
         return
     token = pending[wake] = object()
     if channel is not None and db.is_postgres(s):
-        s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+        s.execute(_NOTIFY, {"channel": channel})
 
     def after_commit(_session) -> None:
         if pending.get(wake) is token:

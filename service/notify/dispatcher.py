@@ -28,7 +28,7 @@ from .. import clock, db, worker
 from ..db import UTCDateTime
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record as record_timeline
-from ..mechanics.claim import claim as claim_rows
+from ..mechanics.claim import claim_rows
 from ..mechanics.wake import wake_after_commit
 from ..runtime import config
 from .channels import DeliveryError, Outgoing, Receipt, RetryableError, channel_for, close_all
@@ -91,40 +91,44 @@ class Outcome:
 def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> list[Claim]:
     """Lease up to `limit` due rows to `worker_id`, most urgent first; pages no longer wanted are cancelled."""
     with db.transaction() as s:
-        order = (Notification.priority, Notification.next_attempt_at, Notification.id)
         lease_free = or_(Notification.claimed_until.is_(None), Notification.claimed_until < now,
                          Notification.claimed_by.in_(worker.stopped_tickers(now, config().tick_seconds)))
-        ids = claim_rows(s, Notification, Notification.status.in_(DUE_STATUSES), Notification.next_attempt_at <= now,
-                         lease_free, lease={"claimed_until": now + lease, "claimed_by": worker_id}, order_by=order,
-                         limit=limit)
-        if not ids:
-            return []
-        rows = s.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(*order)).all()
+        rows = claim_rows(s, Notification, Notification.status.in_(DUE_STATUSES), Notification.next_attempt_at <= now,
+                          lease_free, lease={"claimed_until": now + lease, "claimed_by": worker_id},
+                          columns=_CLAIMED, order_by=_URGENT_FIRST, limit=limit)
+        rows.sort(key=lambda r: (r.priority, r.next_attempt_at, r.id))
         unwanted = _pages_no_longer_wanted(s, [r for r in rows if r.kind == "page" and r.incident_id is not None])
-        claims = []
-        for row in rows:
-            if row.id in unwanted:
-                row.status, row.last_error = "cancelled", unwanted[row.id]
-                row.claimed_until = row.claimed_by = None  # never sent, so never leased
-                continue
-            job = Outgoing(id=row.id, kind=row.kind, channel=row.channel, recipient=row.recipient,
-                           recipient_name=row.recipient_name, payload=row.payload, message_id=row.message_id)
-            claims.append(Claim(job, row.due_at, now, now + lease))
-        return claims
+        if unwanted:  # never sent, so never leased
+            s.execute(_CANCEL, [{"b_id": row_id, "b_why": why} for row_id, why in unwanted.items()])
+        return [Claim(Outgoing(id=r.id, kind=r.kind, channel=r.channel, recipient=r.recipient,
+                               recipient_name=r.recipient_name, payload=r.payload, message_id=r.message_id),
+                      r.due_at, now, now + lease)
+                for r in rows if r.id not in unwanted]
 
 
-def _pages_no_longer_wanted(s: Session, pages: list[Notification]) -> dict[int, str]:
+_URGENT_FIRST = (Notification.priority, Notification.next_attempt_at, Notification.id)
+_CLAIMED = (Notification.id, Notification.kind, Notification.channel, Notification.recipient,
+            Notification.recipient_name, Notification.payload, Notification.message_id, Notification.due_at,
+            Notification.priority, Notification.next_attempt_at, Notification.incident_id, Notification.person_id,
+            Notification.created_at)
+_CANCEL = (Notification.__table__.update().where(Notification.__table__.c.id == bindparam("b_id"))
+           .values(status="cancelled", last_error=bindparam("b_why"), claimed_until=None, claimed_by=None))
+
+
+def _pages_no_longer_wanted(s: Session, pages) -> dict[int, str]:
     """{row id: why} for pages whose point passed before they came due: the incident ended, the
-    person no longer holds a role on it, or acknowledged after the page was queued."""
+    person no longer holds a role on it, or acknowledged after the page was queued (one query)."""
     if not pages:
         return {}
-    incident_ids = {p.incident_id for p in pages}
-    statuses = dict(s.execute(select(Incident.id, Incident.status).where(Incident.id.in_(incident_ids))).all())
+    statuses: dict[int, str] = {}
     held: dict[tuple[int, int], list] = {}
-    for incident_id, person_id, acknowledged_at in s.execute(
-            select(IncidentRole.incident_id, IncidentRole.person_id, IncidentRole.acknowledged_at)
-            .where(IncidentRole.incident_id.in_(incident_ids), IncidentRole.person_id.is_not(None))):
-        held.setdefault((incident_id, person_id), []).append(acknowledged_at)
+    for incident_id, status, person_id, acknowledged_at in s.execute(
+            select(Incident.id, Incident.status, IncidentRole.person_id, IncidentRole.acknowledged_at)
+            .outerjoin(IncidentRole, (IncidentRole.incident_id == Incident.id) & IncidentRole.person_id.is_not(None))
+            .where(Incident.id.in_({p.incident_id for p in pages}))):
+        statuses[incident_id] = status
+        if person_id is not None:
+            held.setdefault((incident_id, person_id), []).append(acknowledged_at)
     unwanted = {}
     for page in pages:
         status = statuses.get(page.incident_id)

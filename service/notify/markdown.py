@@ -143,14 +143,16 @@ def land(card):
 def strip(node):
     if isinstance(node, dict):
         for key, value in node.items():
-            node[key] = _MARKERS.sub("", value) if isinstance(value, str) else strip(value)
+            node[key] = strip_text(value) if isinstance(value, str) else strip(value)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            node[i] = _MARKERS.sub("", value) if isinstance(value, str) else strip(value)
+            node[i] = strip_text(value) if isinstance(value, str) else strip(value)
     return node
 
 
 def strip_text(text: str) -> str:
+    if OPEN not in text and CLOSE not in text:  # most strings: no regex pass (every rendered value comes here)
+        return text
     return _MARKERS.sub("", text)
 
 

@@ -94,12 +94,26 @@ class CardTemplate(Template):
         return super().new_context(markdown.taint(vars) if vars else vars, shared, locals)
 
     def render(self, *args, **kwargs) -> str:
+        try:
+            return json.dumps(self.render_json(*args, **kwargs), ensure_ascii=False)
+        except BrokenJson as exc:
+            return markdown.strip_text(exc.text)  # the caller reports the broken JSON
+
+    def render_json(self, *args, **kwargs):
+        """The rendered card as parsed JSON with outside text escaped: what Herald sends, without printing
+        the card and parsing it again. Raises BrokenJson when the template does not write JSON."""
         text = super().render(*args, **kwargs)
         try:
             card = json.loads(text)
-        except ValueError:
-            return markdown.strip_text(text)  # the caller reports the broken JSON
-        return json.dumps(markdown.land(card), ensure_ascii=False)
+        except ValueError as exc:
+            raise BrokenJson(str(exc), text) from exc
+        return markdown.land(card)
+
+
+class BrokenJson(ValueError):
+    def __init__(self, message: str, text: str):
+        super().__init__(message)
+        self.text = text
 
 
 class CardEnvironment(ImmutableSandboxedEnvironment):
@@ -144,9 +158,9 @@ def _tainting(func):
     return wrapper
 
 
-def _environment(loader, *, json_mode: bool) -> ImmutableSandboxedEnvironment:
+def _environment(loader, *, json_mode: bool, auto_reload: bool = True) -> ImmutableSandboxedEnvironment:
     options = dict(loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                   keep_trailing_newline=False)
+                   keep_trailing_newline=False, auto_reload=auto_reload)
     if json_mode:
         env = CardEnvironment(**options)
         env.filters.update(in_words=in_words, when=when, local=local)
@@ -171,8 +185,10 @@ class Renderer:
         if self.override_dir and self.override_dir != DEFAULT_DIR.resolve():
             folders.insert(0, str(self.override_dir))
         loader = ChoiceLoader([FileSystemLoader(f) for f in folders])
-        self._text = _environment(loader, json_mode=False)
-        self._json = _environment(loader, json_mode=True)
+        # An override folder is looked at again when its files change; the packaged defaults only change
+        # with a new release, so they are not checked on every message.
+        self._text = _environment(loader, json_mode=False, auto_reload=self.has_overrides)
+        self._json = _environment(loader, json_mode=True, auto_reload=self.has_overrides)
 
     @property
     def has_overrides(self) -> bool:
@@ -186,9 +202,12 @@ class Renderer:
     def files_for(self, kind: str) -> list[str]:
         return [pattern.format(kind=kind) for pattern in FILES.values()]
 
-    def _render(self, env, name: str, context: dict) -> str:
+    def _render(self, env, name: str, context: dict, *, as_json: bool = False):
         try:
-            return env.get_template(name).render(context)
+            template = env.get_template(name)
+            return template.render_json(context) if as_json else template.render(context)
+        except BrokenJson as exc:
+            raise TemplateProblem(f"{name}: does not render valid JSON: {exc}") from exc
         except Exception as exc:  # template errors, and filters or attributes raising inside the sandbox
             where = template_location(exc, name)
             message = exc.message if isinstance(exc, TemplateError) and exc.message else str(exc)
@@ -197,11 +216,7 @@ class Renderer:
     def teams(self, kind: str, context: dict) -> dict:
         """The Workflows webhook message: the Adaptive Card wrapped in the documented envelope."""
         name = FILES["teams"].format(kind=kind)
-        text = self._render(self._json, name, context)
-        try:
-            card = json.loads(text)
-        except ValueError as exc:
-            raise TemplateProblem(f"{name}: does not render valid JSON: {exc}") from exc
+        card = self._parsed(name, context)
         message = {"type": "message",
                    "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}]}
         problems = card_problems(message)
@@ -211,11 +226,10 @@ class Renderer:
 
     def json(self, name: str, context: dict):
         """Any JSON template by file name (e.g. the Teams bot's cards), escaped like the Teams cards."""
-        text = self._render(self._json, name, context)
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise TemplateProblem(f"{name}: does not render valid JSON: {exc}") from exc
+        return self._parsed(name, context)
+
+    def _parsed(self, name: str, context: dict):
+        return self._render(self._json, name, context, as_json=True)
 
     def email(self, kind: str, context: dict) -> dict:
         """{"subject", "text", "html"}: the subject is the text template's first line (`Subject: …`)."""

@@ -70,6 +70,10 @@ def parse_calendar(text: str, default_zone: tzinfo) -> ParsedCalendar:
     _check_shape(text)
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    except (AttributeError, TypeError) as exc:  # the parser tripping over damage it did not foresee (e.g. a
+        # broken VTIMEZONE met again through icalendar's zone cache): its own words would mean nothing here
+        raise CalendarError("not a readable iCalendar file: its structure is damaged (a time zone, event or "
+                            "property the parser could not make sense of)") from exc
     except Exception as exc:  # icalendar raises ValueError, KeyError, IndexError… on malformed text
         raise CalendarError(f"not a readable iCalendar file: {exc}") from exc
     if len(calendars) != 1 or calendars[0].name != "VCALENDAR":

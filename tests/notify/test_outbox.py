@@ -261,6 +261,35 @@ def test_a_lease_keeps_other_workers_off_until_it_expires(app, client, frozen_cl
         assert [c.job.id for c in theirs] == [c.job.id for c in mine]
 
 
+def test_workers_claiming_at_once_never_take_the_same_message(app, client, responders, frozen_clock):
+    """The claim is one UPDATE … RETURNING whose rows are taken FOR UPDATE SKIP LOCKED (PostgreSQL) or under
+    the one write lock (SQLite): six workers claiming small batches at once share nothing and miss nothing."""
+    import threading
+
+    responders()
+    for _ in range(4):
+        open_incident(client)
+    with app.app_context():
+        total = len(db.session.scalars(select(dispatcher.Notification.id)).all())
+    taken: dict[str, list[int]] = {}
+    start = threading.Barrier(6)
+
+    def work(name: str) -> None:
+        with app.app_context():
+            start.wait()
+            mine = taken.setdefault(name, [])
+            while claims := dispatcher.claim(2, worker_id=name, now=frozen_clock.now(), lease=timedelta(seconds=60)):
+                mine.extend(c.job.id for c in claims)
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [row_id for ids in taken.values() for row_id in ids]
+    assert len(every) == len(set(every)) == total > 6
+
+
 def test_a_broken_override_falls_back_to_the_default_and_says_so(client, config, responders, outbox, tmp_path):
     (tmp_path / "page.email.txt.j2").write_text("Subject: {{ no_such_thing }}\n\nx\n")
     config.templates_dir = str(tmp_path)
