@@ -19,6 +19,7 @@ from sqlalchemy import Integer, and_, bindparam, case, false, func, or_, select,
 from sqlalchemy.orm import Session, aliased
 
 from .. import db
+from ..db import UTCDateTime
 from ..incidents.models import OPEN_STATUSES, Incident, IncidentRole
 from ..incidents.timeline import record
 from ..notify.models import Notification
@@ -64,16 +65,20 @@ def due_incidents(s: Session, now: datetime, candidates=None) -> list[int]:
 
     Only those that `maybe_due` lets through are read (`candidates`, another WHERE clause, replaces it), as
     plain rows: the pure `due_work` decides over the columns it needs, not ORM objects."""
-    flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
-    looks = {row.id: _Look(*row, roles=[]) for row in s.execute(select(*_LOOK_COLUMNS).where(
-        or_(Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged)),
-        maybe_due(now) if candidates is None else candidates))}
+    if candidates is None:
+        scan = _scan(policy())
+        rows = s.execute(scan.statement, scan.values(now))
+    else:
+        flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
+        rows = s.execute(select(*_LOOK_COLUMNS).where(
+            or_(Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged)), candidates))
+    looks = {row.id: _Look(*row, roles=[]) for row in rows}
     if not looks:
         return []
     ids = sorted(looks)
-    for start in range(0, len(ids), 1000):
-        for incident_id, *slot in s.execute(select(*_SLOT_COLUMNS).where(
-                IncidentRole.incident_id.in_(ids[start:start + 1000])).order_by(IncidentRole.id)):
+    for incident_id, *slot in s.execute(select(*_SLOT_COLUMNS).where(_within(IncidentRole.incident_id, ids))
+                                        .order_by(IncidentRole.id)):
+        if incident_id in looks:
             looks[incident_id].roles.append(_Slot(*slot))
     (fired, chains), pages = _firings(s, ids), _page_times(s, ids)
     rank = {key: severity.rank for key, severity in policy().severities.items()}
@@ -81,6 +86,18 @@ def due_incidents(s: Session, now: datetime, candidates=None) -> list[int]:
            if due_work(policy(), look, now, fired[look.id], _first_paged(pages, look.id),
                        _earlier_repeats(pages, look.id), chains[look.id])]
     return [look.id for look in sorted(due, key=lambda look: (rank.get(look.severity, 99), look.id))]
+
+
+def _within(column, ids: list[int]):
+    """`column` (an incident id) among `ids` (sorted), or a few more: an id range among the incidents the scan
+    looks at, not an IN list (one of 1,000 ids is a statement psycopg parses anew every time: it caches only
+    small ones). The caller keeps the rows of `ids`."""
+    if len(ids) == 1:
+        return column == ids[0]
+    flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
+    return and_(column.between(ids[0], ids[-1]), column.in_(select(Incident.id).where(
+        Incident.id.between(ids[0], ids[-1]),
+        or_(Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged)))))
 
 
 @dataclass
@@ -121,56 +138,96 @@ def maybe_due(now: datetime):
 
     A rule whose condition holds once its delay has passed (a rule that fired stays in: a chain may follow it);
     the assemble check once its deadline passed and before it ran; a repeat page once a paged role's holder,
-    not yet acknowledged, was paged at least `acknowledge_within` ago.
+    not yet acknowledged, may have one due (`_repeat_may_be_due`).
     """
-    pol, is_open = policy(), Incident.status.in_(OPEN_STATUSES)
-    clauses = []
-    for rule in pol.escalations:
-        holds = {"not_acknowledged": and_(is_open, Incident.acknowledged_at.is_(None)),
-                 "not_mitigated": and_(is_open, Incident.mitigated_at.is_(None)),
-                 "data_breach_suspected": and_(Incident.data_breach_suspected.is_(True), Incident.status != "closed"),
-                 "financial_impact_over": and_(Incident.financial_impact > rule.threshold, Incident.status != "closed")
-                 if rule.threshold is not None else None}.get(rule.condition, true())
-        if holds is None:
-            continue
-        if rule.condition in ("not_acknowledged", "not_mitigated"):
-            holds = and_(holds, Incident.started_at <= now - rule.after)
-        clauses.append(and_(Incident.severity.in_(rule.severities), holds))
-    for key, severity in pol.severities.items():
-        of_severity = and_(is_open, Incident.severity == key)
-        if severity.assemble_within:
-            clauses.append(and_(of_severity, Incident.started_at <= now - severity.assemble_within,
-                                ~_fired_key(Incident.id, "assemble")))
-        if severity.acknowledge_within and severity.acknowledge_within > timedelta(0) and severity.page:
-            clauses.append(and_(of_severity, select(IncidentRole.id).where(
-                IncidentRole.incident_id == Incident.id, IncidentRole.role.in_(severity.page),
-                IncidentRole.person_id.is_not(None), IncidentRole.acknowledged_at.is_(None),
-                _repeat_may_be_due(severity.acknowledge_within, now)).exists()))
-    return or_(false(), *clauses)
+    scan = _scan(policy())
+    return scan.clause.params(scan.values(now))
 
 
-def _repeat_may_be_due(every: timedelta, now: datetime):
-    """For a role slot (correlated): a page series of its holder may have a repeat due at `now`.
+class _Scan:
+    """`maybe_due` built once per policy, its moments as bound parameters (`values(now)` gives them): building
+    and compiling it every tick was most of a quiet tick's time. `statement` is the tick's own read."""
 
-    A series starts with a page that is not a repeat, at S; its repeat number n falls due at S + n·every (at most
-    REPEAT_LIMIT), and a late tick sends only the latest number. So when a repeat is due, the repeats already
-    sent in the series number fewer than the boundaries passed: fewer than min(REPEAT_LIMIT, ⌊(now − S)/every⌋).
-    That is the test, with the boundaries as a CASE on S against cutoffs worked out here (no date arithmetic in
-    SQL) and the repeats counted by distinct slot after S. Any page that is not a repeat may stand for S (the
-    series start is one of them; an older one only lets more through), so this is a superset of `due_work`'s
-    repeats; and a series whose latest repeat went out stays out of the scan until its next one falls due, not
-    in it for good once its first page is `every` old."""
-    start = aliased(Notification)
-    repeat = aliased(Notification)
-    paged = ("page", "handoff")
-    passed = case(*[(start.created_at <= now - n * every, n) for n in range(REPEAT_LIMIT, 0, -1)], else_=0)
-    sent = (select(func.count(func.distinct(repeat.slot))).where(
-        repeat.incident_id == start.incident_id, repeat.person_id == start.person_id, repeat.kind.in_(paged),
-        repeat.slot.like("repeat-%"), repeat.created_at > start.created_at).scalar_subquery())
-    return select(start.id).where(
-        start.incident_id == IncidentRole.incident_id, start.person_id == IncidentRole.person_id,
-        start.kind.in_(paged), ~start.slot.like("repeat-%"), start.created_at <= now - every,
-        sent < passed).exists()
+    def __init__(self, pol):
+        self.policy, self.cutoffs = pol, {}
+        self.clause = self._build(pol)
+        flagged = or_(Incident.data_breach_suspected.is_(True), Incident.financial_impact.is_not(None))
+        self.statement = select(*_LOOK_COLUMNS).where(
+            or_(Incident.status.in_(OPEN_STATUSES), and_(Incident.status == "resolved", flagged)), self.clause)
+
+    def values(self, now: datetime) -> dict[str, datetime]:
+        return {name: now - delta for delta, name in self.cutoffs.items()}
+
+    def before(self, delta: timedelta):
+        """A bound parameter for the moment `delta` before now."""
+        name = self.cutoffs.setdefault(delta, f"cutoff_{len(self.cutoffs)}")
+        return bindparam(name, type_=UTCDateTime())
+
+    def _build(self, pol):
+        is_open = Incident.status.in_(OPEN_STATUSES)
+        clauses = []
+        for rule in pol.escalations:
+            holds = {"not_acknowledged": and_(is_open, Incident.acknowledged_at.is_(None)),
+                     "not_mitigated": and_(is_open, Incident.mitigated_at.is_(None)),
+                     "data_breach_suspected": and_(Incident.data_breach_suspected.is_(True),
+                                                   Incident.status != "closed"),
+                     "financial_impact_over": and_(Incident.financial_impact > rule.threshold,
+                                                   Incident.status != "closed")
+                     if rule.threshold is not None else None}.get(rule.condition, true())
+            if holds is None:
+                continue
+            if rule.condition in ("not_acknowledged", "not_mitigated"):
+                holds = and_(holds, Incident.started_at <= self.before(rule.after))
+            clauses.append(and_(Incident.severity.in_(rule.severities), holds))
+        for key, severity in pol.severities.items():
+            of_severity = and_(is_open, Incident.severity == key)
+            if severity.assemble_within:
+                clauses.append(and_(of_severity, Incident.started_at <= self.before(severity.assemble_within),
+                                    ~_fired_key(Incident.id, "assemble")))
+            if severity.acknowledge_within and severity.acknowledge_within > timedelta(0) and severity.page:
+                clauses.append(and_(of_severity, select(IncidentRole.id).where(
+                    IncidentRole.incident_id == Incident.id, IncidentRole.role.in_(severity.page),
+                    IncidentRole.person_id.is_not(None), IncidentRole.acknowledged_at.is_(None),
+                    self._repeat_may_be_due(severity.acknowledge_within)).exists()))
+        return or_(false(), *clauses)
+
+    def _repeat_may_be_due(self, every: timedelta):
+        """For a role slot (correlated): a page series of its holder may have a repeat due now.
+
+        A series starts with a page that is not a repeat, at S; its repeat number n falls due at S + n·every (at
+        most REPEAT_LIMIT), and a late tick sends only the latest number. So when a repeat is due, the repeats
+        already sent in the series number fewer than the boundaries passed: fewer than
+        min(REPEAT_LIMIT, ⌊(now − S)/every⌋). That is the test, with the boundaries as a CASE on S against
+        cutoffs (no date arithmetic in SQL) and the repeats counted by distinct slot after S. Any page that is
+        not a repeat may stand for S (the series start is one of them; an older one only lets more through), so
+        this is a superset of `due_work`'s repeats; and a series whose latest repeat went out stays out of the
+        scan until its next one falls due, not in it for good once its first page is `every` old."""
+        start, repeat, paged = _SERIES_START, _SERIES_REPEAT, ("page", "handoff")
+        passed = case(*[(start.created_at <= self.before(n * every), n) for n in range(REPEAT_LIMIT, 0, -1)],
+                      else_=0)
+        sent = (select(func.count(func.distinct(repeat.slot))).where(
+            repeat.incident_id == start.incident_id, repeat.person_id == start.person_id, repeat.kind.in_(paged),
+            repeat.slot.like("repeat-%"), repeat.created_at > start.created_at).scalar_subquery())
+        return select(start.id).where(
+            start.incident_id == IncidentRole.incident_id, start.person_id == IncidentRole.person_id,
+            start.kind.in_(paged), ~start.slot.like("repeat-%"), start.created_at <= self.before(every),
+            sent < passed).exists()
+
+
+_SCANS: dict[int, _Scan] = {}
+
+
+def _scan(pol) -> _Scan:
+    scan = _SCANS.get(id(pol))
+    if scan is None or scan.policy is not pol:
+        _SCANS.clear()  # one policy at a time (a reload replaces it)
+        scan = _SCANS[id(pol)] = _Scan(pol)
+    return scan
+
+
+# Made once: an alias adapts its columns on first use, a cost a tick would otherwise pay again every time.
+_SERIES_START = aliased(Notification, name="series_start")
+_SERIES_REPEAT = aliased(Notification, name="series_repeat")
 
 
 def _fired_key(incident_id, key: str):
@@ -216,10 +273,13 @@ def _firings(s: Session, ids: list[int]) -> tuple[defaultdict[int, set[str]], de
     fired: defaultdict[int, set[str]] = defaultdict(set)
     times: defaultdict[int, dict[str, dict[int, datetime]]] = defaultdict(dict)
     chained = {rule.name: rule for rule in policy().escalations if rule.then or rule.acknowledge_within}
+    wanted = set(ids)
     if ids:
         for incident_id, key, at in s.execute(select(EscalationFiring.incident_id, EscalationFiring.key,
                                                      EscalationFiring.fired_at)
-                                              .where(EscalationFiring.incident_id.in_(ids))):
+                                              .where(_within(EscalationFiring.incident_id, ids))):
+            if incident_id not in wanted:
+                continue
             fired[incident_id].add(key)
             found = steps.parse_key(key, set(chained)) if chained and key.startswith("rule:") else None
             if found is not None:
@@ -241,13 +301,16 @@ def _page_times(s: Session, ids: list[int]) -> defaultdict[tuple[int, int], list
     shows its receiver as paged, so an unacknowledged handoff is paged again like any page.
     """
     times: defaultdict[tuple[int, int], list[tuple[datetime, str]]] = defaultdict(list)
+    wanted = set(ids)
     if ids:
         rows = s.execute(select(Notification.incident_id, Notification.person_id, Notification.created_at,
                                 Notification.slot).where(
-            Notification.incident_id.in_(ids), Notification.kind.in_(("page", "handoff")),
+            _within(Notification.incident_id, ids), Notification.kind.in_(("page", "handoff")),
             Notification.person_id.is_not(None)
         ).order_by(Notification.created_at))
         for incident_id, person_id, created_at, slot in rows:
+            if incident_id not in wanted:
+                continue
             times[(incident_id, person_id)].append((created_at, slot))
     return times
 
