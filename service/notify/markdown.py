@@ -136,7 +136,8 @@ def _markdown_fields(node, parent_type=None):
 def land(card):
     """Escape the wrapped stretches in Markdown fields and drop the wrappers everywhere (in place)."""
     for holder, key in _markdown_fields(card):
-        holder[key] = _SEGMENT.sub(lambda m: escape_markdown(m.group(1)), holder[key])
+        if OPEN in holder[key]:  # only text with outside stretches needs escaping
+            holder[key] = _SEGMENT.sub(lambda m: escape_markdown(m.group(1)), holder[key])
     return strip(card)
 
 

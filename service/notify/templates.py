@@ -71,7 +71,10 @@ def _mark_value(value):
     """
     if value is None or isinstance(value, Markup):
         return value
-    return markdown.OPEN + markdown.strip_text(str(value)) + markdown.CLOSE
+    text = markdown.strip_text(str(value))
+    if "\n" not in text and "\r" not in text:  # nothing that could end the subject line: no wrapper needed
+        return text
+    return markdown.OPEN + text + markdown.CLOSE
 
 
 def _split_subject(text: str) -> tuple[str, str]:
