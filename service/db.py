@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from contextlib import AbstractContextManager, contextmanager
@@ -92,9 +93,22 @@ def make_engine(url: str) -> Engine:
             conn.info["begin_pending"] = True  # emitted with the first statement, when we know what it is
             conn.info.pop("write", None)
 
-        event.listen(eng, "before_cursor_execute", _sqlite_begin_lazily)
+        gate = WriteGate()
+        eng.herald_write_gate = gate
+
+        def begin_lazily(conn, cursor, statement, parameters, context, executemany) -> None:
+            _sqlite_begin_lazily(conn, cursor, statement, parameters, context, executemany, gate=gate)
+
+        def ended(conn) -> None:
+            conn.info.pop("begin_pending", None)
+            gate.let_go(conn.info)
+
+        event.listen(eng, "before_cursor_execute", begin_lazily)
         for name in ("commit", "rollback"):
-            event.listen(eng, name, lambda conn: conn.info.pop("begin_pending", None))
+            event.listen(eng, name, ended)
+        # Whatever ends a connection's use without a commit or rollback seen above lets the gate go too.
+        for name in ("checkin", "invalidate", "close"):
+            event.listen(eng.pool, name, lambda _dbapi, record, *_: gate.let_go(record.info))
         event.listen(eng, "commit", lambda _conn: outage.over())
         return eng
     eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -151,7 +165,41 @@ outage = Outage()
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
-def _sqlite_begin_lazily(conn, cursor, statement, _parameters, context, _executemany) -> None:
+class WriteGate:
+    """This process's writers queue here for SQLite's one write lock, each woken the moment the one before it
+    commits, rather than in SQLite's busy handler, which naps and retries (up to 100 ms a nap) and serves
+    whoever wakes first. Under a storm in `herald serve` that handler made the slowest opens wait seconds
+    while the lock stood free between naps, and held the ticker's writes behind them.
+
+    Taken just before BEGIN IMMEDIATE, let go when that transaction commits or rolls back (or its connection
+    goes back to the pool, is invalidated or closed). Other processes (a CLI command) still meet SQLite's
+    own lock and busy timeout. Waiting longer than the busy timeout raises SQLite's "database is locked",
+    which callers already treat as a busy database (503 with Retry-After, the next tick).
+    """
+
+    TIMEOUT = 30.0  # the connections' busy_timeout
+
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def take(self, info: dict) -> None:
+        if info.get("write_gate"):
+            return  # this connection's transaction holds it already
+        if not self._lock.acquire(timeout=self.TIMEOUT):
+            raise sqlite3.OperationalError("database is locked (waited for this process's other writers)")
+        info["write_gate"] = True
+
+    def let_go(self, info: dict) -> None:
+        if info.pop("write_gate", False):
+            self._lock.release()
+
+    @property
+    def free(self) -> bool:
+        return not self._lock.locked()
+
+
+def _sqlite_begin_lazily(conn, cursor, statement, _parameters, context, _executemany, *,
+                         gate: WriteGate | None = None) -> None:
     """SQLite's transaction model: take the write lock only in a transaction that writes.
 
     A write transaction begins with BEGIN IMMEDIATE: it waits for the lock up front (busy_timeout)
@@ -167,7 +215,14 @@ def _sqlite_begin_lazily(conn, cursor, statement, _parameters, context, _execute
     write = conn.info.get("write")
     if write is None or (write is False and _writes(statement, context)):
         write = True
-    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    if write and gate is not None:
+        gate.take(conn.info)
+    try:
+        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    except BaseException:
+        if gate is not None:
+            gate.let_go(conn.info)
+        raise
 
 
 def _writes(statement: str, context) -> bool:

@@ -107,3 +107,47 @@ def test_a_header_beyond_the_limits_is_refused_before_parsing(client, raw, reaso
 def test_an_unusable_charset_is_read_not_a_server_error(client):
     response = client.post("/api/inbound/email", data=IDNA, headers={**ADMIN, "Content-Type": "message/rfc822"})
     assert response.status_code == 200
+
+
+def test_writers_of_this_process_queue_at_the_gate_and_every_way_out_lets_it_go(app, sqlite_only):
+    """The in-process write gate (db.WriteGate) is held exactly while SQLite's write lock is: taken at
+    BEGIN IMMEDIATE, let go at commit, at rollback, and when a session is closed without either."""
+    with app.app_context():
+        gate = db.engine().herald_write_gate
+        with db.read_transaction() as s:
+            s.scalars(select(ApiToken)).all()
+            assert gate.free  # readers never queue
+        with db.transaction() as s:
+            lifecycle.open_incident(s, title="committed", severity="P3", actor="test")
+            assert not gate.free
+        assert gate.free
+        with pytest.raises(RuntimeError):
+            with db.transaction() as s:
+                lifecycle.open_incident(s, title="rolled back", severity="P3", actor="test")
+                raise RuntimeError("the caller fails")
+        assert gate.free
+        s = db.session()
+        s.info["write"] = True
+        s.scalars(select(ApiToken)).all()
+        assert not gate.free
+        db.session.remove()  # closed, neither committed nor rolled back by the caller
+        assert gate.free
+
+        errors = []
+
+        def write(n: int) -> None:
+            with app.app_context():
+                try:
+                    for i in range(5):
+                        with db.transaction() as w:
+                            lifecycle.open_incident(w, title=f"writer {n}.{i}", severity="P3", actor="test")
+                except Exception as exc:  # surfaced below
+                    errors.append(exc)
+
+        writers = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        assert errors == [] and gate.free
+        assert write_lock_free(sqlite_only)
