@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -179,3 +180,25 @@ def put_on_call(app):
                         person_id=person.id if person else None, label=handle or "", uid=f"{rotation}-{start}"))
 
     return put
+
+
+def in_threads(app, work, count: int) -> list[Exception]:
+    """Run work(n) for n in range(count), each in its own thread and app context, all starting at once;
+    return what they raised (the concurrency tests assert it is nothing)."""
+    errors: list[Exception] = []
+    start = threading.Barrier(count)
+
+    def run(n: int) -> None:
+        with app.app_context():
+            try:
+                start.wait()
+                work(n)
+            except Exception as exc:  # surfaced to the caller
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

@@ -9,7 +9,7 @@ from service import db
 from service.acks import inbound
 from service.auth import ApiToken
 from service.incidents import lifecycle
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, in_threads
 
 
 def write_lock_free(url: str) -> bool:
@@ -133,21 +133,11 @@ def test_writers_of_this_process_queue_at_the_gate_and_every_way_out_lets_it_go(
         db.session.remove()  # closed, neither committed nor rolled back by the caller
         assert gate.free
 
-        errors = []
-
         def write(n: int) -> None:
-            with app.app_context():
-                try:
-                    for i in range(5):
-                        with db.transaction() as w:
-                            lifecycle.open_incident(w, title=f"writer {n}.{i}", severity="P3", actor="test")
-                except Exception as exc:  # surfaced below
-                    errors.append(exc)
+            for i in range(5):
+                with db.transaction() as w:
+                    lifecycle.open_incident(w, title=f"writer {n}.{i}", severity="P3", actor="test")
 
-        writers = [threading.Thread(target=write, args=(n,)) for n in range(6)]
-        for writer in writers:
-            writer.start()
-        for writer in writers:
-            writer.join()
+        errors = in_threads(app, write, 6)
         assert errors == [] and gate.free
         assert write_lock_free(sqlite_only)

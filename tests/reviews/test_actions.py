@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from service import db
 from service.reviews.models import ReviewReminder
-from tests.conftest import ADMIN, START
+from tests.conftest import ADMIN, START, in_threads
 
 UTC = timezone.utc
 
@@ -123,31 +123,17 @@ def test_short_window_reminds_halfway(app, client, monkeypatch, new_incident):
 
 
 def test_concurrent_additions_get_distinct_numbers(app, client, new_incident):
-    import threading
-
     from service.incidents.models import Incident
     from service.reviews.actions import add_action
 
     url = new_incident()
     incident_id = int(url.rsplit("/", 1)[1])
-    errors: list[Exception] = []
-    barrier = threading.Barrier(6)
-
     def add(n: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait()
-                for i in range(4):
-                    with db.transaction() as s:
-                        add_action(s, s.get(Incident, incident_id), action=f"a{n}-{i}", actor="test")
-            except Exception as exc:  # surfaced below
-                errors.append(exc)
+        for i in range(4):
+            with db.transaction() as s:
+                add_action(s, s.get(Incident, incident_id), action=f"a{n}-{i}", actor="test")
 
-    threads = [threading.Thread(target=add, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(app, add, 6)
     assert errors == []
     numbers = [a["number"] for a in client.get(f"{url}/actions", headers=ADMIN).get_json()]
     assert numbers == list(range(1, 25))
