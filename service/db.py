@@ -198,8 +198,7 @@ class WriteGate:
         return not self._lock.locked()
 
 
-def _sqlite_begin_lazily(conn, cursor, statement, _parameters, context, _executemany, *,
-                         gate: WriteGate | None = None) -> None:
+def _sqlite_begin_lazily(conn, cursor, statement, _parameters, context, _executemany, *, gate: WriteGate) -> None:
     """SQLite's transaction model: take the write lock only in a transaction that writes.
 
     A write transaction begins with BEGIN IMMEDIATE: it waits for the lock up front (busy_timeout)
@@ -215,13 +214,12 @@ def _sqlite_begin_lazily(conn, cursor, statement, _parameters, context, _execute
     write = conn.info.get("write")
     if write is None or (write is False and _writes(statement, context)):
         write = True
-    if write and gate is not None:
+    if write:
         gate.take(conn.info)
     try:
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
     except BaseException:
-        if gate is not None:
-            gate.let_go(conn.info)
+        gate.let_go(conn.info)
         raise
 
 

@@ -43,17 +43,19 @@ def next_number(s: Session, day: date) -> str:
 
 # The same text on SQLite and PostgreSQL; a text statement is compiled once (the dialects' ON CONFLICT
 # constructs have no cache key, so they were compiled again for every incident).
-_NEXT_NUMBER = text(
-    "INSERT INTO incident_counters (day, last) VALUES (:day, 1) "
-    "ON CONFLICT (day) DO UPDATE SET last = incident_counters.last + 1 RETURNING last"
-).bindparams(bindparam("day", type_=Date())).columns(last=Integer())
+_COUNT = ("INSERT INTO incident_counters (day, last) VALUES (:day, 1) "
+          "ON CONFLICT (day) DO UPDATE SET last = incident_counters.last + 1 RETURNING last")
+
+
+def _counter_statement(sql: str):
+    return text(sql).bindparams(bindparam("day", type_=Date())).columns(last=Integer())
+
+
+_NEXT_NUMBER = _counter_statement(_COUNT)
 # PostgreSQL's, in a transaction of its own: the same, and that transaction's commit does not wait for the disk
 # (set_config(…, true) is SET LOCAL, here in the same statement: one round trip).
-_NEXT_NUMBER_NOW = text(
-    "WITH counted AS (INSERT INTO incident_counters (day, last) VALUES (:day, 1) "
-    "ON CONFLICT (day) DO UPDATE SET last = incident_counters.last + 1 RETURNING last) "
-    "SELECT last, set_config('synchronous_commit', 'off', true) FROM counted"
-).bindparams(bindparam("day", type_=Date())).columns(last=Integer())
+_NEXT_NUMBER_NOW = _counter_statement(
+    f"WITH counted AS ({_COUNT}) SELECT last, set_config('synchronous_commit', 'off', true) FROM counted")
 
 
 def respond_by(severity_key: str, started_at: datetime) -> datetime | None:

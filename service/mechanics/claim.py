@@ -21,10 +21,7 @@ def skip_locked(query, s: Session):
 def claim(s: Session, model, *due, lease: dict, order_by=(), limit: int | None = None) -> list[int]:
     """Ids of the `model` rows matching `due`, locked and leased: `lease` ({column: value}) is written
     to them in this transaction, so the conditions in `due` should exclude a live lease."""
-    query = select(model.id).where(*due).order_by(*order_by)
-    if limit is not None:
-        query = query.limit(limit)
-    ids = list(s.scalars(skip_locked(query, s)))
+    ids = list(s.scalars(_due_ids(s, model, due, order_by, limit)))
     if ids:
         s.execute(update(model).where(model.id.in_(ids)).values(lease)
                   .execution_options(synchronize_session=False))
@@ -36,9 +33,12 @@ def claim_rows(s: Session, model, *due, lease: dict, columns, order_by=(), limit
     matching `due`, leased by an UPDATE whose WHERE takes them FOR UPDATE SKIP LOCKED on PostgreSQL
     (`UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) RETURNING …`: one round trip where the
     select, the lease and a second select were three). The rows come back in no particular order."""
-    chosen = select(model.id).where(*due).order_by(*order_by)
-    if limit is not None:
-        chosen = chosen.limit(limit)
-    statement = (update(model).where(model.id.in_(skip_locked(chosen, s).scalar_subquery())).values(lease)
-                 .returning(*columns).execution_options(synchronize_session=False))
+    statement = (update(model).where(model.id.in_(_due_ids(s, model, due, order_by, limit).scalar_subquery()))
+                 .values(lease).returning(*columns).execution_options(synchronize_session=False))
     return list(s.execute(statement))
+
+
+def _due_ids(s: Session, model, due, order_by, limit: int | None):
+    """The ids of the due rows, most urgent first, taken FOR UPDATE SKIP LOCKED on PostgreSQL."""
+    query = select(model.id).where(*due).order_by(*order_by)
+    return skip_locked(query.limit(limit) if limit is not None else query, s)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from operator import attrgetter
 import queue
 import socket
 import threading
@@ -96,7 +97,7 @@ def claim(limit: int, *, worker_id: str, now: datetime, lease: timedelta) -> lis
         rows = claim_rows(s, Notification, Notification.status.in_(DUE_STATUSES), Notification.next_attempt_at <= now,
                           lease_free, lease={"claimed_until": now + lease, "claimed_by": worker_id},
                           columns=_CLAIMED, order_by=_URGENT_FIRST, limit=limit)
-        rows.sort(key=lambda r: (r.priority, r.next_attempt_at, r.id))
+        rows.sort(key=attrgetter(*(column.key for column in _URGENT_FIRST)))  # RETURNING keeps no order
         unwanted = _pages_no_longer_wanted(s, [r for r in rows if r.kind == "page" and r.incident_id is not None])
         if unwanted:  # never sent, so never leased
             s.execute(_CANCEL, [{"b_id": row_id, "b_why": why} for row_id, why in unwanted.items()])

@@ -237,7 +237,7 @@ class Renderer:
     def teams(self, kind: str, context: dict) -> dict:
         """The Workflows webhook message: the Adaptive Card wrapped in the documented envelope."""
         name = FILES["teams"].format(kind=kind)
-        card = self._parsed(name, context)
+        card = self.json(name, context)
         message = {"type": "message",
                    "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}]}
         problems = card_problems(message)
@@ -247,9 +247,6 @@ class Renderer:
 
     def json(self, name: str, context: dict):
         """Any JSON template by file name (e.g. the Teams bot's cards), escaped like the Teams cards."""
-        return self._parsed(name, context)
-
-    def _parsed(self, name: str, context: dict):
         return self._render(self._json, name, context, as_json=True)
 
     def email(self, kind: str, context: dict) -> dict:
